@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed exceptions of the engine.
+
+Library code raises these; only a module's main() turns them into fail_json.
+This file is internal API of the collection.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class PartitionError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    def __init__(self, msg, **details):
+        super(PartitionError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+class InvalidOption(PartitionError):
+    """User input that cannot be accepted; raised before the host changes."""
+
+    def __init__(self, option, value, reason):
+        msg = "option %s: invalid value %r: %s" % (option, value, reason)
+        super(InvalidOption, self).__init__(msg, option=option, value=value)
+        self.option = option
+        self.value = value
+
+
+class MissingDependency(PartitionError):
+    """A program or library the target needs is not installed."""
+
+    def __init__(self, what, hint):
+        msg = "%s is required on the target but was not found. %s" % (what, hint)
+        super(MissingDependency, self).__init__(msg, missing=what)
+
+
+class NotFound(PartitionError):
+    """A named object (rootfs, partition, cgroup) does not exist."""
+
+
+class Conflict(PartitionError):
+    """The request clashes with something that exists (e.g. a rootfs in use)."""
+
+
+class CommandFailed(PartitionError):
+    """An external command (runc, debootstrap, mount) returned non-zero."""
+
+    def __init__(self, cmd, rc, stdout="", stderr=""):
+        msg = "command %s failed with exit code %s: %s" % (
+            " ".join(cmd), rc, (stderr or stdout or "").strip()[-2000:])
+        super(CommandFailed, self).__init__(msg, cmd=list(cmd), rc=rc, stdout=stdout, stderr=stderr)
+        self.cmd = list(cmd)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class BuildError(PartitionError):
+    """A rootfs template could not be built."""
+
+
+class CgroupError(PartitionError):
+    """A cgroup could not be read or written."""
+
+
+class LockTimeout(PartitionError):
+    """Another run holds the host lock for too long."""

@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state directory: layout, JSON documents written atomically, and the host lock.
+
+Layout under the state directory (default /var/lib/linuxvps)::
+
+    lock                          flock(2) that serialises runs on one host
+    rootfs/<name>/manifest.json   a template's manifest
+    rootfs/<name>/rootfs/         the template tree (read-only lower layer)
+    partitions/<name>/partition.json
+    partitions/<name>/bundle/     OCI bundle: config.json, rootfs/ (mount point)
+    partitions/<name>/upper|work  overlay layers, or disk/ for a full copy
+    partitions/<name>/console.log the partition's stdio
+    runc/                         the runtime's own state (--root)
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import (
+    LockTimeout,
+    PartitionError,
+)
+
+DEFAULT_STATE_DIR = "/var/lib/linuxvps"
+DOCUMENT_VERSION = 1
+
+
+def read_json(path):
+    """Return the JSON document at path, or None when it does not exist."""
+    try:
+        with open(path, "r") as handle:
+            return json.load(handle)
+    except IOError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+    except ValueError as exc:
+        raise PartitionError("state document %s is not valid JSON: %s" % (path, exc))
+
+
+def write_json_atomic(path, data, mode=0o600):
+    """Write data as JSON to path so that readers see the old or the new file, never half."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class StateStore:
+    """Paths and documents under one state directory."""
+
+    def __init__(self, root=DEFAULT_STATE_DIR):
+        if not os.path.isabs(root):
+            raise PartitionError("state_dir must be an absolute path, got %r" % (root,))
+        self.root = os.path.normpath(root)
+
+    # ---- layout -------------------------------------------------------
+    @property
+    def rootfs_base(self):
+        return os.path.join(self.root, "rootfs")
+
+    @property
+    def partitions_base(self):
+        return os.path.join(self.root, "partitions")
+
+    @property
+    def runtime_root(self):
+        return os.path.join(self.root, "runc")
+
+    def rootfs_dir(self, name):
+        return os.path.join(self.rootfs_base, name)
+
+    def partition_dir(self, name):
+        return os.path.join(self.partitions_base, name)
+
+    def partition_document(self, name):
+        return os.path.join(self.partition_dir(name), "partition.json")
+
+    def rootfs_manifest(self, name):
+        return os.path.join(self.rootfs_dir(name), "manifest.json")
+
+    def ensure_layout(self):
+        """Create the top-level directories (idempotent)."""
+        for path in (self.root, self.rootfs_base, self.partitions_base, self.runtime_root):
+            if not os.path.isdir(path):
+                os.makedirs(path, 0o711)
+
+    # ---- documents ----------------------------------------------------
+    def load_partition(self, name):
+        return read_json(self.partition_document(name))
+
+    def save_partition(self, name, document):
+        document = dict(document, version=DOCUMENT_VERSION)
+        path = self.partition_dir(name)
+        if not os.path.isdir(path):
+            os.makedirs(path, 0o700)
+        write_json_atomic(self.partition_document(name), document)
+
+    def partition_names(self):
+        return _subdirectories(self.partitions_base)
+
+    def load_rootfs(self, name):
+        return read_json(self.rootfs_manifest(name))
+
+    def rootfs_names(self):
+        return [name for name in _subdirectories(self.rootfs_base)
+                if os.path.exists(self.rootfs_manifest(name))]
+
+    # ---- lock ---------------------------------------------------------
+    @contextmanager
+    def lock(self, timeout=600.0):
+        """Hold the host lock: one run at a time changes this state directory."""
+        self.ensure_layout()
+        handle = open(os.path.join(self.root, "lock"), "a")
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except (IOError, OSError) as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout("another run holds %s/lock for more than %ss" % (self.root, timeout))
+                    time.sleep(0.1)
+            yield
+        finally:
+            handle.close()
+
+
+def _subdirectories(path):
+    try:
+        names = os.listdir(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return []
+        raise
+    return sorted(name for name in names
+                  if not name.startswith(".") and os.path.isdir(os.path.join(path, name)))
