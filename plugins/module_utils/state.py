@@ -131,9 +131,17 @@ class StateStore:
 
     # ---- lock ---------------------------------------------------------
     @contextmanager
-    def lock(self, timeout=600.0):
-        """Hold the host lock: one run at a time changes this state directory."""
-        self.ensure_layout()
+    def lock(self, timeout=600.0, create=True):
+        """Hold the host lock: one run at a time changes this state directory.
+
+        With create=False (check mode) a state directory that does not exist is not made;
+        there is then nothing to lock.
+        """
+        if not create and not os.path.isdir(self.root):
+            yield
+            return
+        if create:
+            self.ensure_layout()
         handle = open(os.path.join(self.root, "lock"), "a")
         deadline = time.monotonic() + timeout
         try:

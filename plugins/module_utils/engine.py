@@ -1,0 +1,295 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The partition engine: observe, plan and apply, for one partition or many.
+
+Everything that changes the host for a partition happens in ``PartitionEngine.apply`` and the
+``_do_*`` methods it calls, in one order: disk -> bundle -> runtime -> cgroups -> state document.
+A module, a connection plugin or a bulk call drive the engine alike; none of it knows Ansible.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import hashlib
+import os
+import time
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
+from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
+    RESOURCE_DEFAULTS,
+    HostFacts,
+    normalise_partition,
+    validate_name,
+)
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, StateStore, write_json_atomic
+from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import PartitionDisk, mount_points
+
+CONSOLE_ROTATE_BYTES = 1024 * 1024
+
+
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def cgroup_parent(state_dir):
+    """Cgroup directory that holds this state directory's partitions.
+
+    The default store uses 'linuxvps'; any other store (tests, a second tenant store) gets its own
+    parent so that two stores never share a partition's cgroup.
+    """
+    if os.path.normpath(state_dir) == DEFAULT_STATE_DIR:
+        return "linuxvps"
+    return "linuxvps-" + hashlib.sha1(os.path.normpath(state_dir).encode()).hexdigest()[:8]
+
+
+class PartitionEngine:
+    """Drives partitions of one state directory with one runtime."""
+
+    def __init__(self, store, runtime, cgroup_host, check_mode=False):
+        self.store = store
+        self.runtime = runtime
+        self.cgroups = cgroup_host
+        self.check_mode = check_mode
+        self.parent = cgroup_parent(store.root)
+        self._host_facts = None
+
+    @classmethod
+    def open(cls, state_dir=DEFAULT_STATE_DIR, runtime="auto", check_mode=False):
+        store = StateStore(state_dir)
+        return cls(store, select_runtime(runtime, store.runtime_root), cgroups.detect(), check_mode)
+
+    # ---- reading --------------------------------------------------------------------------
+    @property
+    def host_facts(self):
+        if self._host_facts is None:
+            self._host_facts = HostFacts.probe(self.cgroups.online_cpus())
+        return self._host_facts
+
+    def template_exists(self, name):
+        return self.store.load_rootfs(name) is not None
+
+    def template_root(self, name):
+        manifest = self.store.load_rootfs(name)
+        if manifest is None:
+            raise NotFound("rootfs template %s does not exist in %s" % (name, self.store.rootfs_base))
+        return os.path.join(self.store.rootfs_dir(name), "rootfs"), manifest
+
+    def disk(self, spec_or_document):
+        return PartitionDisk(self.store.partition_dir(spec_or_document["name"]), spec_or_document.get("storage") or "overlay")
+
+    def cgroup(self, name):
+        return self.cgroups.partition(self.parent, name)
+
+    def observe(self, name, runtime_states=None):
+        """What exists now for one partition. runtime_states: a shared `runtime.list()` for bulk reads."""
+        document = self.store.load_partition(name)
+        if runtime_states is not None:
+            state = runtime_states.get(name)
+        else:
+            state = self.runtime.state(name)
+        status = runtime_status(state)
+        cgroup = self.cgroup(name)
+        live = None
+        unsupported = []
+        if status in ("running", "frozen") and cgroup.exists():
+            live = cgroup.read_limits()
+            spec = (document or {}).get("spec") or {}
+            unsupported = [key for key, _why in cgroup.unsupported(spec.get("resources") or {})]
+        return {
+            "document": document,
+            "runtime": state,
+            "runtime_exists": state is not None,
+            "status": status,
+            "pid": state.get("pid") if state and status != "stopped" else None,
+            "live": live,
+            "unsupported": unsupported,
+            "disk_exists": os.path.isdir(self.store.partition_dir(name)),
+        }
+
+    # ---- planning -------------------------------------------------------------------------
+    def desired_spec(self, params, document):
+        return normalise_partition(params, self.host_facts, self.template_exists,
+                                   recorded=(document or {}).get("spec"))
+
+    def plan(self, params, observed):
+        """Validate params against the host and what is recorded, then plan. Changes nothing."""
+        state = params.get("state") or "started"
+        validate_name(params["name"])
+        spec = None if state == "absent" else self.desired_spec(params, observed["document"])
+        plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        plan.spec = spec
+        if spec is not None:
+            plan.warnings.extend(self._unsupported_warnings(spec))
+        return plan
+
+    def _unsupported_warnings(self, spec):
+        warnings = []
+        for key, why in self.cgroup(spec["name"]).unsupported(spec["resources"]):
+            if spec["resources"].get(key) != RESOURCE_DEFAULTS.get(key):
+                warnings.append("partition %s: resources.%s is not enforced on this host: %s" % (spec["name"], key, why))
+        return warnings
+
+    # ---- the one place that changes the host ---------------------------------------------------
+    def apply(self, plan, observed):
+        """Carry out plan.actions in order; no-op in check mode."""
+        if self.check_mode:
+            return
+        spec = plan.spec
+        document = observed["document"]
+        for action in plan.actions:
+            if action == "destroy":
+                self._do_destroy(plan.name, document)
+                document = None
+            elif action == "record":
+                document = self._do_record(spec, document)
+            elif action == "prepare":
+                self._do_prepare(document["spec"])
+            elif action == "reset_disk":
+                self.disk(observed["document"]["spec"]).wipe()
+                self._do_prepare(spec)
+            elif action == "start":
+                document = self._do_start(document)
+            elif action == "stop":
+                document = self._do_stop(plan.name, document)
+            elif action == "update":
+                plan.warnings.extend(self.cgroup(spec["name"]).apply_limits(spec["resources"]))
+            elif action == "pause":
+                self.runtime.pause(spec["name"])
+            elif action == "resume":
+                self.runtime.resume(spec["name"])
+            else:
+                raise PartitionError("unknown action %r" % (action,))
+
+    def _do_record(self, spec, document):
+        document = dict(document or {"name": spec["name"], "created": utc_now(), "running": None})
+        document["spec"] = spec
+        self.store.save_partition(spec["name"], document)
+        return document
+
+    def _do_prepare(self, spec):
+        template_root, _manifest = self.template_root(spec["rootfs"])
+        self.disk(spec).prepare(template_root)
+
+    def _do_start(self, document):
+        spec = document["spec"]
+        name = spec["name"]
+        template_root, manifest = self.template_root(spec["rootfs"])
+        disk = self.disk(spec)
+        if self.runtime.state(name) is not None:
+            self.runtime.delete(name)  # stale container left by a killed run or a host reboot
+        disk.prepare(template_root)
+        disk.mount(template_root)
+        init = manifest.get("init")
+        config = oci.build_config(spec, disk.root_path, "/%s/%s" % (self.parent, name), init,
+                                  annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
+        write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
+        try:
+            with self._console(name) as console:
+                self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), console)
+            self.cgroup(name).apply_limits(spec["resources"])  # what the runtime does not set (io weight)
+            self.runtime.start(name)
+        except Exception:
+            self._clean_runtime(name, disk)  # a failed start leaves no half-made container
+            raise
+        document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": self.runtime.name,
+                                           "stop_signal": oci.stop_signal(spec, init)})
+        self.store.save_partition(name, document)
+        return document
+
+    @contextlib.contextmanager
+    def _console(self, name):
+        path = os.path.join(self.store.partition_dir(name), "console.log")
+        if os.path.exists(path) and os.path.getsize(path) > CONSOLE_ROTATE_BYTES:
+            os.rename(path, path + ".1")
+        with open(path, "ab") as handle:
+            yield handle
+
+    def _do_stop(self, name, document):
+        running = (document or {}).get("running") or {}
+        spec = (document or {}).get("spec") or {"name": name}
+        signal = running.get("stop_signal") or oci.SIGTERM
+        self.runtime.stop(name, signal, spec.get("stop_timeout", 30))
+        self._clean_runtime(name, self.disk(spec))
+        if document is not None:
+            document = dict(document, running=None)
+            self.store.save_partition(name, document)
+        return document
+
+    def _clean_runtime(self, name, disk):
+        self.runtime.delete(name)
+        disk.unmount()
+        try:
+            self.cgroup(name).remove()
+        except CgroupError:
+            pass  # the runtime removes its cgroups; this only sweeps leftovers
+
+    def _do_destroy(self, name, document):
+        self._do_stop(name, document)
+        spec = (document or {}).get("spec") or {"name": name}
+        points = mount_points()
+        for mode in ("overlay", "copy"):
+            PartitionDisk(self.store.partition_dir(name), mode).unmount(points)
+        self.disk(spec).destroy()
+        if not self.store.partition_names():
+            self.cgroups.remove_parent(self.parent)
+
+    # ---- reporting ------------------------------------------------------------------------
+    def report(self, name, observed=None, usage=False):
+        """The `partition` dict returned to users (and each item of partition_info)."""
+        observed = observed or self.observe(name)
+        document = observed["document"]
+        if document is None:
+            return {"name": name, "state": "absent", "pid": None}
+        spec = document["spec"]
+        view = describe(observed["status"], spec)
+        view["pid"] = observed["pid"]
+        view["created"] = document.get("created")
+        running = document.get("running") or {}
+        view["started"] = running.get("started") if observed["status"] != "stopped" else None
+        view["runtime"] = running.get("runtime") or self.runtime.name
+        view["cgroup"] = "/%s/%s" % (self.parent, name)
+        view["console_log"] = os.path.join(self.store.partition_dir(name), "console.log")
+        if usage:
+            view["usage"] = self.usage(name, spec, observed)
+        return view
+
+    def usage(self, name, spec, observed):
+        cgroup = self.cgroup(name)
+        result = cgroup.read_usage() if observed["status"] != "stopped" and cgroup.exists() else {}
+        result["disk"] = {"used_bytes": self.disk(spec).size_bytes()}
+        return result
+
+    def info(self, name=None):
+        """Reports with usage for one partition (NotFound if unknown) or all, sharing one runtime listing."""
+        if name is not None:
+            validate_name(name)
+            if self.store.load_partition(name) is None:
+                raise NotFound("partition %s does not exist in %s" % (name, self.store.root))
+        names = [name] if name is not None else self.store.partition_names()
+        states = self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
+        reports = []
+        for item in names:
+            observed = self.observe(item, runtime_states=states)
+            if observed["document"] is not None:
+                reports.append(self.report(item, observed, usage=True))
+        return reports
+
+    # ---- convenience for callers ----------------------------------------------------------
+    def converge(self, params):
+        """Validate, observe, plan and apply one partition; return (plan, report)."""
+        validate_name(params["name"])
+        with self.store.lock(create=not self.check_mode):
+            observed = self.observe(params["name"])
+            plan = self.plan(params, observed)
+            self.apply(plan, observed)
+            if self.check_mode:
+                report = dict(plan.after, name=params["name"], pid=observed["pid"] if plan.after.get("state") == observed["status"] else None)
+            else:
+                report = self.report(params["name"])
+        return plan, report

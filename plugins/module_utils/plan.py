@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Current vs desired state of one partition -> ordered actions, warnings and a before/after diff.
+
+Pure: everything it needs is passed in (the recorded document, the runtime status, the live
+cgroup limits), so check mode, diff mode and a bulk call all use the same decisions.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
+    CGROUP_RESOURCES,
+    RESTART_SETTINGS,
+    START_RESOURCES,
+)
+
+# Settings whose change means a new disk: the partition's data would be lost, so only on request.
+DISK_SETTINGS = ("rootfs", "storage")
+TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopped", "frozen": "frozen", "absent": "absent"}
+
+
+class Plan:
+    """Ordered action names plus what the user is told about them."""
+
+    def __init__(self, name, before, after):
+        self.name = name
+        self.actions = []
+        self.warnings = []
+        self.before = before
+        self.after = after
+
+    def add(self, *actions):
+        self.actions.extend(actions)
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def diff(self):
+        return {"before": self.before, "after": self.after}
+
+
+def runtime_status(runtime_state):
+    """Runtime state dict (or None) -> running | frozen | stopped."""
+    status = (runtime_state or {}).get("status")
+    if status == "running":
+        return "running"
+    if status == "paused":
+        return "frozen"
+    return "stopped"
+
+
+def changed_settings(old, new, keys):
+    return [key for key in keys if old.get(key) != new.get(key)]
+
+
+def restart_changes(running_spec, spec):
+    """Settings that differ from those the running init was started with."""
+    keys = changed_settings(running_spec, spec, RESTART_SETTINGS)
+    keys += ["resources." + key for key in START_RESOURCES
+             if running_spec.get("resources", {}).get(key) != spec["resources"].get(key)]
+    return keys
+
+
+def live_changes(live, resources, unsupported):
+    """cgroup-backed resources whose live value differs from the desired one."""
+    if live is None:
+        return []
+    return [key for key in CGROUP_RESOURCES
+            if key not in unsupported and live.get(key) != resources.get(key)]
+
+
+def describe(status, spec, live=None):
+    """The view of a partition shown in diffs."""
+    if status == "absent" or spec is None:
+        return {"state": "absent"}
+    view = dict(spec, state=status)
+    if live is not None:
+        view["resources"] = dict(spec["resources"], **dict((k, v) for k, v in live.items() if k in CGROUP_RESOURCES))
+    return view
+
+
+def plan_partition(desired_state, spec, observed, recreate="never"):
+    """Decide what to do for one partition.
+
+    observed: {"document": dict|None, "status": running|frozen|stopped, "runtime_exists": bool,
+               "live": dict|None, "unsupported": [keys], "disk_exists": bool}
+    """
+    document = observed.get("document")
+    status = observed.get("status", "stopped") if (document or observed.get("runtime_exists")) else "absent"
+    recorded = (document or {}).get("spec")
+    before = describe(status, recorded, observed.get("live") if status in ("running", "frozen") else None)
+
+    if desired_state == "absent":
+        plan = Plan(spec and spec.get("name"), before, {"state": "absent"})
+        if document or observed.get("runtime_exists") or observed.get("disk_exists"):
+            plan.add("destroy")
+        return plan
+
+    target = TARGET_STATUS.get(desired_state) or ("stopped" if status == "absent" else status)
+    plan = Plan(spec["name"], before, describe(target, spec))
+    if document is None:
+        plan.add("record", "prepare")
+        if observed.get("runtime_exists"):
+            plan.actions.insert(0, "stop")  # a stray container from a killed run
+        _plan_run_state(plan, "stopped", target, desired_state)
+        return plan
+
+    running_spec = (document.get("running") or {}).get("spec") or recorded
+    disk_changes = changed_settings(recorded, spec, DISK_SETTINGS)
+    restart_keys = restart_changes(running_spec, spec) if status in ("running", "frozen") else []
+    wants_recreate = recreate == "options-changed"
+
+    if disk_changes and not wants_recreate:
+        plan.warnings.append(
+            "partition %s: %s cannot change without a new disk (its files would be lost); kept %s. "
+            "Use recreate: options-changed to rebuild it." % (
+                spec["name"], ", ".join(disk_changes), ", ".join("%s=%s" % (k, recorded.get(k)) for k in disk_changes)))
+        spec = dict(spec, **dict((k, recorded.get(k)) for k in disk_changes))
+        plan.after = describe(target, spec)
+        restart_keys = [key for key in restart_keys if key not in disk_changes]
+
+    if disk_changes and wants_recreate:
+        # Record only after the old disk is gone: a run killed in between redoes the reset.
+        if status in ("running", "frozen"):
+            plan.add("stop")
+        plan.add("reset_disk", "record")
+        _plan_run_state(plan, "stopped", target, desired_state)
+        return plan
+    if spec != recorded:
+        plan.add("record")
+    if restart_keys and desired_state != "restarted" and target in ("running", "frozen"):
+        if wants_recreate:
+            plan.add("stop")
+            _plan_run_state(plan, "stopped", target, desired_state)
+            return plan
+        plan.warnings.append(
+            "partition %s: %s changed; the running partition keeps the old value until it restarts "
+            "(state: restarted, or recreate: options-changed)." % (spec["name"], ", ".join(restart_keys)))
+    if target in ("running", "frozen") and status in ("running", "frozen") and desired_state != "restarted":
+        unsupported = observed.get("unsupported") or []
+        if live_changes(observed.get("live"), spec["resources"], unsupported):
+            plan.add("update")
+    _plan_run_state(plan, status, target, desired_state)
+    return plan
+
+
+def _plan_run_state(plan, status, target, desired_state):
+    """Append the run-state transitions from status to target."""
+    if desired_state == "restarted" and status in ("running", "frozen"):
+        plan.add("stop")
+        status = "stopped"
+    if status == target:
+        return
+    if target == "stopped":
+        plan.add("stop")
+    elif status == "stopped":
+        plan.add("start")
+        if target == "frozen":
+            plan.add("pause")
+    elif target == "running":
+        plan.add("resume")
+    else:
+        plan.add("pause")

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Driver for the OCI runtime CLI (runc by default, crun where it works)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import (
+    CommandFailed,
+    InvalidOption,
+    MissingDependency,
+    PartitionError,
+)
+
+SIGKILL = 9
+INSTALL_HINT = "Install it with 'apt-get install runc' (Debian/Ubuntu) or 'dnf install runc' (RPM family)."
+
+
+def select_runtime(choice="auto", root=None):
+    """Return an OciRuntime for runtime option 'auto', 'runc' or 'crun'.
+
+    auto prefers runc: crun refuses cgroup v1 hybrid hosts, and runc runs everywhere we test.
+    """
+    if choice not in ("auto", "runc", "crun"):
+        raise InvalidOption("runtime", choice, "must be one of auto, runc, crun")
+    names = ["runc", "crun"] if choice == "auto" else [choice]
+    for name in names:
+        path = find_program(name)
+        if path:
+            return OciRuntime(path, root)
+    raise MissingDependency(" or ".join(names), INSTALL_HINT)
+
+
+class OciRuntime:
+    """One runtime binary with one state root (--root)."""
+
+    def __init__(self, binary, root):
+        self.binary = binary
+        self.root = root
+
+    @property
+    def name(self):
+        return self.binary.rsplit("/", 1)[-1]
+
+    def _cmd(self, *args):
+        cmd = [self.binary]
+        if self.root:
+            cmd += ["--root", self.root]
+        return cmd + list(args)
+
+    def state(self, container_id):
+        """The runtime's state dict (status created|running|paused|stopped, pid), or None if unknown."""
+        rc, out, err = run(self._cmd("state", container_id), check=False)
+        if rc != 0:
+            if "does not exist" in err or "not exist" in out or "No such file" in err:
+                return None
+            raise CommandFailed(self._cmd("state", container_id), rc, out, err)
+        return json.loads(out)
+
+    def list(self):
+        """{id: state} for every container under this root, in one call (for bulk reads)."""
+        rc, out, err = run(self._cmd("list", "--format", "json"), check=False)
+        if rc != 0:
+            raise CommandFailed(self._cmd("list", "--format", "json"), rc, out, err)
+        return dict((item["id"], item) for item in (json.loads(out or "null") or []))
+
+    def create(self, container_id, bundle, pid_file, console):
+        """Create the container; its stdio is the open file ``console``."""
+        run(self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id), output_file=console)
+
+    def start(self, container_id):
+        run(self._cmd("start", container_id))
+
+    def kill(self, container_id, signal):
+        rc, out, err = run(self._cmd("kill", container_id, str(signal)), check=False)
+        # A container that stopped meanwhile is not an error for a caller that wants it stopped.
+        if rc != 0 and "not running" not in err and "process already finished" not in err and "does not exist" not in err:
+            raise CommandFailed(self._cmd("kill", container_id, str(signal)), rc, out, err)
+
+    def delete(self, container_id):
+        rc, out, err = run(self._cmd("delete", "--force", container_id), check=False)
+        if rc != 0 and "does not exist" not in err:
+            raise CommandFailed(self._cmd("delete", "--force", container_id), rc, out, err)
+
+    def pause(self, container_id):
+        run(self._cmd("pause", container_id))
+
+    def resume(self, container_id):
+        run(self._cmd("resume", container_id))
+
+    def wait_stopped(self, container_id, timeout, interval=0.1):
+        """Poll until the container has stopped or is gone; True if it did within timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state(container_id)
+            if state is None or state.get("status") == "stopped":
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+
+    def stop(self, container_id, signal, timeout):
+        """Ask init to shut down, wait, then kill what is left; finally delete the container."""
+        state = self.state(container_id)
+        if state is None:
+            return
+        if state.get("status") == "paused":
+            self.resume(container_id)  # frozen tasks would not see any signal
+        if state.get("status") in ("running", "paused"):
+            self.kill(container_id, signal)
+            if not self.wait_stopped(container_id, timeout):
+                self.kill(container_id, SIGKILL)  # PID 1 of a pid namespace takes the rest with it
+                if not self.wait_stopped(container_id, 10):
+                    raise PartitionError("partition %s did not stop after SIGKILL" % container_id)
+        self.delete(container_id)

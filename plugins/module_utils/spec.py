@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The partition spec: the one argument spec shared by modules, and its validation.
+
+``normalise_partition`` turns module parameters into a plain, JSON-friendly dict with every
+default filled in, so that the planner compares like with like and the state document records
+exactly what was asked. It raises InvalidOption naming the option before anything on the host
+changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import resource
+import shlex
+
+from ansible.module_utils.six import string_types
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
+    parse_cpus,
+    parse_cpuset,
+    parse_int_range,
+    parse_size,
+)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STATES = ["present", "started", "stopped", "restarted", "frozen", "absent"]
+
+# Resource keys enforced through cgroups (changeable live) and the ones fixed at start.
+CGROUP_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight")
+START_RESOURCES = ("nofile",)
+RESOURCE_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
+
+# Settings that take effect only when the partition's init starts.
+RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "mounts")
+
+RESOURCES_ARGSPEC = dict(
+    memory=dict(type="raw"),
+    swap=dict(type="raw"),
+    cpus=dict(type="raw"),
+    cpu_weight=dict(type="int"),
+    cpuset=dict(type="str"),
+    pids=dict(type="int"),
+    io_weight=dict(type="int"),
+    nofile=dict(type="int"),
+)
+
+PARTITION_ARGSPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="started", choices=STATES),
+    rootfs=dict(type="str"),
+    hostname=dict(type="str"),
+    command=dict(type="raw"),
+    env=dict(type="dict"),
+    mounts=dict(type="list", elements="dict", options=dict(
+        source=dict(type="path", required=True),
+        target=dict(type="str", required=True),
+        read_only=dict(type="bool", default=False),
+    )),
+    autostart=dict(type="bool"),
+    stop_timeout=dict(type="int"),
+    recreate=dict(type="str", default="never", choices=["never", "options-changed"]),
+    storage=dict(type="str", choices=["overlay", "copy"]),
+    resources=dict(type="dict", options=RESOURCES_ARGSPEC),
+    runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]),
+    state_dir=dict(type="path", default="/var/lib/linuxvps"),
+)
+
+
+class HostFacts:
+    """What validation needs to know about the host; injectable for tests."""
+
+    def __init__(self, cpu_count, online_cpus, nofile_hard):
+        self.cpu_count = cpu_count
+        self.online_cpus = online_cpus
+        self.nofile_hard = nofile_hard
+
+    @classmethod
+    def probe(cls, online_cpus):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        return cls(len(online_cpus) or os.cpu_count() or 1, online_cpus,
+                   None if hard == resource.RLIM_INFINITY else hard)
+
+
+def validate_name(value, option="name"):
+    if not isinstance(value, string_types) or not NAME_PATTERN.match(value):
+        raise InvalidOption(option, value, "must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', "
+                                           "not starting or ending with '-'")
+    return value
+
+
+def normalise_resources(raw, host):
+    raw = raw or {}
+    res = {}
+    res["memory"] = parse_size("resources.memory", raw.get("memory"))
+    if res["memory"] is not None and res["memory"] < 4 * 1024 * 1024:
+        raise InvalidOption("resources.memory", raw.get("memory"), "must be at least 4M")
+    res["swap"] = parse_size("resources.swap", raw.get("swap"))
+    if res["swap"] is not None and res["memory"] is None:
+        raise InvalidOption("resources.swap", raw.get("swap"), "a swap limit needs resources.memory")
+    res["cpus"] = parse_cpus("resources.cpus", raw.get("cpus"), host.cpu_count)
+    res["cpu_weight"] = parse_int_range("resources.cpu_weight", _default(raw, "cpu_weight"), 1, 10000)
+    res["cpuset"] = parse_cpuset("resources.cpuset", raw.get("cpuset"), host.online_cpus)
+    res["pids"] = parse_int_range("resources.pids", raw.get("pids"), 1)
+    res["io_weight"] = parse_int_range("resources.io_weight", _default(raw, "io_weight"), 1, 10000)
+    res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard)
+    return res
+
+
+def _default(raw, key):
+    value = raw.get(key)
+    return RESOURCE_DEFAULTS[key] if value is None else value
+
+
+def normalise_command(value):
+    if value is None:
+        return None
+    if isinstance(value, string_types):
+        try:
+            args = shlex.split(value)
+        except ValueError as exc:
+            raise InvalidOption("command", value, str(exc))
+    elif isinstance(value, list) and all(isinstance(item, string_types) for item in value):
+        args = list(value)
+    else:
+        raise InvalidOption("command", value, "expected a string or a list of strings")
+    if not args:
+        raise InvalidOption("command", value, "must not be empty")
+    return args
+
+
+def normalise_env(value):
+    env = {}
+    for key, item in sorted((value or {}).items()):
+        if not ENV_NAME.match(str(key)):
+            raise InvalidOption("env", key, "is not a valid environment variable name")
+        env[str(key)] = "" if item is None else str(item)
+    return env
+
+
+def normalise_mounts(value):
+    mounts = []
+    targets = set()
+    for index, item in enumerate(value or []):
+        option = "mounts[%d]" % index
+        source, target = item["source"], item["target"]
+        if not os.path.isabs(source):
+            raise InvalidOption(option + ".source", source, "must be an absolute path on the host")
+        if not os.path.exists(source):
+            raise InvalidOption(option + ".source", source, "does not exist on the host")
+        norm = os.path.normpath(target) if isinstance(target, string_types) else None
+        if not norm or not os.path.isabs(norm) or norm == "/" or ".." in target.split("/"):
+            raise InvalidOption(option + ".target", target, "must be an absolute path inside the partition, not /")
+        if norm in targets:
+            raise InvalidOption(option + ".target", target, "is mounted twice")
+        targets.add(norm)
+        mounts.append({"source": os.path.normpath(source), "target": norm, "read_only": bool(item.get("read_only"))})
+    return mounts
+
+
+def normalise_partition(params, host, rootfs_exists, recorded=None):
+    """Module parameters -> normalised spec dict.
+
+    An option left out (None) keeps the value recorded for an existing partition, else its
+    default; ``resources`` given is taken whole. rootfs_exists(name) asks the template store.
+    """
+    recorded = recorded or {}
+    name = validate_name(params["name"])
+
+    def given(key, default):
+        value = params.get(key)
+        if value is None:
+            return recorded.get(key, default)
+        return value
+
+    rootfs = params.get("rootfs")
+    if rootfs is not None and not rootfs_exists(rootfs):
+        raise InvalidOption("rootfs", rootfs, "no such rootfs template; build it with linuxvps.partitions.rootfs")
+    if rootfs is None:
+        rootfs = recorded.get("rootfs")
+    if rootfs is None:
+        raise InvalidOption("rootfs", None, "is required to create partition %s" % name)
+    hostname = given("hostname", name)
+    if not HOSTNAME_PATTERN.match(hostname) or len(hostname) > 64:
+        raise InvalidOption("hostname", hostname, "is not a valid host name")
+    spec = {
+        "name": name,
+        "rootfs": rootfs,
+        "storage": given("storage", "overlay"),
+        "hostname": hostname,
+        "autostart": bool(given("autostart", False)),
+        "stop_timeout": parse_int_range("stop_timeout", given("stop_timeout", 30), 0, 3600),
+    }
+    spec["command"] = recorded.get("command") if params.get("command") is None else normalise_command(params["command"])
+    spec["env"] = recorded.get("env", {}) if params.get("env") is None else normalise_env(params["env"])
+    spec["mounts"] = recorded.get("mounts", []) if params.get("mounts") is None else normalise_mounts(params["mounts"])
+    if params.get("resources") is None and "resources" in recorded:
+        spec["resources"] = recorded["resources"]
+    else:
+        spec["resources"] = normalise_resources(params.get("resources"), host)
+    return spec

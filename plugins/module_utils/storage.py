@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A partition's disk: an overlayfs clone of its template (default) or an independent full copy.
+
+The overlay keeps the template as the read-only lower layer and the partition's own changes in
+``upper/``, so creating a partition copies nothing. Mounts are made with mount(2) directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import run
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+
+MNT_DETACH = 2
+_libc = None
+
+
+def _c_library():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
+def mount(source, target, fstype, options):
+    _check(_c_library().mount(source.encode(), target.encode(), fstype.encode(), 0, options.encode()),
+           "mount %s on %s" % (fstype, target))
+
+
+def umount(target, lazy=False):
+    _check(_c_library().umount2(target.encode(), MNT_DETACH if lazy else 0), "umount %s" % target)
+
+
+def mount_points(mountinfo="/proc/self/mountinfo"):
+    """Set of mount points on this host, read once (octal escapes decoded)."""
+    points = set()
+    with open(mountinfo) as handle:
+        for line in handle:
+            field = line.split(" ", 5)[4]
+            points.add(field.encode().decode("unicode_escape"))
+    return points
+
+
+class PartitionDisk:
+    """Paths and operations for one partition's root filesystem."""
+
+    def __init__(self, partition_dir, mode):
+        if mode not in ("overlay", "copy"):
+            raise PartitionError("unknown storage mode %r" % (mode,))
+        self.dir = partition_dir
+        self.mode = mode
+        self.bundle = os.path.join(partition_dir, "bundle")
+        self.upper = os.path.join(partition_dir, "upper")
+        self.work = os.path.join(partition_dir, "work")
+        self.copy = os.path.join(partition_dir, "disk")
+        self.mountpoint = os.path.join(self.bundle, "rootfs")
+
+    @property
+    def root_path(self):
+        """The directory the runtime uses as the partition's /."""
+        return self.mountpoint if self.mode == "overlay" else self.copy
+
+    def prepared(self):
+        return os.path.isdir(self.upper if self.mode == "overlay" else self.copy)
+
+    def prepare(self, template_root):
+        """Create the writable layer (overlay) or the full copy; idempotent and restartable."""
+        for path in (self.dir, self.bundle):
+            if not os.path.isdir(path):
+                os.makedirs(path, 0o700)
+        if self.mode == "overlay":
+            for path in (self.upper, self.work, self.mountpoint):
+                if not os.path.isdir(path):
+                    os.mkdir(path, 0o755)
+            return
+        if os.path.isdir(self.copy):
+            return
+        staging = self.copy + ".partial"
+        if os.path.exists(staging):
+            shutil.rmtree(staging)  # a killed copy; start again
+        run(["cp", "-a", "--reflink=auto", template_root, staging])
+        os.rename(staging, self.copy)
+
+    def is_mounted(self, points=None):
+        if self.mode != "overlay":
+            return True
+        return self.mountpoint in (points if points is not None else mount_points())
+
+    def mount(self, template_root, points=None):
+        if self.mode != "overlay" or self.is_mounted(points):
+            return
+        options = "lowerdir=%s,upperdir=%s,workdir=%s" % (template_root, self.upper, self.work)
+        mount("overlay", self.mountpoint, "overlay", options)
+
+    def unmount(self, points=None):
+        if self.mode != "overlay" or not self.is_mounted(points):
+            return
+        try:
+            umount(self.mountpoint)
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            umount(self.mountpoint, lazy=True)  # a stray process still inside; detach it from the tree
+
+    def size_bytes(self):
+        """Bytes the partition itself holds (its upper layer or copy), for usage reports."""
+        total = 0
+        for top, _dirs, files in os.walk(self.upper if self.mode == "overlay" else self.copy):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(top, name)).st_blocks * 512
+                except OSError:
+                    pass
+        return total
+
+    def wipe(self, points=None):
+        """Unmount and remove the partition's files, keeping its directory (and state document)."""
+        self.unmount(points)
+        for path in (self.bundle, self.upper, self.work, self.copy, self.copy + ".partial"):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+
+    def destroy(self, points=None):
+        """Unmount and remove everything the partition made on disk."""
+        self.unmount(points)
+        if os.path.isdir(self.dir):
+            shutil.rmtree(self.dir)

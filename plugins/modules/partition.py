@@ -1,0 +1,264 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: partition
+short_description: Manage a Linux VPS partition (an isolated OS-level server run by an OCI runtime)
+version_added: 0.1.0
+description:
+  - Creates, starts, stops, freezes, restarts and removes one partition on the target host.
+  - A partition has its own root filesystem cloned from a rootfs template (see M(linuxvps.partitions.rootfs)),
+    its own init, process tree, hostname, users and enforced resource limits. It shares the host kernel.
+  - The partition's root filesystem is an overlay over the template, so creating it copies nothing.
+  - Changing O(resources) of a running partition applies the new limits live (same init PID) and records them,
+    so they hold after a restart. Settings that only take effect when init starts are reported in a warning and
+    applied at the next restart, or at once with O(recreate=options-changed).
+  - The partition's console (init's stdout and stderr) goes to C(console.log) in its state directory.
+author:
+  - linuxvps.partitions contributors
+extends_documentation_fragment:
+  - linuxvps.partitions.state
+  - linuxvps.partitions.runtime
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the partition's settings and state before and after.
+options:
+  name:
+    description:
+      - Name of the partition, a DNS label (V(a-z), V(0-9), V(-), at most 63 characters).
+      - Also the runtime's container ID and the name of its cgroup.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes sure the partition exists without changing whether it runs; a new one is created stopped.
+      - V(started) and V(stopped) make sure it runs or not. V(restarted) always stops and starts it again.
+      - V(frozen) suspends every process of the partition (cgroup freezer); V(started) thaws it.
+      - V(absent) stops the partition and removes everything it made, its files included.
+    type: str
+    choices: [present, started, stopped, restarted, frozen, absent]
+    default: started
+  rootfs:
+    description:
+      - Name of the rootfs template, made by M(linuxvps.partitions.rootfs), the partition is cloned from.
+      - Required to create a partition. Changing it later needs O(recreate=options-changed), which gives the
+        partition a new, empty disk from the new template.
+    type: str
+  storage:
+    description:
+      - V(overlay) keeps the template as a read-only lower layer and the partition's changes in its own layer.
+      - V(copy) makes an independent full copy of the template (reflinked where the filesystem can).
+      - Defaults to V(overlay) for a new partition; an existing partition keeps what it has.
+    type: str
+    choices: [overlay, copy]
+  hostname:
+    description: Host name inside the partition. Defaults to O(name).
+    type: str
+  command:
+    description:
+      - Program to run as the partition's PID 1 instead of the template's init (C(/sbin/init)), as a list or a
+        shell-like string.
+      - With the template's init (systemd on Debian), stopping sends init's own shutdown signal (SIGRTMIN+3).
+    type: raw
+  env:
+    description: Extra environment variables for the partition's init.
+    type: dict
+  mounts:
+    description: Host directories bind-mounted into the partition.
+    type: list
+    elements: dict
+    suboptions:
+      source:
+        description: Absolute path on the host; must exist.
+        type: path
+        required: true
+      target:
+        description: Absolute path inside the partition.
+        type: str
+        required: true
+      read_only:
+        description: Mount read-only.
+        type: bool
+        default: false
+  autostart:
+    description: Start the partition when the host boots (recorded for the host's boot service).
+    type: bool
+  stop_timeout:
+    description:
+      - Seconds to wait after init's shutdown signal before killing what is left in the partition. Default 30.
+    type: int
+  recreate:
+    description:
+      - V(never) never stops a running partition to change a setting; a setting that cannot change live is
+        reported in a warning and applied at the next restart.
+      - V(options-changed) restarts the partition when such a setting changed, and gives it a new disk when
+        O(rootfs) or O(storage) changed.
+    type: str
+    choices: [never, options-changed]
+    default: never
+  resources:
+    description:
+      - Resource limits, enforced through cgroups (v1 and v2). All but O(resources.nofile) change live.
+      - When given, the whole set is taken as desired; a limit left out is removed. When not given, an existing
+        partition keeps its limits.
+    type: dict
+    suboptions:
+      memory:
+        description: Memory limit, as bytes or a size such as V(512M) or V(2G). No limit when unset.
+        type: raw
+      swap:
+        description: Swap the partition may use on top of O(resources.memory), as bytes or a size. Needs O(resources.memory).
+        type: raw
+      cpus:
+        description: CPU time as a number of CPUs, fractions allowed (V(0.5) is half a CPU). At most the host's CPU count.
+        type: raw
+      cpu_weight:
+        description: Relative CPU share under contention, 1 to 10000 (cgroup v2 scale; default 100).
+        type: int
+      cpuset:
+        description: CPUs the partition may run on, as a list such as V(0-1) or V(0,2). They must exist on the host.
+        type: str
+      pids:
+        description: Maximum number of processes and threads in the partition (at least 1).
+        type: int
+      io_weight:
+        description:
+          - Relative block I/O share, 1 to 10000 (cgroup v2 scale; default 100).
+          - Needs a proportional I/O scheduler (BFQ) or C(io.weight) on the host; a warning says when it is not enforced.
+        type: int
+      nofile:
+        description:
+          - Open files limit (RLIMIT_NOFILE) of init and its children. Cannot change live; at most the host's hard limit.
+        type: int
+notes:
+  - Partitions run with their own PID, IPC, UTS, mount, cgroup and network namespaces.
+seealso:
+  - module: linuxvps.partitions.rootfs
+  - module: linuxvps.partitions.partition_info
+"""
+
+EXAMPLES = r"""
+- name: A Debian partition with limits, running systemd
+  linuxvps.partitions.partition:
+    name: web1
+    rootfs: debian12
+    resources:
+      memory: 512M
+      swap: 256M
+      cpus: 0.5
+      pids: 512
+    autostart: true
+
+- name: Give it more memory, live (no restart)
+  linuxvps.partitions.partition:
+    name: web1
+    resources:
+      memory: 1G
+      swap: 256M
+      cpus: 0.5
+      pids: 512
+
+- name: A partition that runs one program instead of an init
+  linuxvps.partitions.partition:
+    name: batch1
+    rootfs: debian12
+    command: [sleep, infinity]
+    mounts:
+      - source: /srv/data
+        target: /data
+        read_only: true
+
+- name: Suspend it
+  linuxvps.partitions.partition:
+    name: web1
+    state: frozen
+
+- name: Remove it with its files
+  linuxvps.partitions.partition:
+    name: web1
+    state: absent
+"""
+
+RETURN = r"""
+partition:
+  description: The partition after the run (in check mode, as it would be).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the partition.
+      type: str
+      sample: web1
+    state:
+      description: V(running), V(stopped), V(frozen) or V(absent).
+      type: str
+      sample: running
+    pid:
+      description: Host PID of the partition's init, or null when it does not run.
+      type: int
+      sample: 12345
+    hostname:
+      description: Host name inside the partition.
+      type: str
+    rootfs:
+      description: The template it was cloned from.
+      type: str
+    storage:
+      description: V(overlay) or V(copy).
+      type: str
+    resources:
+      description: Limits in force; sizes in bytes, null means no limit.
+      type: dict
+      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, nofile: null}
+    autostart:
+      description: Whether the host's boot service starts it.
+      type: bool
+    cgroup:
+      description: The partition's cgroup path below each hierarchy's root.
+      type: str
+      sample: /linuxvps/web1
+    console_log:
+      description: File that holds the partition's console output.
+      type: str
+actions:
+  description: What the run did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [record, prepare, start]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import PARTITION_ARGSPEC
+
+
+def main():
+    module = AnsibleModule(argument_spec=PARTITION_ARGSPEC, supports_check_mode=True)
+
+    def work():
+        engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode)
+        return engine.converge(module.params)
+
+    plan, report = run_engine(module, work)
+    emit_warnings(module, plan.warnings)
+    result = dict(changed=plan.changed, partition=report, actions=plan.actions)
+    if module._diff:
+        result["diff"] = plan.diff()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts, normalise_partition
+
+HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
+
+
+def spec(**overrides):
+    params = {"name": "web1", "rootfs": "debian12"}
+    params.update(overrides)
+    return normalise_partition(params, HOST, lambda name: True)
+
+
+def mounts_by_target(config):
+    return dict((m["destination"], m) for m in config["mounts"])
+
+
+def test_systemd_partition_config():
+    config = oci.build_config(spec(resources={"memory": "512M", "swap": "256M", "cpus": 0.5, "pids": 100, "cpuset": "1"}),
+                              "/state/partitions/web1/bundle/rootfs", "/linuxvps/web1", "/lib/systemd/systemd")
+    assert config["process"]["args"] == ["/sbin/init"]
+    assert config["process"]["terminal"] is False
+    assert "container=linuxvps" in config["process"]["env"]
+    assert config["hostname"] == "web1"
+    assert config["root"] == {"path": "/state/partitions/web1/bundle/rootfs", "readonly": False}
+    linux = config["linux"]
+    assert linux["cgroupsPath"] == "/linuxvps/web1"
+    assert [ns["type"] for ns in linux["namespaces"]] == ["pid", "ipc", "uts", "mount", "cgroup", "network"]
+    res = linux["resources"]
+    assert res["memory"] == {"limit": 512 * 2 ** 20, "swap": 768 * 2 ** 20}
+    assert res["cpu"] == {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "1"}
+    assert res["pids"] == {"limit": 100}
+    assert res["devices"] == [{"allow": False, "access": "rwm"}]
+    mounts = mounts_by_target(config)
+    for target in ("/run", "/run/lock", "/tmp"):
+        assert mounts[target]["type"] == "tmpfs"
+    assert "rw" in mounts["/sys/fs/cgroup"]["options"]
+    assert "/proc/kcore" in linux["maskedPaths"]
+
+
+def test_dangerous_capabilities_are_absent():
+    caps = oci.build_config(spec(), "r", "/p/n", None)["process"]["capabilities"]
+    for cap in ("CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_TIME", "CAP_SYS_BOOT", "CAP_SYS_RESOURCE", "CAP_MAC_ADMIN", "CAP_BPF"):
+        assert cap not in caps["bounding"]
+    assert caps["bounding"] == caps["effective"] == caps["permitted"]
+
+
+def test_command_partition_has_no_systemd_mounts_and_terminates_with_sigterm():
+    s = spec(command="sleep infinity", env={"A": "b"}, resources={"nofile": 4096})
+    config = oci.build_config(s, "r", "/p/n", "/lib/systemd/systemd")
+    assert config["process"]["args"] == ["sleep", "infinity"]
+    assert "A=b" in config["process"]["env"]
+    assert "/run" not in mounts_by_target(config)
+    assert "ro" in mounts_by_target(config)["/sys/fs/cgroup"]["options"]
+    assert config["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 4096}]
+    assert oci.stop_signal(s, "/lib/systemd/systemd") == oci.SIGTERM
+    assert oci.stop_signal(spec(), "/lib/systemd/systemd") == oci.SIGRTMIN_PLUS_3
+    assert oci.stop_signal(spec(), "/sbin/openrc-init") == oci.SIGTERM
+
+
+def test_unlimited_resources_and_bind_mounts(tmp_path):
+    s = spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}])
+    config = oci.build_config(s, "r", "/p/n", None, netns_path="/run/netns/web1")
+    res = config["linux"]["resources"]
+    assert "memory" not in res and "pids" not in res and "quota" not in res["cpu"]
+    data = mounts_by_target(config)["/data"]
+    assert data["type"] == "bind" and data["source"] == str(tmp_path) and "ro" in data["options"]
+    assert config["linux"]["namespaces"][-1] == {"type": "network", "path": "/run/netns/web1"}

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition, runtime_status
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import CGROUP_RESOURCES, HostFacts, normalise_partition
+
+HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
+
+
+def spec(**overrides):
+    params = {"name": "web1", "rootfs": "debian12"}
+    params.update(overrides)
+    return normalise_partition(params, HOST, lambda name: True)
+
+
+def observed(status=None, recorded=None, running_spec=None, live=None):
+    """What the engine would observe; status None means the partition does not exist."""
+    if status is None:
+        return {"document": None, "status": "stopped", "runtime_exists": False, "live": None, "disk_exists": False}
+    document = {"name": recorded["name"], "spec": recorded,
+                "running": {"spec": running_spec or recorded} if status != "stopped" else None}
+    if live is None and status != "stopped":
+        live = dict((k, (running_spec or recorded)["resources"][k]) for k in CGROUP_RESOURCES)
+    return {"document": document, "status": status, "runtime_exists": status != "stopped",
+            "live": live, "unsupported": [], "disk_exists": True}
+
+
+@pytest.mark.parametrize("desired, expected", [
+    ("present", ["record", "prepare"]),
+    ("stopped", ["record", "prepare"]),
+    ("started", ["record", "prepare", "start"]),
+    ("restarted", ["record", "prepare", "start"]),
+    ("frozen", ["record", "prepare", "start", "pause"]),
+    ("absent", []),
+])
+def test_new_partition(desired, expected):
+    plan = plan_partition(desired, spec(), observed())
+    assert plan.actions == expected
+    assert plan.before == {"state": "absent"}
+
+
+@pytest.mark.parametrize("status, desired, expected", [
+    ("running", "started", []),
+    ("running", "present", []),
+    ("running", "stopped", ["stop"]),
+    ("running", "restarted", ["stop", "start"]),
+    ("running", "frozen", ["pause"]),
+    ("running", "absent", ["destroy"]),
+    ("frozen", "started", ["resume"]),
+    ("frozen", "frozen", []),
+    ("frozen", "stopped", ["stop"]),
+    ("stopped", "started", ["start"]),
+    ("stopped", "stopped", []),
+    ("stopped", "present", []),
+    ("stopped", "frozen", ["start", "pause"]),
+    ("stopped", "absent", ["destroy"]),
+])
+def test_transitions(status, desired, expected):
+    s = spec()
+    plan = plan_partition(desired, s, observed(status, s))
+    assert plan.actions == expected
+    assert plan.changed is bool(expected)
+    assert plan.before["state"] == status
+
+
+def test_live_resource_change_updates_without_restart():
+    old = spec(resources={"memory": "256M"})
+    new = spec(resources={"memory": "512M", "pids": 100})
+    plan = plan_partition("started", new, observed("running", old))
+    assert plan.actions == ["record", "update"]
+    assert plan.before["resources"]["memory"] == 256 * 2 ** 20
+    assert plan.after["resources"]["memory"] == 512 * 2 ** 20
+    assert not plan.warnings
+
+
+def test_live_drift_is_repaired_even_when_recorded_matches():
+    s = spec(resources={"memory": "256M"})
+    live = dict((k, s["resources"][k]) for k in CGROUP_RESOURCES)
+    live["memory"] = 999
+    assert plan_partition("started", s, observed("running", s, live=live)).actions == ["update"]
+
+
+def test_unsupported_resource_is_not_compared():
+    s = spec(resources={"io_weight": 500})
+    live = dict((k, s["resources"][k]) for k in CGROUP_RESOURCES)
+    live["io_weight"] = None
+    obs = observed("running", s, live=live)
+    obs["unsupported"] = ["io_weight"]
+    assert plan_partition("started", s, obs).actions == []
+
+
+def test_stopped_partition_records_resources_only():
+    old = spec(resources={"memory": "256M"})
+    new = spec(resources={"memory": "512M"})
+    assert plan_partition("stopped", new, observed("stopped", old)).actions == ["record"]
+
+
+def test_restart_setting_warns_without_recreate_and_is_idempotent():
+    old = spec()
+    new = spec(hostname="shop", resources={"nofile": 1024})
+    plan = plan_partition("started", new, observed("running", old))
+    assert plan.actions == ["record"]
+    assert "hostname" in plan.warnings[0] and "resources.nofile" in plan.warnings[0]
+    again = plan_partition("started", new, observed("running", new, running_spec=old))
+    assert again.actions == [] and again.warnings
+
+
+def test_restart_setting_with_recreate_restarts():
+    old = spec()
+    new = spec(hostname="shop")
+    plan = plan_partition("started", new, observed("running", old), recreate="options-changed")
+    assert plan.actions == ["record", "stop", "start"]
+    frozen = plan_partition("frozen", new, observed("frozen", old), recreate="options-changed")
+    assert frozen.actions == ["record", "stop", "start", "pause"]
+
+
+def test_rootfs_change_needs_recreate_and_then_resets_the_disk():
+    old = spec()
+    new = spec(rootfs="debian13")
+    plan = plan_partition("started", new, observed("running", old))
+    assert plan.actions == [] and "rootfs" in plan.warnings[0]
+    assert plan.after["rootfs"] == "debian12"
+    plan = plan_partition("started", new, observed("running", old), recreate="options-changed")
+    assert plan.actions == ["stop", "reset_disk", "record", "start"]
+    plan = plan_partition("stopped", new, observed("stopped", old), recreate="options-changed")
+    assert plan.actions == ["reset_disk", "record"]
+
+
+def test_stray_runtime_without_document_is_cleaned():
+    obs = observed()
+    obs["runtime_exists"] = True
+    assert plan_partition("started", spec(), obs).actions == ["stop", "record", "prepare", "start"]
+    obs["disk_exists"] = True
+    assert plan_partition("absent", spec(), obs).actions == ["destroy"]
+
+
+def test_runtime_status():
+    assert runtime_status({"status": "running"}) == "running"
+    assert runtime_status({"status": "paused"}) == "frozen"
+    assert runtime_status({"status": "created"}) == "stopped"
+    assert runtime_status(None) == "stopped"
