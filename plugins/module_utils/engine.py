@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import hashlib
 import os
 import time
@@ -190,8 +189,7 @@ class PartitionEngine:
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
         write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
         try:
-            with self._console(name) as console:
-                self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), console)
+            self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), self._console(name))
             self.cgroup(name).apply_limits(spec["resources"])  # what the runtime does not set (io weight)
             self.runtime.start(name)
         except Exception:
@@ -202,13 +200,12 @@ class PartitionEngine:
         self.store.save_partition(name, document)
         return document
 
-    @contextlib.contextmanager
     def _console(self, name):
+        """The console log path, rotated once it grows past CONSOLE_ROTATE_BYTES."""
         path = os.path.join(self.store.partition_dir(name), "console.log")
         if os.path.exists(path) and os.path.getsize(path) > CONSOLE_ROTATE_BYTES:
             os.rename(path, path + ".1")
-        with open(path, "ab") as handle:
-            yield handle
+        return path
 
     def _do_stop(self, name, document):
         running = (document or {}).get("running") or {}

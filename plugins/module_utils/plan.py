@@ -143,7 +143,9 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
     if target in ("running", "frozen") and status in ("running", "frozen") and desired_state != "restarted":
         unsupported = observed.get("unsupported") or []
         if live_changes(observed.get("live"), spec["resources"], unsupported):
-            plan.add("update")
+            # Live first: a limit the kernel refuses (memory below usage) is then never recorded.
+            position = plan.actions.index("record") if "record" in plan.actions else len(plan.actions)
+            plan.actions.insert(position, "update")
     _plan_run_state(plan, status, target, desired_state)
     return plan
 

@@ -70,9 +70,19 @@ class OciRuntime:
             raise CommandFailed(self._cmd("list", "--format", "json"), rc, out, err)
         return dict((item["id"], item) for item in (json.loads(out or "null") or []))
 
-    def create(self, container_id, bundle, pid_file, console):
-        """Create the container; its stdio is the open file ``console``."""
-        run(self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id), output_file=console)
+    def create(self, container_id, bundle, pid_file, console_path):
+        """Create the container with its stdio appended to console_path, never to our pipes.
+
+        The runtime's own error goes to the same file, so on failure it is read back from there.
+        """
+        cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
+        with open(console_path, "ab") as console:
+            offset = console.tell()
+            rc = run(cmd, output_file=console, check=False)[0]
+        if rc != 0:
+            with open(console_path, "rb") as console:
+                console.seek(offset)
+                raise CommandFailed(cmd, rc, "", console.read().decode("utf-8", "replace"))
 
     def start(self, container_id):
         run(self._cmd("start", container_id))

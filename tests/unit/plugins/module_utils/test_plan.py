@@ -73,7 +73,7 @@ def test_live_resource_change_updates_without_restart():
     old = spec(resources={"memory": "256M"})
     new = spec(resources={"memory": "512M", "pids": 100})
     plan = plan_partition("started", new, observed("running", old))
-    assert plan.actions == ["record", "update"]
+    assert plan.actions == ["update", "record"]
     assert plan.before["resources"]["memory"] == 256 * 2 ** 20
     assert plan.after["resources"]["memory"] == 512 * 2 ** 20
     assert not plan.warnings
