@@ -69,9 +69,14 @@ PARTITION_ARGSPEC = dict(
     recreate=dict(type="str", default="never", choices=["never", "options-changed"]),
     storage=dict(type="str", choices=["overlay", "copy"]),
     resources=dict(type="dict", options=RESOURCES_ARGSPEC),
+)
+
+# Options every module that drives partitions shares (documented in doc_fragments state and runtime).
+ENGINE_ARGSPEC = dict(
     runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]),
     state_dir=dict(type="path", default="/var/lib/linuxvps"),
 )
+PARTITION_ARGSPEC.update(ENGINE_ARGSPEC)
 
 
 class HostFacts:

@@ -94,15 +94,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]),
-            state_dir=dict(type="path", default="/var/lib/linuxvps"),
-        ),
+        argument_spec=dict(ENGINE_ARGSPEC, name=dict(type="str")),
         supports_check_mode=True,
     )
 
