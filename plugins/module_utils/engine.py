@@ -94,12 +94,7 @@ class PartitionEngine:
             state = self.runtime.state(name)
         status = runtime_status(state)
         cgroup = self.cgroup(name)
-        live = None
-        unsupported = []
-        if status in ("running", "frozen") and cgroup.exists():
-            live = cgroup.read_limits()
-            spec = (document or {}).get("spec") or {}
-            unsupported = [key for key, _why in cgroup.unsupported(spec.get("resources") or {})]
+        live = cgroup.read_limits() if status in ("running", "frozen") and cgroup.exists() else None
         return {
             "document": document,
             "runtime": state,
@@ -107,7 +102,6 @@ class PartitionEngine:
             "status": status,
             "pid": state.get("pid") if state and status != "stopped" else None,
             "live": live,
-            "unsupported": unsupported,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
         }
 
@@ -121,6 +115,8 @@ class PartitionEngine:
         state = params.get("state") or "started"
         validate_name(params["name"])
         spec = None if state == "absent" else self.desired_spec(params, observed["document"])
+        if spec is not None and observed["live"] is not None:
+            observed = dict(observed, pending_writes=self.cgroup(spec["name"]).plan_writes(spec["resources"]))
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
         plan.spec = spec
         if spec is not None:

@@ -65,14 +65,6 @@ def restart_changes(running_spec, spec):
     return keys
 
 
-def live_changes(live, resources, unsupported):
-    """cgroup-backed resources whose live value differs from the desired one."""
-    if live is None:
-        return []
-    return [key for key in CGROUP_RESOURCES
-            if key not in unsupported and live.get(key) != resources.get(key)]
-
-
 def describe(status, spec, live=None):
     """The view of a partition shown in diffs."""
     if status == "absent" or spec is None:
@@ -87,7 +79,9 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
     """Decide what to do for one partition.
 
     observed: {"document": dict|None, "status": running|frozen|stopped, "runtime_exists": bool,
-               "live": dict|None, "unsupported": [keys], "disk_exists": bool}
+               "live": dict|None (limits read from the cgroup, for the diff),
+               "pending_writes": [cgroup files whose content differs from spec's resources],
+               "disk_exists": bool}
     """
     document = observed.get("document")
     status = observed.get("status", "stopped") if (document or observed.get("runtime_exists")) else "absent"
@@ -141,8 +135,7 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
             "partition %s: %s changed; the running partition keeps the old value until it restarts "
             "(state: restarted, or recreate: options-changed)." % (spec["name"], ", ".join(restart_keys)))
     if target in ("running", "frozen") and status in ("running", "frozen") and desired_state != "restarted":
-        unsupported = observed.get("unsupported") or []
-        if live_changes(observed.get("live"), spec["resources"], unsupported):
+        if observed.get("pending_writes"):
             # Live first: a limit the kernel refuses (memory below usage) is then never recorded.
             position = plan.actions.index("record") if "record" in plan.actions else len(plan.actions)
             plan.actions.insert(position, "update")
