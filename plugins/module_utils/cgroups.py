@@ -235,7 +235,8 @@ class PartitionCgroup:
             if self._has("memory", "memory.memsw.limit_in_bytes"):
                 memsw = str(memory + swap // PAGE * PAGE) if memory is not None and swap is not None else "-1"
                 current = _v1_limit(self._get("memory", "memory.limit_in_bytes"))
-                growing = memsw == "-1" or current is None or int(memsw) >= current
+                # None is "no limit": a finite memsw must then wait until the limit is lowered.
+                growing = memsw == "-1" or (current is not None and int(memsw) >= current)
                 swap_entry = ("memory", "memory.memsw.limit_in_bytes", memsw)
                 entries = [swap_entry] + entries if growing else entries + [swap_entry]
             files += entries

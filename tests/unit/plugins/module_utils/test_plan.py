@@ -28,7 +28,7 @@ def observed(status=None, recorded=None, running_spec=None, live=None):
     if live is None and status != "stopped":
         live = dict((k, (running_spec or recorded)["resources"][k]) for k in CGROUP_RESOURCES)
     return {"document": document, "status": status, "runtime_exists": status != "stopped",
-            "live": live, "unsupported": [], "disk_exists": True}
+            "live": live, "pending_writes": [], "disk_exists": True}
 
 
 @pytest.mark.parametrize("desired, expected", [
@@ -72,7 +72,9 @@ def test_transitions(status, desired, expected):
 def test_live_resource_change_updates_without_restart():
     old = spec(resources={"memory": "256M"})
     new = spec(resources={"memory": "512M", "pids": 100})
-    plan = plan_partition("started", new, observed("running", old))
+    obs = observed("running", old)
+    obs["pending_writes"] = [("memory.limit_in_bytes", "/x", "536870912"), ("pids.max", "/y", "100")]
+    plan = plan_partition("started", new, obs)
     assert plan.actions == ["update", "record"]
     assert plan.before["resources"]["memory"] == 256 * 2 ** 20
     assert plan.after["resources"]["memory"] == 512 * 2 ** 20
@@ -81,18 +83,10 @@ def test_live_resource_change_updates_without_restart():
 
 def test_live_drift_is_repaired_even_when_recorded_matches():
     s = spec(resources={"memory": "256M"})
-    live = dict((k, s["resources"][k]) for k in CGROUP_RESOURCES)
-    live["memory"] = 999
-    assert plan_partition("started", s, observed("running", s, live=live)).actions == ["update"]
-
-
-def test_unsupported_resource_is_not_compared():
-    s = spec(resources={"io_weight": 500})
-    live = dict((k, s["resources"][k]) for k in CGROUP_RESOURCES)
-    live["io_weight"] = None
-    obs = observed("running", s, live=live)
-    obs["unsupported"] = ["io_weight"]
-    assert plan_partition("started", s, obs).actions == []
+    obs = observed("running", s)
+    obs["pending_writes"] = [("memory.limit_in_bytes", "/sys/fs/cgroup/memory/p/web1/memory.limit_in_bytes", "268435456")]
+    assert plan_partition("started", s, obs).actions == ["update"]
+    assert plan_partition("stopped", s, obs).actions == ["stop"]
 
 
 def test_stopped_partition_records_resources_only():
