@@ -28,6 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
 )
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, StateStore, write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import PartitionDisk, mount_points
+from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
 
 CONSOLE_ROTATE_BYTES = 1024 * 1024
 
@@ -56,6 +57,7 @@ class PartitionEngine:
         self.cgroups = cgroup_host
         self.check_mode = check_mode
         self.parent = cgroup_parent(store.root)
+        self.templates = TemplateStore(store)
         self._host_facts = None
 
     @classmethod
@@ -71,13 +73,13 @@ class PartitionEngine:
         return self._host_facts
 
     def template_exists(self, name):
-        return self.store.load_rootfs(name) is not None
+        return self.templates.manifest(name) is not None
 
     def template_root(self, name):
-        manifest = self.store.load_rootfs(name)
+        manifest = self.templates.manifest(name)
         if manifest is None:
             raise NotFound("rootfs template %s does not exist in %s" % (name, self.store.rootfs_base))
-        return os.path.join(self.store.rootfs_dir(name), "rootfs"), manifest
+        return self.templates.root(name), manifest
 
     def disk(self, spec_or_document):
         return PartitionDisk(self.store.partition_dir(spec_or_document["name"]), spec_or_document.get("storage") or "overlay")

@@ -56,6 +56,22 @@ def mount_points(mountinfo="/proc/self/mountinfo"):
     return points
 
 
+def unmount_tree(path, points=None):
+    """Unmount everything mounted at or below path, deepest first (e.g. a killed debootstrap's /proc)."""
+    prefix = os.path.normpath(path)
+    inside = [point for point in (points if points is not None else mount_points())
+              if point == prefix or point.startswith(prefix + "/")]
+    for point in sorted(inside, key=len, reverse=True):
+        umount(point, lazy=True)
+
+
+def remove_tree(path):
+    """Remove a directory tree that may still have mounts inside."""
+    if os.path.lexists(path):
+        unmount_tree(path)
+        shutil.rmtree(path)
+
+
 class PartitionDisk:
     """Paths and operations for one partition's root filesystem."""
 

@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rootfs template store: plan, build, remove; manifests; protection of templates in use.
+
+A template is built in a staging directory ``rootfs/.build-<name>-*`` and renamed into place, and
+removed by renaming it to ``rootfs/.trash-*`` first, so a killed run never leaves half a template
+under its real name. Staging and trash directories found later are garbage and swept.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
+from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree
+
+TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+
+# Each partition must make its own SSH host keys: sshd on Debian refuses to start without them.
+SSH_KEYGEN_DROPIN = """# Written by linuxvps.partitions: host keys are made per partition at first start.
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+"""
+
+
+def validate_template_name(name):
+    if not isinstance(name, str) or not TEMPLATE_NAME.match(name) or ".." in name:
+        raise InvalidOption("name", name, "must be 1 to 63 characters of a-z, 0-9, '.' and '-', "
+                                          "starting and ending with a letter or digit")
+    return name
+
+
+def source_digest(options):
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class TemplateStore:
+    """Rootfs templates under one state directory."""
+
+    def __init__(self, store, run_command=run):
+        self.store = store
+        self.run_command = run_command
+
+    def manifest(self, name):
+        return self.store.load_rootfs(name)
+
+    def root(self, name):
+        return os.path.join(self.store.rootfs_dir(name), "rootfs")
+
+    def users(self, name):
+        """Names of the partitions cloned from this template."""
+        users = []
+        for partition in self.store.partition_names():
+            document = self.store.load_partition(partition) or {}
+            if (document.get("spec") or {}).get("rootfs") == name:
+                users.append(partition)
+        return users
+
+    def refuse_if_used(self, name, what):
+        users = self.users(name)
+        if users:
+            raise Conflict("rootfs %s is used by partition(s) %s; cannot %s it. Remove those partitions first."
+                           % (name, ", ".join(users), what), partitions=users)
+
+    def sweep(self):
+        """Remove staging and trash directories left by killed runs."""
+        base = self.store.rootfs_base
+        if not os.path.isdir(base):
+            return
+        for entry in os.listdir(base):
+            if entry.startswith((".build-", ".trash-")):
+                remove_tree(os.path.join(base, entry))
+
+    def build(self, name, builder, attempts=None):
+        """Build the template and put it in place (replacing an existing one); return its manifest."""
+        self.store.ensure_layout()
+        self.sweep()
+        staging = tempfile.mkdtemp(prefix=".build-%s-" % name, dir=self.store.rootfs_base)
+        try:
+            tree = os.path.join(staging, "rootfs")
+            os.mkdir(tree, 0o755)
+            if attempts is None:
+                builder.build(tree, self.run_command)
+            else:
+                builder.build(tree, self.run_command, attempts=attempts, backoff=0)
+            first_boot_hygiene(tree)
+            manifest = describe_tree(tree)
+            options = builder.options()
+            manifest.update(name=name, method=builder.method, options=options, source=source_digest(options),
+                            packages=options.get("packages", []), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            write_json_atomic(os.path.join(staging, "manifest.json"), manifest, mode=0o644)
+            final = self.store.rootfs_dir(name)
+            if os.path.exists(final):
+                os.rename(final, tempfile.mkdtemp(prefix=".trash-%s-" % name, dir=self.store.rootfs_base) + "/old")
+            os.rename(staging, final)
+        except BaseException:
+            remove_tree(staging)
+            raise
+        self.sweep()
+        return manifest
+
+    def converge(self, params, check_mode=False):
+        """Make the template named in params present or absent; return (changed, manifest, warnings, diff)."""
+        name = validate_template_name(params.get("name"))
+        state = params.get("state") or "present"
+        builder = make_builder(params) if state == "present" else None  # bad options fail before any change
+        with self.store.lock(create=not check_mode):
+            manifest = self.manifest(name)
+            before = {"state": "absent"} if manifest is None else dict(manifest, state="present")
+            if state == "absent":
+                if manifest is None:
+                    return False, None, [], {"before": before, "after": before}
+                self.refuse_if_used(name, "remove")
+                if not check_mode:
+                    self.remove(name)
+                return True, None, [], {"before": before, "after": {"state": "absent"}}
+            wanted = builder.options()
+            warnings = []
+            if manifest is not None and not params.get("force"):
+                if manifest.get("source") != source_digest(wanted):
+                    warnings.append("rootfs %s was built with other options than these (%s); it is kept as it is. "
+                                    "Use force: true to rebuild it." % (name, ", ".join(_differences(manifest.get("options"), wanted))))
+                return False, manifest, warnings, {"before": before, "after": before}
+            if manifest is not None:
+                self.refuse_if_used(name, "rebuild")
+            builder.check_installed()
+            after = dict(wanted, name=name, state="present")
+            if check_mode:
+                return True, after, warnings, {"before": before, "after": after}
+            manifest = self.build(name, builder)
+            return True, manifest, warnings, {"before": before, "after": dict(manifest, state="present")}
+
+    def remove(self, name):
+        self.sweep()
+        final = self.store.rootfs_dir(name)
+        if os.path.exists(final):
+            trash = tempfile.mkdtemp(prefix=".trash-%s-" % name, dir=self.store.rootfs_base)
+            os.rename(final, os.path.join(trash, "old"))
+            remove_tree(trash)
+
+
+def _differences(old, new):
+    old = old or {}
+    return ["%s %r -> %r" % (key, old.get(key), new.get(key)) for key in sorted(new) if old.get(key) != new.get(key)] or ["unknown"]
+
+
+def first_boot_hygiene(tree):
+    """Nothing that must be unique per machine stays in a template."""
+    machine_id = os.path.join(tree, "etc", "machine-id")
+    if os.path.isfile(machine_id) and not os.path.islink(machine_id):
+        open(machine_id, "w").close()  # empty, not absent: systemd then makes one at first boot
+    dbus_id = os.path.join(tree, "var", "lib", "dbus", "machine-id")
+    if os.path.isfile(dbus_id) and not os.path.islink(dbus_id):
+        os.unlink(dbus_id)
+    ssh_dir = os.path.join(tree, "etc", "ssh")
+    if os.path.isdir(ssh_dir):
+        for entry in os.listdir(ssh_dir):
+            if entry.startswith("ssh_host_"):
+                os.unlink(os.path.join(ssh_dir, entry))
+    for unit_dir in ("lib/systemd/system", "usr/lib/systemd/system"):
+        if os.path.isfile(os.path.join(tree, unit_dir, "ssh.service")):
+            dropin = os.path.join(tree, "etc", "systemd", "system", "ssh.service.d")
+            if not os.path.isdir(dropin):
+                os.makedirs(dropin, 0o755)
+            with open(os.path.join(dropin, "linuxvps-host-keys.conf"), "w") as handle:
+                handle.write(SSH_KEYGEN_DROPIN)
+            break
+
+
+def read_os_release(tree):
+    for candidate in ("etc/os-release", "usr/lib/os-release"):
+        path = os.path.join(tree, candidate)
+        if os.path.isfile(path) or os.path.islink(path):
+            values = {}
+            with open(resolve_inside(tree, "/" + candidate)) as handle:
+                for line in handle:
+                    key, sep, value = line.strip().partition("=")
+                    if sep:
+                        values[key] = value.strip().strip('"').strip("'")
+            return values
+    return {}
+
+
+def resolve_inside(tree, path, hops=16):
+    """Resolve symlinks of path as seen from inside tree (absolute links point into the tree)."""
+    parts = [part for part in path.split("/") if part]
+    resolved = ""
+    while parts and hops > 0:
+        part = parts.pop(0)
+        if part in (".", ".."):
+            resolved = os.path.dirname(resolved) if part == ".." else resolved  # never above the tree's /
+            continue
+        candidate = os.path.join(tree, resolved.lstrip("/"), part)
+        if os.path.islink(candidate):
+            hops -= 1
+            link = os.readlink(candidate)
+            base = "" if link.startswith("/") else resolved
+            parts = [p for p in link.split("/") if p] + parts
+            resolved = base if not link.startswith("/") else ""
+            continue
+        resolved = resolved + "/" + part
+    return os.path.join(tree, resolved.lstrip("/"))
+
+
+def init_path(tree):
+    """Path inside the tree of the program /sbin/init leads to, or None."""
+    target = resolve_inside(tree, "/sbin/init")
+    if not os.path.exists(target):
+        return None
+    return "/" + os.path.relpath(target, tree)
+
+
+def describe_tree(tree):
+    release = read_os_release(tree)
+    return {
+        "distro": release.get("ID"),
+        "release": release.get("VERSION_ID") or release.get("VERSION_CODENAME"),
+        "codename": release.get("VERSION_CODENAME"),
+        "pretty_name": release.get("PRETTY_NAME"),
+        "arch": host_arch(),
+        "init": init_path(tree),
+        "size_bytes": tree_size(tree),
+    }
+
+
+def host_arch():
+    if find_program("dpkg"):
+        rc, out, _err = run(["dpkg", "--print-architecture"], check=False)
+        if rc == 0 and out.strip():
+            return out.strip()
+    return os.uname()[4]
+
+
+def tree_size(tree):
+    total = 0
+    for top, _dirs, files in os.walk(tree):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,194 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: rootfs
+short_description: Build and remove rootfs templates that Linux VPS partitions are cloned from
+version_added: 0.1.0
+description:
+  - Builds a root filesystem template with debootstrap or from a local tarball, and records a manifest
+    (distro, release, arch, packages, init, creation time).
+  - Partitions (M(linuxvps.partitions.partition)) use the template as the read-only lower layer of their overlay,
+    so a template is never changed under them. A template in use cannot be removed or rebuilt.
+  - The tree is built in a staging directory and renamed into place, so a failed or killed build leaves no
+    half template. Transient download failures of debootstrap are retried.
+  - Anything unique per machine is removed from the tree (machine-id emptied, SSH host keys deleted and made by
+    each partition at its first start).
+author:
+  - linuxvps.partitions contributors
+extends_documentation_fragment:
+  - linuxvps.partitions.state
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a build or removal would happen, and does neither.
+  diff_mode:
+    support: full
+    description: Shows the manifest before and after.
+options:
+  name:
+    description: Name of the template (V(a-z), V(0-9), V(.), V(-); at most 63 characters), e.g. V(debian12).
+    type: str
+    required: true
+  state:
+    description: Whether the template exists.
+    type: str
+    choices: [present, absent]
+    default: present
+  method:
+    description: How the tree is made.
+    type: str
+    choices: [debootstrap, tarball]
+    default: debootstrap
+  release:
+    description: Distribution codename for debootstrap, e.g. V(bookworm) or V(noble). Required with O(method=debootstrap).
+    type: str
+  mirror:
+    description: Archive URL for debootstrap.
+    type: str
+    default: http://deb.debian.org/debian
+  variant:
+    description: Debootstrap variant.
+    type: str
+    default: minbase
+  packages:
+    description: Extra packages installed by debootstrap (its C(--include)), e.g. V(systemd-sysv), V(openssh-server).
+    type: list
+    elements: str
+    default: []
+  src:
+    description: Absolute path on the target of a rootfs tarball (C(.tar), C(.tar.gz), C(.tar.xz), C(.tar.zst)). Required with O(method=tarball).
+    type: path
+  force:
+    description:
+      - Rebuild the template even though it exists. Refused while partitions use it.
+      - Without it, a template built with other options is kept and a warning says so.
+    type: bool
+    default: false
+requirements:
+  - debootstrap on the target for O(method=debootstrap)
+  - tar on the target for O(method=tarball)
+seealso:
+  - module: linuxvps.partitions.partition
+"""
+
+EXAMPLES = r"""
+- name: Debian 12 with systemd and SSH
+  linuxvps.partitions.rootfs:
+    name: debian12
+    release: bookworm
+    packages: [systemd-sysv, dbus, openssh-server, iproute2]
+
+- name: Ubuntu 24.04 from its own archive
+  linuxvps.partitions.rootfs:
+    name: ubuntu2404
+    release: noble
+    mirror: http://archive.ubuntu.com/ubuntu
+
+- name: A template from a tarball already on the host
+  linuxvps.partitions.rootfs:
+    name: alpine
+    method: tarball
+    src: /srv/images/alpine-minirootfs.tar.gz
+
+- name: Remove a template no partition uses
+  linuxvps.partitions.rootfs:
+    name: ubuntu2404
+    state: absent
+"""
+
+RETURN = r"""
+rootfs:
+  description: The template's manifest (in check mode, the options it would be built with). Null when absent.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Template name.
+      type: str
+    method:
+      description: V(debootstrap) or V(tarball).
+      type: str
+    distro:
+      description: C(ID) from the tree's os-release.
+      type: str
+      sample: debian
+    release:
+      description: C(VERSION_ID) (or the codename) from the tree's os-release.
+      type: str
+      sample: "12"
+    codename:
+      description: C(VERSION_CODENAME) from the tree's os-release.
+      type: str
+      sample: bookworm
+    arch:
+      description: Architecture of the tree.
+      type: str
+      sample: amd64
+    packages:
+      description: Extra packages requested.
+      type: list
+      elements: str
+    init:
+      description: The program C(/sbin/init) leads to inside the tree, null when there is none.
+      type: str
+      sample: /usr/lib/systemd/systemd
+    created:
+      description: UTC time the tree was built.
+      type: str
+    size_bytes:
+      description: Disk space the tree takes.
+      type: int
+    source:
+      description: Digest of the build options; a differing one means the template was built otherwise.
+      type: str
+    options:
+      description: The build options.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import DEFAULT_MIRROR
+from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            method=dict(type="str", default="debootstrap", choices=["debootstrap", "tarball"]),
+            release=dict(type="str"),
+            mirror=dict(type="str", default=DEFAULT_MIRROR),
+            variant=dict(type="str", default="minbase"),
+            packages=dict(type="list", elements="str", default=[]),
+            src=dict(type="path"),
+            force=dict(type="bool", default=False),
+            state_dir=dict(type="path", default="/var/lib/linuxvps"),
+        ),
+        required_if=[("method", "tarball", ["src"])],
+        supports_check_mode=True,
+    )
+
+    def work():
+        return TemplateStore(StateStore(module.params["state_dir"])).converge(module.params, module.check_mode)
+
+    changed, manifest, warnings, diff = run_engine(module, work)
+    emit_warnings(module, warnings)
+    result = dict(changed=changed, rootfs=manifest)
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
