@@ -4,7 +4,8 @@
 # Run as root on a Debian/Ubuntu host.
 
 PYTHON       ?= python3
-BUILD        := $(CURDIR)/build
+# Outside the work tree: inside it, ansible-test would list files through the enclosing git repo.
+BUILD        ?= /var/tmp/linuxvps-partitions-build
 COLLECTION   := $(BUILD)/ansible_collections/linuxvps/partitions
 TARGETS      ?=
 APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 openssh-client rsync util-linux tar

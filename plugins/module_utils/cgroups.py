@@ -292,7 +292,9 @@ class PartitionCgroup:
         return self._usage_v2()
 
     def _usage_v1(self):
-        mem = lambda name: _int(self._get("memory", name))  # noqa: E731
+        def mem(name):
+            return _int(self._get("memory", name))
+
         limit = _v1_limit(self._get("memory", "memory.limit_in_bytes"))
         memsw_limit = _v1_limit(self._get("memory", "memory.memsw.limit_in_bytes"))
         current, memsw = mem("memory.usage_in_bytes"), mem("memory.memsw.usage_in_bytes")

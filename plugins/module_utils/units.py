@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
@@ -56,7 +57,7 @@ def parse_cpus(option, value, host_cpus):
         cpus = float(value)
     except (TypeError, ValueError):
         raise InvalidOption(option, value, "expected a number of CPUs such as 0.5 or 2")
-    if isinstance(value, bool) or cpus != cpus:
+    if isinstance(value, bool) or math.isnan(cpus) or math.isinf(cpus):
         raise InvalidOption(option, value, "expected a number of CPUs such as 0.5 or 2")
     if cpus <= 0:
         raise InvalidOption(option, value, "must be greater than 0")
@@ -151,4 +152,3 @@ def parse_int_range(option, value, low, high=None):
     if high is not None and number > high:
         raise InvalidOption(option, value, "must be at most %d" % high)
     return number
-

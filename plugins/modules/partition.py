@@ -21,7 +21,7 @@ description:
     applied at the next restart, or at once with O(recreate=options-changed).
   - The partition's console (init's stdout and stderr) goes to C(console.log) in its state directory.
 author:
-  - linuxvps.partitions contributors
+  - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime

@@ -17,7 +17,7 @@ description:
   - Usage gives the held / limit / failure-count view that OpenVZ beancounters gave, for memory, CPU, processes
     and block I/O.
 author:
-  - linuxvps.partitions contributors
+  - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime

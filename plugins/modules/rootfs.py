@@ -21,7 +21,7 @@ description:
   - Anything unique per machine is removed from the tree (machine-id emptied, SSH host keys deleted and made by
     each partition at its first start).
 author:
-  - linuxvps.partitions contributors
+  - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
   - linuxvps.partitions.state
 attributes:
