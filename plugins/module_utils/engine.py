@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
@@ -182,6 +183,7 @@ class PartitionEngine:
             self.runtime.delete(name)  # stale container left by a killed run or a host reboot
         disk.prepare(template_root)
         disk.mount(template_root)
+        configure_identity(disk.root_path, spec["hostname"])
         init = manifest.get("init")
         config = oci.build_config(spec, disk.root_path, "/%s/%s" % (self.parent, name), init,
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
