@@ -56,6 +56,18 @@ def mount_points(mountinfo="/proc/self/mountinfo"):
     return points
 
 
+def tree_size(path):
+    """Disk space (allocated blocks) of the files below path."""
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                pass  # removed meanwhile
+    return total
+
+
 def unmount_tree(path, points=None):
     """Unmount everything mounted at or below path, deepest first (e.g. a killed debootstrap's /proc)."""
     prefix = os.path.normpath(path)
@@ -135,14 +147,7 @@ class PartitionDisk:
 
     def size_bytes(self):
         """Bytes the partition itself holds (its upper layer or copy), for usage reports."""
-        total = 0
-        for top, _dirs, files in os.walk(self.upper if self.mode == "overlay" else self.copy):
-            for name in files:
-                try:
-                    total += os.lstat(os.path.join(top, name)).st_blocks * 512
-                except OSError:
-                    pass
-        return total
+        return tree_size(self.upper if self.mode == "overlay" else self.copy)
 
     def wipe(self, points=None):
         """Unmount and remove the partition's files, keeping its directory (and state document)."""

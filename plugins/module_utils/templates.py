@@ -23,7 +23,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.builders impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
-from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree
+from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
 
 TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
 
@@ -243,13 +243,3 @@ def host_arch():
             return out.strip()
     return os.uname()[4]
 
-
-def tree_size(tree):
-    total = 0
-    for top, _dirs, files in os.walk(tree):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(top, name)).st_blocks * 512
-            except OSError:
-                pass
-    return total

@@ -6,15 +6,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts, normalise_partition
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
-HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
-
-
-def spec(**overrides):
-    params = {"name": "web1", "rootfs": "debian12"}
-    params.update(overrides)
-    return normalise_partition(params, HOST, lambda name: True)
 
 
 def mounts_by_target(config):
@@ -22,7 +15,7 @@ def mounts_by_target(config):
 
 
 def test_systemd_partition_config():
-    config = oci.build_config(spec(resources={"memory": "512M", "swap": "256M", "cpus": 0.5, "pids": 100, "cpuset": "1"}),
+    config = oci.build_config(make_spec(resources={"memory": "512M", "swap": "256M", "cpus": 0.5, "pids": 100, "cpuset": "1"}),
                               "/state/partitions/web1/bundle/rootfs", "/linuxvps/web1", "/lib/systemd/systemd")
     assert config["process"]["args"] == ["/sbin/init"]
     assert config["process"]["terminal"] is False
@@ -45,14 +38,14 @@ def test_systemd_partition_config():
 
 
 def test_dangerous_capabilities_are_absent():
-    caps = oci.build_config(spec(), "r", "/p/n", None)["process"]["capabilities"]
+    caps = oci.build_config(make_spec(), "r", "/p/n", None)["process"]["capabilities"]
     for cap in ("CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_TIME", "CAP_SYS_BOOT", "CAP_SYS_RESOURCE", "CAP_MAC_ADMIN", "CAP_BPF"):
         assert cap not in caps["bounding"]
     assert caps["bounding"] == caps["effective"] == caps["permitted"]
 
 
 def test_command_partition_has_no_systemd_mounts_and_terminates_with_sigterm():
-    s = spec(command="sleep infinity", env={"A": "b"}, resources={"nofile": 4096})
+    s = make_spec(command="sleep infinity", env={"A": "b"}, resources={"nofile": 4096})
     config = oci.build_config(s, "r", "/p/n", "/lib/systemd/systemd")
     assert config["process"]["args"] == ["sleep", "infinity"]
     assert "A=b" in config["process"]["env"]
@@ -60,12 +53,12 @@ def test_command_partition_has_no_systemd_mounts_and_terminates_with_sigterm():
     assert "ro" in mounts_by_target(config)["/sys/fs/cgroup"]["options"]
     assert config["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 4096}]
     assert oci.stop_signal(s, "/lib/systemd/systemd") == oci.SIGTERM
-    assert oci.stop_signal(spec(), "/lib/systemd/systemd") == oci.SIGRTMIN_PLUS_3
-    assert oci.stop_signal(spec(), "/sbin/openrc-init") == oci.SIGTERM
+    assert oci.stop_signal(make_spec(), "/lib/systemd/systemd") == oci.SIGRTMIN_PLUS_3
+    assert oci.stop_signal(make_spec(), "/sbin/openrc-init") == oci.SIGTERM
 
 
 def test_unlimited_resources_and_bind_mounts(tmp_path):
-    s = spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}])
+    s = make_spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}])
     config = oci.build_config(s, "r", "/p/n", None, netns_path="/run/netns/web1")
     res = config["linux"]["resources"]
     assert "memory" not in res and "pids" not in res and "quota" not in res["cpu"]

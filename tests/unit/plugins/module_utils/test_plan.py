@@ -8,15 +8,9 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition, runtime_status
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import CGROUP_RESOURCES, HostFacts, normalise_partition
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import CGROUP_RESOURCES
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
-HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
-
-
-def spec(**overrides):
-    params = {"name": "web1", "rootfs": "debian12"}
-    params.update(overrides)
-    return normalise_partition(params, HOST, lambda name: True)
 
 
 def observed(status=None, recorded=None, running_spec=None, live=None):
@@ -40,7 +34,7 @@ def observed(status=None, recorded=None, running_spec=None, live=None):
     ("absent", []),
 ])
 def test_new_partition(desired, expected):
-    plan = plan_partition(desired, spec(), observed())
+    plan = plan_partition(desired, make_spec(), observed())
     assert plan.actions == expected
     assert plan.before == {"state": "absent"}
 
@@ -62,7 +56,7 @@ def test_new_partition(desired, expected):
     ("stopped", "absent", ["destroy"]),
 ])
 def test_transitions(status, desired, expected):
-    s = spec()
+    s = make_spec()
     plan = plan_partition(desired, s, observed(status, s))
     assert plan.actions == expected
     assert plan.changed is bool(expected)
@@ -70,8 +64,8 @@ def test_transitions(status, desired, expected):
 
 
 def test_live_resource_change_updates_without_restart():
-    old = spec(resources={"memory": "256M"})
-    new = spec(resources={"memory": "512M", "pids": 100})
+    old = make_spec(resources={"memory": "256M"})
+    new = make_spec(resources={"memory": "512M", "pids": 100})
     obs = observed("running", old)
     obs["pending_writes"] = [("memory.limit_in_bytes", "/x", "536870912"), ("pids.max", "/y", "100")]
     plan = plan_partition("started", new, obs)
@@ -82,7 +76,7 @@ def test_live_resource_change_updates_without_restart():
 
 
 def test_live_drift_is_repaired_even_when_recorded_matches():
-    s = spec(resources={"memory": "256M"})
+    s = make_spec(resources={"memory": "256M"})
     obs = observed("running", s)
     obs["pending_writes"] = [("memory.limit_in_bytes", "/sys/fs/cgroup/memory/p/web1/memory.limit_in_bytes", "268435456")]
     assert plan_partition("started", s, obs).actions == ["update"]
@@ -90,14 +84,14 @@ def test_live_drift_is_repaired_even_when_recorded_matches():
 
 
 def test_stopped_partition_records_resources_only():
-    old = spec(resources={"memory": "256M"})
-    new = spec(resources={"memory": "512M"})
+    old = make_spec(resources={"memory": "256M"})
+    new = make_spec(resources={"memory": "512M"})
     assert plan_partition("stopped", new, observed("stopped", old)).actions == ["record"]
 
 
 def test_restart_setting_warns_without_recreate_and_is_idempotent():
-    old = spec()
-    new = spec(hostname="shop", resources={"nofile": 1024})
+    old = make_spec()
+    new = make_spec(hostname="shop", resources={"nofile": 1024})
     plan = plan_partition("started", new, observed("running", old))
     assert plan.actions == ["record"]
     assert "hostname" in plan.warnings[0] and "resources.nofile" in plan.warnings[0]
@@ -106,8 +100,8 @@ def test_restart_setting_warns_without_recreate_and_is_idempotent():
 
 
 def test_restart_setting_with_recreate_restarts():
-    old = spec()
-    new = spec(hostname="shop")
+    old = make_spec()
+    new = make_spec(hostname="shop")
     plan = plan_partition("started", new, observed("running", old), recreate="options-changed")
     assert plan.actions == ["record", "stop", "start"]
     frozen = plan_partition("frozen", new, observed("frozen", old), recreate="options-changed")
@@ -115,8 +109,8 @@ def test_restart_setting_with_recreate_restarts():
 
 
 def test_rootfs_change_needs_recreate_and_then_resets_the_disk():
-    old = spec()
-    new = spec(rootfs="debian13")
+    old = make_spec()
+    new = make_spec(rootfs="debian13")
     plan = plan_partition("started", new, observed("running", old))
     assert plan.actions == [] and "rootfs" in plan.warnings[0]
     assert plan.after["rootfs"] == "debian12"
@@ -129,9 +123,9 @@ def test_rootfs_change_needs_recreate_and_then_resets_the_disk():
 def test_stray_runtime_without_document_is_cleaned():
     obs = observed()
     obs["runtime_exists"] = True
-    assert plan_partition("started", spec(), obs).actions == ["stop", "record", "prepare", "start"]
+    assert plan_partition("started", make_spec(), obs).actions == ["stop", "record", "prepare", "start"]
     obs["disk_exists"] = True
-    assert plan_partition("absent", spec(), obs).actions == ["destroy"]
+    assert plan_partition("absent", make_spec(), obs).actions == ["destroy"]
 
 
 def test_runtime_status():
