@@ -242,4 +242,3 @@ def host_arch():
         if rc == 0 and out.strip():
             return out.strip()
     return os.uname()[4]
-

@@ -9,7 +9,6 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import oci
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
 
-
 def mounts_by_target(config):
     return dict((m["destination"], m) for m in config["mounts"])
 

@@ -12,7 +12,6 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import CG
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
 
-
 def observed(status=None, recorded=None, running_spec=None, live=None):
     """What the engine would observe; status None means the partition does not exist."""
     if status is None:
