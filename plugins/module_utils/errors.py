@@ -70,3 +70,7 @@ class CgroupError(PartitionError):
 
 class LockTimeout(PartitionError):
     """Another run holds the host lock for too long."""
+
+
+class NetworkError(PartitionError):
+    """A netlink, nftables or tc operation failed."""

@@ -12,6 +12,7 @@ Layout under the state directory (default /var/lib/linuxvps)::
     partitions/<name>/bundle/     OCI bundle: config.json, rootfs/ (mount point)
     partitions/<name>/upper|work  overlay layers, or disk/ for a full copy
     partitions/<name>/console.log the partition's stdio
+    networks/<name>.json          a host network (bridge, gateway addresses, NAT)
     runc/                         the runtime's own state (--root)
 """
 
@@ -87,6 +88,10 @@ class StateStore:
         return os.path.join(self.root, "partitions")
 
     @property
+    def networks_base(self):
+        return os.path.join(self.root, "networks")
+
+    @property
     def runtime_root(self):
         return os.path.join(self.root, "runc")
 
@@ -99,12 +104,15 @@ class StateStore:
     def partition_document(self, name):
         return os.path.join(self.partition_dir(name), "partition.json")
 
+    def network_document(self, name):
+        return os.path.join(self.networks_base, name + ".json")
+
     def rootfs_manifest(self, name):
         return os.path.join(self.rootfs_dir(name), "manifest.json")
 
     def ensure_layout(self):
         """Create the top-level directories (idempotent)."""
-        for path in (self.root, self.rootfs_base, self.partitions_base, self.runtime_root):
+        for path in (self.root, self.rootfs_base, self.partitions_base, self.networks_base, self.runtime_root):
             if not os.path.isdir(path):
                 os.makedirs(path, 0o711)
 
@@ -121,6 +129,23 @@ class StateStore:
 
     def partition_names(self):
         return _subdirectories(self.partitions_base)
+
+    def load_network(self, name):
+        return read_json(self.network_document(name))
+
+    def save_network(self, name, document):
+        self.ensure_layout()
+        write_json_atomic(self.network_document(name), dict(document, version=DOCUMENT_VERSION))
+
+    def remove_network(self, name):
+        if os.path.exists(self.network_document(name)):
+            os.unlink(self.network_document(name))
+
+    def network_names(self):
+        try:
+            return sorted(entry[:-5] for entry in os.listdir(self.networks_base) if entry.endswith(".json"))
+        except OSError:
+            return []
 
     def load_rootfs(self, name):
         return read_json(self.rootfs_manifest(name))

@@ -152,3 +152,21 @@ def parse_int_range(option, value, low, high=None):
     if high is not None and number > high:
         raise InvalidOption(option, value, "must be at most %d" % high)
     return number
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps)?\s*$", re.IGNORECASE)
+_RATE_FACTORS = {"bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9, "tbit": 10 ** 12,
+                 "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9}
+
+
+def parse_rate(option, value):
+    """'100mbit', '512kbit', '1gbit' (tc's units: bit, and bps = bytes/s) or bits/s -> bits per second."""
+    if value is None:
+        return None
+    match = _RATE.match(str(value)) if not isinstance(value, bool) else None
+    if not match:
+        raise InvalidOption(option, value, "expected a rate such as 10mbit, 512kbit or 1gbit")
+    bits = int(float(match.group(1)) * _RATE_FACTORS[(match.group(2) or "bit").lower()])
+    if bits < 8000:
+        raise InvalidOption(option, value, "must be at least 8kbit")
+    return bits

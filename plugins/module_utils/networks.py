@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host networks: a Linux bridge with gateway addresses and optional NAT, recorded in the state directory."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+
+BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")  # the bridge's own name: IFNAMSIZ allows 15
+IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
+
+
+def gateway_interface(option, value, version):
+    """'10.213.0.1/24' -> canonical CIDR of the host's address on the bridge."""
+    if value is None:
+        return None
+    try:
+        iface = ipaddress.ip_interface(str(value))
+    except ValueError:
+        raise InvalidOption(option, value, "expected an address with prefix such as %s"
+                            % ("10.213.0.1/24" if version == 4 else "fd42:213::1/64"))
+    if iface.version != version or "/" not in str(value):
+        raise InvalidOption(option, value, "expected an IPv%d address with its prefix length" % version)
+    if iface.network.num_addresses > 2 and iface.ip in (iface.network.network_address, getattr(iface.network, "broadcast_address", None)):
+        raise InvalidOption(option, value, "is the subnet's network or broadcast address, not a host address")
+    return str(iface)
+
+
+def normalise_network(params):
+    name = params.get("name")
+    if not isinstance(name, str) or not BRIDGE_NAME.match(name):
+        raise InvalidOption("name", name, "must be a bridge name: a letter, then up to 14 of a-z, 0-9 and '-'")
+    spec = {
+        "name": name,
+        "ipv4": gateway_interface("ipv4", params.get("ipv4"), 4),
+        "ipv6": gateway_interface("ipv6", params.get("ipv6"), 6),
+        "nat": bool(params.get("nat")),
+        "uplink": params.get("uplink"),
+    }
+    if spec["nat"] and not spec["uplink"]:
+        raise InvalidOption("uplink", None, "nat: true needs the uplink interface to masquerade on")
+    if spec["nat"] and not spec["ipv4"]:
+        raise InvalidOption("nat", True, "NAT needs an ipv4 subnet")
+    if spec["uplink"] and not IFNAME.match(spec["uplink"]):
+        raise InvalidOption("uplink", spec["uplink"], "is not an interface name")
+    return spec
+
+
+def bridge_addresses(spec):
+    return sorted(cidr for cidr in (spec.get("ipv4"), spec.get("ipv6")) if cidr)
+
+
+class NetworkStore:
+    """Host networks of one state directory; nft objects live in its table."""
+
+    def __init__(self, store, table):
+        self.store = store
+        self.table = table
+
+    def users(self, name):
+        users = []
+        for partition in self.store.partition_names():
+            spec = (self.store.load_partition(partition) or {}).get("spec") or {}
+            if any(iface.get("network") == name for iface in spec.get("interfaces") or []):
+                users.append(partition)
+        return users
+
+    def observe(self, name):
+        bridge = net.bridge_state(name)
+        return {"document": self.store.load_network(name), "bridge": bridge,
+                "nat": firewall.nat_exists(self.table, name) if bridge["exists"] else False}
+
+    def converge(self, params, check_mode=False):
+        """Make the network present or absent; returns (changed, network, diff)."""
+        state = params.get("state") or "present"
+        spec = normalise_network(params) if state == "present" else {"name": params.get("name")}
+        if state == "absent" and not (isinstance(spec["name"], str) and BRIDGE_NAME.match(spec["name"])):
+            raise InvalidOption("name", spec["name"], "must be a bridge name")
+        name = spec["name"]
+        with self.store.lock(create=not check_mode):
+            observed = self.observe(name)
+            document = observed["document"]
+            before = dict(document, state="present") if document else {"state": "absent"}
+            if state == "absent":
+                if document is None and not observed["bridge"]["exists"]:
+                    return False, None, {"before": before, "after": before}
+                users = self.users(name)
+                if users and not params.get("force"):
+                    raise Conflict("network %s has partitions attached: %s; detach them or use force: true"
+                                   % (name, ", ".join(users)), partitions=users)
+                if not check_mode:
+                    firewall.remove_nat(self.table, name)
+                    net.delete_link(name)
+                    self.store.remove_network(name)
+                    firewall.remove_empty_tables(self.table)
+                return True, None, {"before": before, "after": {"state": "absent"}}
+            live_ok = (observed["bridge"]["exists"] and observed["bridge"]["addresses"] == bridge_addresses(spec)
+                       and observed["nat"] == spec["nat"])
+            changed = document is None or {k: document.get(k) for k in spec} != spec or not live_ok
+            if changed and not check_mode:
+                net.ensure_bridge(name, bridge_addresses(spec))
+                if spec["nat"]:
+                    net.enable_forwarding()
+                    firewall.ensure_nat(self.table, name, str(ipaddress.ip_interface(spec["ipv4"]).network), spec["uplink"])
+                else:
+                    firewall.remove_nat(self.table, name)
+                self.store.save_network(name, spec)
+            return changed, spec, {"before": before, "after": dict(spec, state="present")}
