@@ -8,7 +8,7 @@ PYTHON       ?= python3
 BUILD        ?= /var/tmp/linuxvps-partitions-build
 COLLECTION   := $(BUILD)/ansible_collections/linuxvps/partitions
 TARGETS      ?=
-APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 openssh-client rsync util-linux tar
+APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 iputils-ping openssh-client rsync util-linux tar
 ANSIBLE_ENV  := ANSIBLE_COLLECTIONS_PATH=$(BUILD) ANSIBLE_PYTHON_INTERPRETER=auto_silent
 
 .PHONY: test deps get-pip-standin collection sanity units integration lint demo bench clean

@@ -16,9 +16,10 @@ import hashlib
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity
+from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_file
+from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces, resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
@@ -59,6 +60,7 @@ class PartitionEngine:
         self.check_mode = check_mode
         self.parent = cgroup_parent(store.root)
         self.templates = TemplateStore(store)
+        self.nft_table = firewall.table_name(self.parent)
         self._host_facts = None
 
     @classmethod
@@ -110,8 +112,25 @@ class PartitionEngine:
 
     # ---- planning -------------------------------------------------------------------------
     def desired_spec(self, params, document):
+        name = params["name"]
+
+        def interfaces(raw):
+            networks = dict((net_name, self.store.load_network(net_name)) for net_name in self.store.network_names())
+            return normalise_interfaces(raw, name, networks, self.addresses_in_use(exclude=name))
+
         return normalise_partition(params, self.host_facts, self.template_exists,
-                                   recorded=(document or {}).get("spec"))
+                                   recorded=(document or {}).get("spec"), interfaces=interfaces)
+
+    def addresses_in_use(self, exclude=None):
+        """{ip: partition} over every other partition's interfaces."""
+        used = {}
+        for other in self.store.partition_names():
+            if other == exclude:
+                continue
+            for iface in ((self.store.load_partition(other) or {}).get("spec") or {}).get("interfaces") or []:
+                for cidr in iface.get("addresses") or []:
+                    used[cidr.split("/")[0]] = other
+        return used
 
     def plan(self, params, observed):
         """Validate params against the host and what is recorded, then plan. Changes nothing."""
@@ -157,6 +176,8 @@ class PartitionEngine:
                 document = self._do_stop(plan.name, document)
             elif action == "update":
                 plan.warnings.extend(self.cgroup(spec["name"]).apply_limits(spec["resources"]))
+            elif action == "update_network":
+                document = self._do_update_network(document, spec, observed["pid"])
             elif action == "pause":
                 self.runtime.pause(spec["name"])
             elif action == "resume":
@@ -184,6 +205,7 @@ class PartitionEngine:
         disk.prepare(template_root)
         disk.mount(template_root)
         configure_identity(disk.root_path, spec["hostname"])
+        self._write_resolv_conf(disk.root_path, spec)
         init = manifest.get("init")
         config = oci.build_config(spec, disk.root_path, "/%s/%s" % (self.parent, name), init,
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
@@ -191,9 +213,12 @@ class PartitionEngine:
         try:
             self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), self._console(name))
             self.cgroup(name).apply_limits(spec["resources"])  # what the runtime does not set (io weight)
+            pid = (self.runtime.state(name) or {}).get("pid")
+            for iface in spec.get("interfaces") or []:
+                self._attach(pid, name, iface)
             self.runtime.start(name)
         except Exception:
-            self._clean_runtime(name, disk)  # a failed start leaves no half-made container
+            self._clean_runtime(name, disk, spec)  # a failed start leaves no half-made container
             raise
         document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": self.runtime.name,
                                            "stop_signal": oci.stop_signal(spec, init)})
@@ -212,13 +237,52 @@ class PartitionEngine:
         spec = (document or {}).get("spec") or {"name": name}
         signal = running.get("stop_signal") or oci.SIGTERM
         self.runtime.stop(name, signal, spec.get("stop_timeout", 30))
-        self._clean_runtime(name, self.disk(spec))
+        self._clean_runtime(name, self.disk(spec), running.get("spec") or spec)
         if document is not None:
             document = dict(document, running=None)
             self.store.save_partition(name, document)
         return document
 
-    def _clean_runtime(self, name, disk):
+    def _attach(self, pid, name, iface):
+        host = net.attach(pid, name, iface, iface.get("network"))
+        self._guard(name, iface, host)
+
+    def _guard(self, name, iface, host):
+        rate = iface.get("rate") or {}
+        firewall.guard_interface(self.nft_table, host, firewall.interface_rules(
+            iface["mac"], iface["addresses"], net.link_local(iface["mac"]), (rate.get("egress") or 0) // 8))
+        net.set_download_rate(name, iface["name"], rate.get("ingress"))
+
+    def _write_resolv_conf(self, root, spec):
+        content = resolv_conf(spec.get("interfaces"))
+        if content is not None:
+            write_file(root, "etc/resolv.conf", content)
+
+    def _do_update_network(self, document, spec, pid):
+        """Addresses, gateways, rates and DNS of running interfaces, without a restart."""
+        running = document.get("running") or {}
+        applied = dict((iface["name"], iface) for iface in (running.get("spec") or {}).get("interfaces") or [])
+        for iface in spec.get("interfaces") or []:
+            old = applied.get(iface["name"])
+            if old is None:
+                continue
+            net.update(pid, spec["name"], old, iface)
+            self._guard(spec["name"], iface, net.host_ifname(spec["name"], iface["name"]))
+            applied[iface["name"]] = dict(old, **dict((key, iface[key]) for key in ("addresses", "gateway", "gateway6", "rate", "dns")))
+        self._write_resolv_conf(self.disk(spec).root_path, spec)
+        running_spec = dict(running.get("spec") or spec, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])
+        document = dict(document, running=dict(running, spec=running_spec))
+        self.store.save_partition(spec["name"], document)
+        return document
+
+    def _detach_all(self, name, spec):
+        for iface in spec.get("interfaces") or []:
+            firewall.unguard_interface(self.nft_table, net.host_ifname(name, iface["name"]))
+            net.detach(name, iface["name"])
+
+    def _clean_runtime(self, name, disk, spec=None):
+        if spec and spec.get("interfaces"):
+            self._detach_all(name, spec)
         self.runtime.delete(name)
         disk.unmount()
         try:
@@ -235,6 +299,8 @@ class PartitionEngine:
         self.disk(spec).destroy()
         if not self.store.partition_names():
             self.cgroups.remove_parent(self.parent)
+            if not self.store.network_names():
+                firewall.remove_empty_tables(self.nft_table)
 
     # ---- reporting ------------------------------------------------------------------------
     def report(self, name, observed=None, usage=False):
@@ -252,6 +318,9 @@ class PartitionEngine:
         view["runtime"] = running.get("runtime") or self.runtime.name
         view["cgroup"] = "/%s/%s" % (self.parent, name)
         view["console_log"] = os.path.join(self.store.partition_dir(name), "console.log")
+        view["interfaces"] = [dict(iface, host_interface=net.host_ifname(name, iface["name"]),
+                                   counters=net.counters(name, iface["name"]) if observed["status"] != "stopped" else None)
+                              for iface in spec.get("interfaces") or []]
         if usage:
             view["usage"] = self.usage(name, spec, observed)
         return view

@@ -290,8 +290,11 @@ def set_download_rate(partition, ifname, bits_per_second):
         index = _index(ipr, host_ifname(partition, ifname))
         if index is None:
             raise NetworkError("host interface of %s/%s is missing" % (partition, ifname))
+        shaped = any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in ipr.get_qdiscs(index=index))
         if bits_per_second is None:
-            _ok(ipr.tc, "del", "tbf", index, 0x10000)
+            if shaped:
+                # pyroute2 0.9 builds tbf parameters even to delete: give it the ones it asks for
+                ipr.tc("del", "tbf", index, 0x10000, rate="1mbit", burst=32768, latency="50ms")
             return
         burst = max(bits_per_second // 8 // 20, 32768)
         ipr.tc("replace", "tbf", index, 0x10000, rate="%dbit" % bits_per_second, burst=burst, latency="50ms")

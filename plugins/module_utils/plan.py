@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import identity, live_part
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
     CGROUP_RESOURCES,
     RESTART_SETTINGS,
@@ -60,6 +61,8 @@ def changed_settings(old, new, keys):
 def restart_changes(running_spec, spec):
     """Settings that differ from those the running init was started with."""
     keys = changed_settings(running_spec, spec, RESTART_SETTINGS)
+    if identity(running_spec.get("interfaces")) != identity(spec.get("interfaces")):
+        keys.append("interfaces")
     keys += ["resources." + key for key in START_RESOURCES
              if running_spec.get("resources", {}).get(key) != spec["resources"].get(key)]
     return keys
@@ -135,10 +138,14 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
             "partition %s: %s changed; the running partition keeps the old value until it restarts "
             "(state: restarted, or recreate: options-changed)." % (spec["name"], ", ".join(restart_keys)))
     if target in ("running", "frozen") and status in ("running", "frozen") and desired_state != "restarted":
+        # Live first: a change the kernel refuses (memory below usage) is then never recorded.
+        position = plan.actions.index("record") if "record" in plan.actions else len(plan.actions)
         if observed.get("pending_writes"):
-            # Live first: a limit the kernel refuses (memory below usage) is then never recorded.
-            position = plan.actions.index("record") if "record" in plan.actions else len(plan.actions)
             plan.actions.insert(position, "update")
+            position += 1
+        if ("interfaces" not in restart_keys
+                and live_part(running_spec.get("interfaces")) != live_part(spec.get("interfaces"))):
+            plan.actions.insert(position, "update_network")
     _plan_run_state(plan, status, target, desired_state)
     return plan
 

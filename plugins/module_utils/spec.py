@@ -21,6 +21,7 @@ import shlex
 from ansible.module_utils.six import string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import INTERFACES_ARGSPEC
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
     parse_cpus,
     parse_cpuset,
@@ -40,6 +41,7 @@ RESOURCE_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
 
 # Settings that take effect only when the partition's init starts.
 RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "mounts")
+# "interfaces" is split: addresses, gateways, rates and DNS change live, the rest needs a restart.
 
 RESOURCES_ARGSPEC = dict(
     memory=dict(type="raw"),
@@ -69,6 +71,7 @@ PARTITION_ARGSPEC = dict(
     recreate=dict(type="str", default="never", choices=["never", "options-changed"]),
     storage=dict(type="str", choices=["overlay", "copy"]),
     resources=dict(type="dict", options=RESOURCES_ARGSPEC),
+    interfaces=dict(type="list", elements="dict", options=INTERFACES_ARGSPEC),
 )
 
 # Options every module that drives partitions shares (documented in doc_fragments state and runtime).
@@ -170,11 +173,12 @@ def normalise_mounts(value):
     return mounts
 
 
-def normalise_partition(params, host, rootfs_exists, recorded=None):
+def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=None):
     """Module parameters -> normalised spec dict.
 
     An option left out (None) keeps the value recorded for an existing partition, else its
-    default; ``resources`` given is taken whole. rootfs_exists(name) asks the template store.
+    default; ``resources`` and ``interfaces`` given are taken whole. rootfs_exists(name) asks the
+    template store; interfaces(raw) validates interfaces against host networks and other partitions.
     """
     recorded = recorded or {}
     name = validate_name(params["name"])
@@ -210,4 +214,10 @@ def normalise_partition(params, host, rootfs_exists, recorded=None):
         spec["resources"] = recorded["resources"]
     else:
         spec["resources"] = normalise_resources(params.get("resources"), host)
+    if params.get("interfaces") is None:
+        spec["interfaces"] = recorded.get("interfaces", [])
+    elif interfaces is None:
+        raise InvalidOption("interfaces", params["interfaces"], "cannot be checked without the host's networks")
+    else:
+        spec["interfaces"] = interfaces(params["interfaces"])
     return spec

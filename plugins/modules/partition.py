@@ -25,6 +25,9 @@ author:
 extends_documentation_fragment:
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime
+requirements:
+  - pyroute2 (0.7 or newer) for the Python that runs the module on the target, when O(interfaces) are used
+  - nftables (the C(nft) command), when O(interfaces) are used
 attributes:
   check_mode:
     support: full
@@ -140,6 +143,65 @@ options:
         description:
           - Open files limit (RLIMIT_NOFILE) of init and its children. Cannot change live; at most the host's hard limit.
         type: int
+  interfaces:
+    description:
+      - Network interfaces of the partition, each a veth pair whose host end is named deterministically
+        (C(lv) and 11 hex digits) and filtered so that the partition sends only from its own MAC and addresses.
+      - Addresses, gateways, rates and DNS change live; adding or removing an interface or changing its name, network,
+        mode, MAC or MTU takes effect at the next restart (or at once with O(recreate=options-changed)).
+      - When given, the whole list is taken as desired. When not given, an existing partition keeps its interfaces.
+      - Without interfaces a partition has only loopback in its own network namespace.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Interface name inside the partition. Defaults to C(eth<index>).
+        type: str
+      network:
+        description: A network made by M(linuxvps.partitions.network) (bridge mode).
+        type: str
+      mode:
+        description:
+          - V(bridge) joins the network's bridge (the default when O(interfaces[].network) is given).
+          - V(routed) gives the partition host routes (/32, /128) through its veth and proxy ARP, with no layer 2 neighbours,
+            like OpenVZ's venet. Turns on the host's IP forwarding.
+        type: str
+        choices: [bridge, routed]
+      addresses:
+        description:
+          - Static IPv4 and IPv6 addresses. In bridge mode they must lie in the network's subnets (the prefix is the subnet's);
+            in routed mode they are host addresses. An address used by another partition is refused.
+        type: list
+        elements: str
+      gateway:
+        description: IPv4 default gateway. Defaults to the network's address in bridge mode.
+        type: str
+      gateway6:
+        description: IPv6 default gateway. Defaults to the network's address in bridge mode.
+        type: str
+      mac:
+        description: MAC address. Defaults to a stable, locally administered one derived from the partition and interface names.
+        type: str
+      mtu:
+        description: MTU of both ends of the veth pair.
+        type: int
+      rate:
+        description:
+          - Bandwidth limit such as V(100mbit) for both directions, or a dict with C(ingress) (into the partition, shaped with
+            tc on the host end) and C(egress) (from the partition, policed at the host end's ingress).
+        type: raw
+      dns:
+        description: Resolver settings written to the partition's C(/etc/resolv.conf).
+        type: dict
+        suboptions:
+          nameservers:
+            description: Name server addresses.
+            type: list
+            elements: str
+          search:
+            description: Search domains.
+            type: list
+            elements: str
 notes:
   - Partitions run with their own PID, IPC, UTS, mount, cgroup and network namespaces.
 seealso:
@@ -230,6 +292,10 @@ partition:
     console_log:
       description: File that holds the partition's console output.
       type: str
+    interfaces:
+      description: The interfaces with their settings, host-side name and, while running, rx/tx counters as the partition sees them.
+      type: list
+      elements: dict
 actions:
   description: What the run did (or would do in check mode), in order.
   returned: always

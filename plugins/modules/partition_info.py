@@ -74,6 +74,12 @@ partitions:
     resources:
       description: Configured limits (bytes for sizes, null for no limit).
       type: dict
+    interfaces:
+      description:
+        - Each interface with its addresses, host-side name and C(counters) (C(rx_bytes), C(tx_bytes), C(rx_packets),
+          C(tx_packets) as the partition sees them; null while stopped).
+      type: list
+      elements: dict
     usage:
       description:
         - Counters read from the partition's cgroups; empty for cgroup counters when the partition is stopped.

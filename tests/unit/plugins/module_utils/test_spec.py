@@ -27,7 +27,7 @@ def test_defaults_are_filled():
     spec = normalise()
     assert spec == {
         "name": "web1", "rootfs": "debian12", "storage": "overlay", "hostname": "web1", "autostart": False,
-        "stop_timeout": 30, "command": None, "env": {}, "mounts": [],
+        "stop_timeout": 30, "command": None, "env": {}, "mounts": [], "interfaces": [],
         "resources": {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
                       "pids": None, "io_weight": 100, "nofile": None},
     }
