@@ -127,6 +127,83 @@ class TarballBuilder(Builder):
                 "--file", self.src, "--directory", target]
 
 
+class DnfBuilder(Builder):
+    """RPM family (Rocky, Alma, Fedora) with dnf --installroot from the given repositories only."""
+
+    method = "dnf"
+    program = "dnf"
+    install_hint = "Install it with 'apt-get install dnf' (Debian/Ubuntu) or 'dnf install dnf'."
+    attempts = 3
+    backoff = 5
+
+    def __init__(self, release, repos, packages=None, gpg_keys=None):
+        if not release or not _RELEASE.match(str(release)):
+            raise InvalidOption("release", release, "the distribution version (dnf --releasever) such as 9 or 41 is required")
+        if not repos:
+            raise InvalidOption("repos", repos, "dnf needs at least one repository URL")
+        for url in list(repos) + list(gpg_keys or []):
+            if not _MIRROR.match(url):
+                raise InvalidOption("repos", url, "must be an http(s):// or file:// URL")
+        packages = sorted(set(packages or []))
+        for package in packages:
+            if not _PACKAGE.match(package.lower()):
+                raise InvalidOption("packages", package, "is not an RPM package name")
+        self.release, self.repos, self.packages, self.gpg_keys = str(release), list(repos), packages, list(gpg_keys or [])
+
+    def options(self):
+        return {"method": self.method, "release": self.release, "repos": self.repos,
+                "packages": self.packages, "gpg_keys": self.gpg_keys}
+
+    def command(self, target):
+        cmd = ["dnf", "--installroot=" + target, "--releasever=" + self.release, "--assumeyes",
+               "--setopt=install_weak_deps=False", "--setopt=tsflags=nodocs", "--setopt=reposdir=/nonexistent",
+               "--disablerepo=*"]
+        for index, url in enumerate(self.repos):
+            name = "linuxvps-%d" % index
+            cmd += ["--repofrompath=%s,%s" % (name, url), "--enablerepo=" + name]
+            if self.gpg_keys:
+                cmd.append("--setopt=%s.gpgkey=%s" % (name, " ".join(self.gpg_keys)))
+        cmd.append("--setopt=gpgcheck=%d" % (1 if self.gpg_keys else 0))
+        return cmd + ["install"] + (self.packages or ["basesystem"])
+
+    def build(self, target, run_command=run, attempts=None, backoff=None):
+        super(DnfBuilder, self).build(target, run_command, attempts or self.attempts, self.backoff if backoff is None else backoff)
+
+
+class ApkBuilder(Builder):
+    """Alpine with apk --root --initdb (apk-tools' static binary works on any host)."""
+
+    method = "apk"
+    program = "apk"
+    install_hint = "Install apk-tools (a static apk from Alpine's apk-tools-static package works on any host)."
+    attempts = 3
+    backoff = 5
+
+    def __init__(self, repos, packages=None):
+        if not repos:
+            raise InvalidOption("repos", repos, "apk needs repository URLs such as https://dl-cdn.alpinelinux.org/alpine/v3.20/main")
+        for url in repos:
+            if not _MIRROR.match(url):
+                raise InvalidOption("repos", url, "must be an http(s):// or file:// URL")
+        packages = sorted(set(packages or []) | set(["alpine-base"]))
+        for package in packages:
+            if not _PACKAGE.match(package):
+                raise InvalidOption("packages", package, "is not an Alpine package name")
+        self.repos, self.packages = list(repos), packages
+
+    def options(self):
+        return {"method": self.method, "repos": self.repos, "packages": self.packages}
+
+    def command(self, target):
+        cmd = ["apk", "--root", target, "--initdb", "--update-cache", "--allow-untrusted", "--no-progress"]
+        for url in self.repos:
+            cmd += ["--repository", url]
+        return cmd + ["add"] + self.packages
+
+    def build(self, target, run_command=run, attempts=None, backoff=None):
+        super(ApkBuilder, self).build(target, run_command, attempts or self.attempts, self.backoff if backoff is None else backoff)
+
+
 def make_builder(params):
     """The builder for module parameters (method and its options)."""
     method = params.get("method") or "debootstrap"
@@ -136,7 +213,11 @@ def make_builder(params):
                                   params.get("packages"))
     if method == "tarball":
         return TarballBuilder(params.get("src"))
-    raise InvalidOption("method", method, "must be one of debootstrap, tarball")
+    if method == "dnf":
+        return DnfBuilder(params.get("release"), params.get("repos"), params.get("packages"), params.get("gpg_keys"))
+    if method == "apk":
+        return ApkBuilder(params.get("repos"), params.get("packages"))
+    raise InvalidOption("method", method, "must be one of debootstrap, tarball, dnf, apk")
 
 
 def _empty(path):

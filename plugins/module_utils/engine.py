@@ -18,7 +18,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_file
+from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces, resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
@@ -178,6 +178,9 @@ class PartitionEngine:
                 plan.warnings.extend(self.cgroup(spec["name"]).apply_limits(spec["resources"]))
             elif action == "update_network":
                 document = self._do_update_network(document, spec, observed["pid"])
+            elif action == "write_keys":
+                write_authorized_keys(self.disk(spec).root_path, spec["authorized_keys"])
+                document = self._record_running(document, authorized_keys=spec["authorized_keys"])
             elif action == "pause":
                 self.runtime.pause(spec["name"])
             elif action == "resume":
@@ -206,6 +209,7 @@ class PartitionEngine:
         disk.mount(template_root)
         configure_identity(disk.root_path, spec["hostname"])
         self._write_resolv_conf(disk.root_path, spec)
+        write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [])
         init = manifest.get("init")
         config = oci.build_config(spec, disk.root_path, "/%s/%s" % (self.parent, name), init,
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
@@ -270,9 +274,13 @@ class PartitionEngine:
             self._guard(spec["name"], iface, net.host_ifname(spec["name"], iface["name"]))
             applied[iface["name"]] = dict(old, **dict((key, iface[key]) for key in ("addresses", "gateway", "gateway6", "rate", "dns")))
         self._write_resolv_conf(self.disk(spec).root_path, spec)
-        running_spec = dict(running.get("spec") or spec, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])
-        document = dict(document, running=dict(running, spec=running_spec))
-        self.store.save_partition(spec["name"], document)
+        return self._record_running(document, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])
+
+    def _record_running(self, document, **applied):
+        """Note settings applied live to the running partition (so the next plan compares with them)."""
+        running = document.get("running") or {}
+        document = dict(document, running=dict(running, spec=dict(running.get("spec") or document["spec"], **applied)))
+        self.store.save_partition(document["name"], document)
         return document
 
     def _detach_all(self, name, spec):
@@ -345,6 +353,20 @@ class PartitionEngine:
             if observed["document"] is not None:
                 reports.append(self.report(item, observed, usage=True))
         return reports
+
+    def start_autostart(self):
+        """Start every partition marked autostart, by autostart_order then name (the host's boot service)."""
+        documents = [self.store.load_partition(name) for name in self.store.partition_names()]
+        chosen = sorted((doc["spec"] for doc in documents if doc and doc["spec"].get("autostart")),
+                        key=lambda spec: (spec.get("autostart_order", 100), spec["name"]))
+        results = []
+        for spec in chosen:
+            try:
+                plan, _report = self.converge({"name": spec["name"], "state": "started"})
+                results.append((spec["name"], "started" if plan.changed else "running", None))
+            except PartitionError as exc:  # one broken partition must not keep the others down
+                results.append((spec["name"], "failed", exc.msg))
+        return results
 
     # ---- convenience for callers ----------------------------------------------------------
     def converge(self, params):

@@ -80,3 +80,13 @@ def configure_identity(root, hostname):
     """Make the tree name itself hostname: init reads /etc/hostname and overrides the runtime's."""
     write_file(root, "etc/hostname", hostname + "\n")
     write_file(root, "etc/hosts", hosts_with_name(read_file(root, "etc/hosts"), hostname))
+
+
+def write_authorized_keys(root, keys):
+    """root's authorized_keys in the tree: exactly these keys (no file when there are none and none was made)."""
+    if not keys and read_file(root, "root/.ssh/authorized_keys") is None:
+        return False
+    ssh_dir = os.path.join(root, "root", ".ssh")
+    if not os.path.lexists(ssh_dir) and os.path.isdir(os.path.join(root, "root")) and not os.path.islink(os.path.join(root, "root")):
+        os.mkdir(ssh_dir, 0o700)
+    return write_file(root, "root/.ssh/authorized_keys", "".join(key + "\n" for key in keys), mode=0o600)

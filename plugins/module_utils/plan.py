@@ -146,6 +146,9 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
         if ("interfaces" not in restart_keys
                 and live_part(running_spec.get("interfaces")) != live_part(spec.get("interfaces"))):
             plan.actions.insert(position, "update_network")
+            position += 1
+        if (running_spec.get("authorized_keys") or []) != (spec.get("authorized_keys") or []):
+            plan.actions.insert(position, "write_keys")
     _plan_run_state(plan, status, target, desired_state)
     return plan
 

@@ -31,6 +31,8 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+SSH_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STATES = ["present", "started", "stopped", "restarted", "frozen", "absent"]
 
@@ -67,6 +69,9 @@ PARTITION_ARGSPEC = dict(
         read_only=dict(type="bool", default=False),
     )),
     autostart=dict(type="bool"),
+    autostart_order=dict(type="int"),
+    labels=dict(type="dict"),
+    authorized_keys=dict(type="list", elements="str", no_log=False),
     stop_timeout=dict(type="int"),
     recreate=dict(type="str", default="never", choices=["never", "options-changed"]),
     storage=dict(type="str", choices=["overlay", "copy"]),
@@ -173,6 +178,25 @@ def normalise_mounts(value):
     return mounts
 
 
+def normalise_labels(value):
+    """Free-form metadata (tenant, profile, ...) kept with the partition; strings only."""
+    labels = {}
+    for key, item in sorted((value or {}).items()):
+        if not LABEL_KEY.match(str(key)):
+            raise InvalidOption("labels", key, "label names are 1 to 63 characters of a-z, A-Z, 0-9, '.', '_', '/' and '-'")
+        labels[str(key)] = "" if item is None else str(item)
+    return labels
+
+
+def normalise_keys(value):
+    keys = []
+    for key in value or []:
+        if not isinstance(key, string_types) or not SSH_KEY.match(key.strip()) or "\n" in key.strip():
+            raise InvalidOption("authorized_keys", key, "expected one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")
+        keys.append(key.strip())
+    return keys
+
+
 def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=None):
     """Module parameters -> normalised spec dict.
 
@@ -205,6 +229,9 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
         "storage": given("storage", "overlay"),
         "hostname": hostname,
         "autostart": bool(given("autostart", False)),
+        "autostart_order": parse_int_range("autostart_order", given("autostart_order", 100), 0, 100000),
+        "labels": normalise_labels(given("labels", {})),
+        "authorized_keys": normalise_keys(given("authorized_keys", [])),
         "stop_timeout": parse_int_range("stop_timeout", given("stop_timeout", 30), 0, 3600),
     }
     spec["command"] = recorded.get("command") if params.get("command") is None else normalise_command(params["command"])

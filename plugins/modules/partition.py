@@ -94,8 +94,23 @@ options:
         type: bool
         default: false
   autostart:
-    description: Start the partition when the host boots (recorded for the host's boot service).
+    description:
+      - Start the partition when the host boots. The collection's C(host) role installs the boot service that reads this.
     type: bool
+  autostart_order:
+    description: Partitions with autostart start in this order at boot, lowest first (then by name). Default 100.
+    type: int
+  labels:
+    description:
+      - Free-form metadata kept with the partition and returned in reports, e.g. C(tenant) and C(profile).
+        Changing labels never touches the running partition.
+    type: dict
+  authorized_keys:
+    description:
+      - OpenSSH public keys written to C(/root/.ssh/authorized_keys) inside the partition (the file then holds exactly
+        these). Changes apply live.
+    type: list
+    elements: str
   stop_timeout:
     description:
       - Seconds to wait after init's shutdown signal before killing what is left in the partition. Default 30.

@@ -42,15 +42,27 @@ options:
     choices: [present, absent]
     default: present
   method:
-    description: How the tree is made.
+    description:
+      - How the tree is made. V(debootstrap) for Debian and Ubuntu, V(dnf) (C(dnf --installroot)) for the RPM family,
+        V(apk) (C(apk --root --initdb)) for Alpine, V(tarball) for any tree packed elsewhere.
     type: str
-    choices: [debootstrap, tarball]
+    choices: [debootstrap, tarball, dnf, apk]
     default: debootstrap
   release:
-    description: Distribution codename for debootstrap, e.g. V(bookworm) or V(noble). Required with O(method=debootstrap).
+    description:
+      - Distribution codename for debootstrap, e.g. V(bookworm) or V(noble); the release version for dnf
+        (C(--releasever)), e.g. V(9) or V(41). Required with those methods.
     type: str
+  repos:
+    description: Repository URLs for O(method=dnf) and O(method=apk); only these are used.
+    type: list
+    elements: str
+  gpg_keys:
+    description: URLs of the GPG keys that sign the O(repos) packages, for O(method=dnf). Without them packages are not checked.
+    type: list
+    elements: str
   mirror:
-    description: Archive URL for debootstrap.
+    description: Archive URL for O(method=debootstrap).
     type: str
     default: http://deb.debian.org/debian
   variant:
@@ -58,7 +70,9 @@ options:
     type: str
     default: minbase
   packages:
-    description: Extra packages installed by debootstrap (its C(--include)), e.g. V(systemd-sysv), V(openssh-server).
+    description:
+      - Extra packages, e.g. V(systemd-sysv) and V(openssh-server) (debootstrap's C(--include)); for dnf the packages
+        to install; for apk packages besides C(alpine-base).
     type: list
     elements: str
     default: []
@@ -74,6 +88,7 @@ options:
 requirements:
   - debootstrap on the target for O(method=debootstrap)
   - tar on the target for O(method=tarball)
+  - dnf on the target for O(method=dnf), apk for O(method=apk)
 seealso:
   - module: linuxvps.partitions.partition
 """
@@ -113,7 +128,7 @@ rootfs:
       description: Template name.
       type: str
     method:
-      description: V(debootstrap) or V(tarball).
+      description: V(debootstrap), V(tarball), V(dnf) or V(apk).
       type: str
     distro:
       description: C(ID) from the tree's os-release.
@@ -166,16 +181,18 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
-            method=dict(type="str", default="debootstrap", choices=["debootstrap", "tarball"]),
+            method=dict(type="str", default="debootstrap", choices=["debootstrap", "tarball", "dnf", "apk"]),
             release=dict(type="str"),
             mirror=dict(type="str", default=DEFAULT_MIRROR),
             variant=dict(type="str", default="minbase"),
             packages=dict(type="list", elements="str", default=[]),
+            repos=dict(type="list", elements="str"),
+            gpg_keys=dict(type="list", elements="str", no_log=False),
             src=dict(type="path"),
             force=dict(type="bool", default=False),
             state_dir=dict(type="path", default="/var/lib/linuxvps"),
         ),
-        required_if=[("method", "tarball", ["src"])],
+        required_if=[("method", "tarball", ["src"]), ("method", "dnf", ["release", "repos"]), ("method", "apk", ["repos"])],
         supports_check_mode=True,
     )
 

@@ -65,3 +65,26 @@ def test_tarball_builder(tmp_path):
     builder = builders.make_builder({"method": "tarball", "src": str(src)})
     assert builder.command("/t")[-4:] == ["--file", str(src), "--directory", "/t"]
     assert builder.options()["src_size"] == 0
+
+
+def test_dnf_command_uses_only_the_given_repositories():
+    builder = builders.make_builder({"method": "dnf", "release": "9", "packages": ["rocky-release", "systemd", "dnf"],
+                                     "repos": ["https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/"],
+                                     "gpg_keys": ["https://dl.rockylinux.org/pub/rocky/RPM-GPG-KEY-Rocky-9"]})
+    assert builder.command("/t") == [
+        "dnf", "--installroot=/t", "--releasever=9", "--assumeyes", "--setopt=install_weak_deps=False",
+        "--setopt=tsflags=nodocs", "--setopt=reposdir=/nonexistent", "--disablerepo=*",
+        "--repofrompath=linuxvps-0,https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/", "--enablerepo=linuxvps-0",
+        "--setopt=linuxvps-0.gpgkey=https://dl.rockylinux.org/pub/rocky/RPM-GPG-KEY-Rocky-9", "--setopt=gpgcheck=1",
+        "install", "dnf", "rocky-release", "systemd"]
+    with pytest.raises(InvalidOption) as info:
+        builders.make_builder({"method": "dnf", "release": "9"})
+    assert info.value.option == "repos"
+
+
+def test_apk_command():
+    builder = builders.make_builder({"method": "apk", "packages": ["openrc", "openssh"],
+                                     "repos": ["https://dl-cdn.alpinelinux.org/alpine/v3.20/main"]})
+    assert builder.command("/t") == [
+        "apk", "--root", "/t", "--initdb", "--update-cache", "--allow-untrusted", "--no-progress",
+        "--repository", "https://dl-cdn.alpinelinux.org/alpine/v3.20/main", "add", "alpine-base", "openrc", "openssh"]

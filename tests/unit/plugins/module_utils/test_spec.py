@@ -27,6 +27,7 @@ def test_defaults_are_filled():
     spec = normalise()
     assert spec == {
         "name": "web1", "rootfs": "debian12", "storage": "overlay", "hostname": "web1", "autostart": False,
+        "autostart_order": 100, "labels": {}, "authorized_keys": [],
         "stop_timeout": 30, "command": None, "env": {}, "mounts": [], "interfaces": [],
         "resources": {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
                       "pids": None, "io_weight": 100, "nofile": None},
@@ -102,3 +103,16 @@ def test_command_env_and_mounts(tmp_path):
         normalise(env={"BAD NAME": "x"})
     with pytest.raises(InvalidOption):
         normalise(command="")
+
+
+def test_labels_and_keys():
+    spec = normalise(labels={"tenant": "acme", "profile": "small"},
+                     authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample acme@laptop "])
+    assert spec["labels"] == {"profile": "small", "tenant": "acme"}
+    assert spec["authorized_keys"] == ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample acme@laptop"]
+    for bad in (["not a key"], ["ssh-ed25519 AAAA\nssh-rsa BBBB"]):
+        with pytest.raises(InvalidOption) as info:
+            normalise(authorized_keys=bad)
+        assert info.value.option == "authorized_keys"
+    with pytest.raises(InvalidOption):
+        normalise(labels={"bad key!": "x"})
