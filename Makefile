@@ -46,7 +46,7 @@ lint: collection
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --profile production playbooks $(wildcard roles)
 
 demo: deps collection
-	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/demo.yml
+	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml
 
 bench:
 	@echo "no benchmarks yet"
