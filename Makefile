@@ -1,6 +1,6 @@
 # linuxvps.partitions — build, test and demo targets.
 #   make test   installs the test needs (apt + pip), then runs sanity, unit and integration tests, and lint
-#   make demo   builds a Debian template and runs two partitions on this host, then prints their usage
+#   make demo   runs playbooks/site.yml with the demo inventory on this host and prints the report
 # Run as root on a Debian/Ubuntu host.
 
 PYTHON       ?= python3
