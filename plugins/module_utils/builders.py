@@ -40,6 +40,8 @@ class Builder:
     method = None
     program = None
     install_hint = ""
+    attempts = 1  # network builders retry: mirrors drop connections, a fresh try usually passes
+    backoff = 0
 
     def options(self):
         raise NotImplementedError
@@ -51,8 +53,10 @@ class Builder:
         if find_program(self.program) is None:
             raise MissingDependency(self.program, self.install_hint)
 
-    def build(self, target, run_command=run, attempts=1, backoff=0):
+    def build(self, target, run_command=run, attempts=None, backoff=None):
         """Fill the empty directory target; retry transient failures with a growing pause."""
+        attempts = attempts or self.attempts
+        backoff = self.backoff if backoff is None else backoff
         for attempt in range(1, attempts + 1):
             try:
                 run_command(self.command(target))
@@ -69,7 +73,7 @@ class DebootstrapBuilder(Builder):
     method = "debootstrap"
     program = "debootstrap"
     install_hint = "Install it with 'apt-get install debootstrap'."
-    attempts = 3  # mirrors drop connections; a fresh try usually passes
+    attempts = 3
     backoff = 5
 
     def __init__(self, release, mirror=None, variant="minbase", packages=None):
@@ -98,9 +102,6 @@ class DebootstrapBuilder(Builder):
             cmd.append("--include=" + ",".join(self.packages))
         return cmd + [self.release, target, self.mirror]
 
-    def build(self, target, run_command=run, attempts=None, backoff=None):
-        super(DebootstrapBuilder, self).build(target, run_command, attempts or self.attempts,
-                                              self.backoff if backoff is None else backoff)
 
 
 class TarballBuilder(Builder):
@@ -166,8 +167,6 @@ class DnfBuilder(Builder):
         cmd.append("--setopt=gpgcheck=%d" % (1 if self.gpg_keys else 0))
         return cmd + ["install"] + (self.packages or ["basesystem"])
 
-    def build(self, target, run_command=run, attempts=None, backoff=None):
-        super(DnfBuilder, self).build(target, run_command, attempts or self.attempts, self.backoff if backoff is None else backoff)
 
 
 class ApkBuilder(Builder):
@@ -200,8 +199,6 @@ class ApkBuilder(Builder):
             cmd += ["--repository", url]
         return cmd + ["add"] + self.packages
 
-    def build(self, target, run_command=run, attempts=None, backoff=None):
-        super(ApkBuilder, self).build(target, run_command, attempts or self.attempts, self.backoff if backoff is None else backoff)
 
 
 def make_builder(params):
