@@ -326,8 +326,9 @@ class PartitionEngine:
         view["runtime"] = running.get("runtime") or self.runtime.name
         view["cgroup"] = "/%s/%s" % (self.parent, name)
         view["console_log"] = os.path.join(self.store.partition_dir(name), "console.log")
+        view["config"] = spec
         view["interfaces"] = [dict(iface, host_interface=net.host_ifname(name, iface["name"]),
-                                   counters=net.counters(name, iface["name"]) if observed["status"] != "stopped" else None)
+                                   **(net.counters(name, iface["name"]) if observed["status"] != "stopped" else dict.fromkeys(net.COUNTERS)))
                               for iface in spec.get("interfaces") or []]
         if usage:
             view["usage"] = self.usage(name, spec, observed)

@@ -305,6 +305,9 @@ def detach(partition, ifname):
     delete_link(host_ifname(partition, ifname))
 
 
+COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
+
+
 def counters(partition, ifname):
     """rx/tx bytes and packets as the partition sees them (the host end counts the other way)."""
     base = "/sys/class/net/%s/statistics/" % host_ifname(partition, ifname)

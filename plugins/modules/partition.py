@@ -307,8 +307,11 @@ partition:
     console_log:
       description: File that holds the partition's console output.
       type: str
+    config:
+      description: The whole recorded configuration (this module's options, normalised).
+      type: dict
     interfaces:
-      description: The interfaces with their settings, host-side name and, while running, rx/tx counters as the partition sees them.
+      description: The interfaces with their settings, host-side name and, while running, C(rx_bytes), C(tx_bytes), C(rx_packets), C(tx_packets) as the partition sees them.
       type: list
       elements: dict
 actions:

@@ -76,10 +76,13 @@ partitions:
       type: dict
     interfaces:
       description:
-        - Each interface with its addresses, host-side name and C(counters) (C(rx_bytes), C(tx_bytes), C(rx_packets),
-          C(tx_packets) as the partition sees them; null while stopped).
+        - Each interface with its addresses, host-side name and C(rx_bytes), C(tx_bytes), C(rx_packets), C(tx_packets)
+          as the partition sees them (null while stopped).
       type: list
       elements: dict
+    config:
+      description: The partition's whole recorded configuration (the partition module's options, normalised).
+      type: dict
     usage:
       description:
         - Counters read from the partition's cgroups; empty for cgroup counters when the partition is stopped.
