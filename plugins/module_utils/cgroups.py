@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """cgroup v1 and v2 behind one interface: detection, limits, live updates, usage.
 
-The runtime creates a partition's cgroups (cgroupsPath "/<parent>/<name>", cgroupfs driver);
-this module reads and changes the files in them. Limits are compared in the files' own terms
+A partition's limits live in its own cgroup "/<parent>/<name>", which this module creates; the
+runtime runs the partition one level below, in "/<parent>/<name>/payload", with a cgroup namespace
+rooted there. The partition's root can see and write only the payload's files, so it can never raise
+the limits that bind it (the LXC layout). Limits are compared in the files' own terms
 (what the kernel would read back), so a lossy mapping never makes a run report a change forever.
 """
 
@@ -27,6 +29,8 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
 PAGE = 4096
 V1_UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge page-aligned number (0x7FFFFFFFFFFFF000)
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+V2_DELEGATED = ("cpu", "cpuset", "io", "memory", "pids")
+PAYLOAD = "payload"
 
 
 # ---- weight scales: spec uses the v2 scale 1..10000, default 100 -------------------------------
@@ -55,6 +59,14 @@ def _read(path):
         if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
             return None
         raise CgroupError("cannot read %s: %s" % (path, exc.strerror))
+
+
+def _write(path, value):
+    try:
+        with open(path, "w") as handle:
+            handle.write(value)
+    except (IOError, OSError) as exc:
+        raise CgroupError("cannot write %r to %s: %s" % (value, path, exc.strerror), file=path, value=value)
 
 
 def _int(text):
@@ -161,6 +173,41 @@ class PartitionCgroup:
     def _get(self, controller, name):
         path = self.file(controller, name)
         return _read(path) if path else None
+
+    @property
+    def payload_path(self):
+        """The cgroup the runtime puts the partition's processes in."""
+        return self.path + "/" + PAYLOAD
+
+    def create(self):
+        """Make the partition's limit cgroup on every hierarchy, ready to hold the runtime's payload."""
+        for mount in self.host.hierarchies():
+            parts = self.path.strip("/").split("/")
+            for depth in range(1, len(parts) + 1):
+                directory = os.path.join(mount, *parts[:depth])
+                if not os.path.isdir(directory):
+                    try:
+                        os.mkdir(directory)
+                    except OSError as exc:
+                        if exc.errno != errno.EEXIST:
+                            raise CgroupError("cannot create cgroup %s: %s" % (directory, exc.strerror))
+                self._prepare_level(mount, directory)
+
+    def _prepare_level(self, mount, directory):
+        """v1 cpusets start empty and v2 controllers start disabled: inherit from the level above."""
+        parent = os.path.dirname(directory)
+        if self.host.version == 1 and mount == self.host.v1_mounts.get("cpuset"):
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                path = os.path.join(directory, name)
+                if os.path.exists(path) and not _read(path):
+                    _write(path, _read(os.path.join(parent, name)) or "")
+        elif self.host.version == 2 and mount == self.host.unified:
+            wanted = (_read(os.path.join(directory, "cgroup.controllers")) or "").split()
+            for level in (parent, directory):
+                enabled = (_read(os.path.join(level, "cgroup.subtree_control")) or "").split()
+                missing = [c for c in wanted if c in V2_DELEGATED and c not in enabled]
+                if missing and os.path.exists(os.path.join(level, "cgroup.subtree_control")):
+                    _write(os.path.join(level, "cgroup.subtree_control"), " ".join("+" + c for c in missing))
 
     def exists(self):
         return os.path.isdir(os.path.dirname(self.file("memory", "x") or "/nonexistent/x"))
@@ -277,6 +324,9 @@ class PartitionCgroup:
     def apply_limits(self, resources):
         """Write what differs; return warnings for limits this host cannot enforce."""
         for name, path, value in self.plan_writes(resources):
+            if name == "cpuset.cpus" and self.host.version == 1:
+                self._set_v1_cpuset(path, value)
+                continue
             try:
                 with open(path, "w") as handle:
                     handle.write(value)
@@ -284,6 +334,18 @@ class PartitionCgroup:
                 raise CgroupError("cannot set %s of partition cgroup %s to %s: %s" % (name, self.path, value, exc.strerror),
                                   file=path, value=value)
         return ["resources.%s is not enforced on this host: %s" % item for item in self.unsupported(resources)]
+
+    def _set_v1_cpuset(self, path, value):
+        """v1 cpusets must stay subsets of their parent: shrink the payload's tree first, grow it after."""
+        base = os.path.dirname(path)
+        below = [top for top, _dirs, _files in os.walk(base, topdown=False) if top != base]
+        for directory in below:  # deepest first, to the CPUs both old and new sets share
+            current = parse_cpu_list(_read(os.path.join(directory, "cpuset.cpus")) or "")
+            shared = sorted(set(current) & set(parse_cpu_list(value))) or parse_cpu_list(value)
+            _write(os.path.join(directory, "cpuset.cpus"), format_cpu_list(shared))
+        _write(path, value)
+        for directory in reversed(below):  # then the whole new set, top down
+            _write(os.path.join(directory, "cpuset.cpus"), value)
 
     # ---- usage ------------------------------------------------------------------------------
     def read_usage(self):
@@ -340,7 +402,14 @@ class PartitionCgroup:
 
     def _pids_usage(self):
         return {"current": _int(self._get("pids", "pids.current")), "limit": _max_or_int(self._get("pids", "pids.max")),
-                "limit_hits": _keyed(self._get("pids", "pids.events")).get("max", 0)}
+                "limit_hits": self._pids_limit_hits()}
+
+    def _pids_limit_hits(self):
+        """Forks refused at the limit. v2 counts them where the limit is; v1 where the fork was tried."""
+        if self.host.version == 2:
+            return _keyed(self._get("pids", "pids.events")).get("max", 0)
+        base = os.path.dirname(self.file("pids", "x") or "/nonexistent/x")
+        return sum(_keyed(_read(os.path.join(top, "pids.events"))).get("max", 0) or 0 for top, _d, _f in os.walk(base))
 
     def pids(self):
         """Every process in the partition's cgroup tree (memory hierarchy on v1)."""

@@ -211,12 +211,15 @@ class PartitionEngine:
         self._write_resolv_conf(disk.root_path, spec)
         write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [])
         init = manifest.get("init")
-        config = oci.build_config(spec, disk.root_path, "/%s/%s" % (self.parent, name), init,
-                                  annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root})
+        cgroup = self.cgroup(name)
+        config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
+                                  annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root},
+                                  machine=os.uname()[4])
         write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
         try:
+            cgroup.create()
+            cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
             self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), self._console(name))
-            self.cgroup(name).apply_limits(spec["resources"])  # what the runtime does not set (io weight)
             pid = (self.runtime.state(name) or {}).get("pid")
             for iface in spec.get("interfaces") or []:
                 self._attach(pid, name, iface)

@@ -7,8 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.units import CPU_PERIOD_US, cpus_to_quota
-
 OCI_VERSION = "1.0.2"
 SIGRTMIN_PLUS_3 = 37  # glibc SIGRTMIN is 34; systemd halts cleanly on SIGRTMIN+3
 SIGTERM = 15
@@ -31,6 +29,28 @@ MASKED_PATHS = [
     "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+# Syscalls that reach the shared kernel itself or widen its attack surface; they fail with EPERM.
+DENIED_SYSCALLS = [
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "open_by_handle_at",
+    "bpf", "perf_event_open", "add_key", "request_key", "keyctl", "userfaultfd", "acct", "swapon", "swapoff",
+    "lookup_dcookie", "quotactl", "nfsservctl", "uselib", "iopl", "ioperm", "settimeofday", "clock_settime",
+    "clock_adjtime", "adjtimex", "syslog", "fanotify_init", "move_mount", "fsopen", "fsmount", "fspick", "open_tree",
+]
+SECCOMP_ARCHES = {
+    "x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+}
+EPERM = 1
+
+
+def seccomp_profile(machine):
+    """Allow everything but DENIED_SYSCALLS, on the host's architecture and its 32-bit companions."""
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": list(DENIED_SYSCALLS), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM}]}
+    if machine in SECCOMP_ARCHES:
+        profile["architectures"] = list(SECCOMP_ARCHES[machine])
+    return profile
 
 
 def is_systemd(spec, template_init):
@@ -69,32 +89,16 @@ def user_mounts(spec):
             for item in spec.get("mounts") or []]
 
 
-def oci_resources(resources):
-    """linux.resources for the cgroup limits the runtime applies at create time.
+def oci_resources():
+    """linux.resources for the runtime's payload cgroup: only the device allow-list.
 
-    io weight is left to cgroups.py, which knows whether this host has a weight file at all.
+    Limits are set by cgroups.py on the partition's own cgroup one level up, out of the partition's
+    reach; the payload inherits them.
     """
-    out = {"devices": [{"allow": False, "access": "rwm"}]}
-    memory = {}
-    if resources.get("memory") is not None:
-        memory["limit"] = resources["memory"]
-        if resources.get("swap") is not None:
-            memory["swap"] = resources["memory"] + resources["swap"]  # OCI swap is memory+swap
-    if memory:
-        out["memory"] = memory
-    cpu = {"shares": max(2, min(262144, int(round(resources.get("cpu_weight", 100) * 1024 / 100.0))))}
-    if resources.get("cpus") is not None:
-        cpu["quota"] = cpus_to_quota(resources["cpus"])
-        cpu["period"] = CPU_PERIOD_US
-    if resources.get("cpuset"):
-        cpu["cpus"] = resources["cpuset"]
-    out["cpu"] = cpu
-    if resources.get("pids") is not None:
-        out["pids"] = {"limit": resources["pids"]}
-    return out
+    return {"devices": [{"allow": False, "access": "rwm"}]}
 
 
-def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, netns_path=None):
+def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, netns_path=None, machine="x86_64"):
     """The whole config.json document for one partition."""
     systemd = is_systemd(spec, template_init)
     env = ["PATH=" + PATH, "container=linuxvps", "HOSTNAME=" + spec["hostname"]]
@@ -124,8 +128,9 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
         "annotations": dict(annotations or {}),
         "linux": {
             "cgroupsPath": cgroups_path,
-            "resources": oci_resources(spec["resources"]),
+            "resources": oci_resources(),
             "namespaces": [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "cgroup")] + [network],
+            "seccomp": seccomp_profile(machine),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },

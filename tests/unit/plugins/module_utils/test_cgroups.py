@@ -262,3 +262,32 @@ def test_real_v1_cgroup_on_this_host():
         cg.remove()
         host.remove_parent(parent)
     assert not os.path.exists(os.path.join(host.controller_dir("memory"), parent))
+
+
+def test_create_prepares_cpuset_and_payload_path(tmp_path):
+    host, root = v1_host(tmp_path)
+    (root / "cpuset" / "cpuset.mems").write_text("0\n")
+    cg = host.partition("linuxvps", "web2")
+    for mount in host.hierarchies():
+        os.makedirs(os.path.join(mount, "linuxvps"), exist_ok=True)
+    # a real kernel makes the files; the fixture needs them present and empty
+    (root / "cpuset" / "linuxvps" / "cpuset.cpus").write_text("")
+    (root / "cpuset" / "linuxvps" / "cpuset.mems").write_text("")
+    cg.create()
+    assert cg.exists() and cg.payload_path == "/linuxvps/web2/payload"
+    assert (root / "cpuset" / "linuxvps" / "cpuset.cpus").read_text() == "0-3"
+    assert (root / "cpuset" / "linuxvps" / "cpuset.mems").read_text() == "0"
+
+
+def test_create_enables_v2_controllers(tmp_path):
+    host, root = v2_host(tmp_path)
+    (root / "cgroup.subtree_control").write_text("")
+    (root / "linuxvps" / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (root / "linuxvps" / "cgroup.subtree_control").write_text("")
+    cg = host.partition("linuxvps", "web3")
+    os.makedirs(str(root / "linuxvps" / "web3"))
+    (root / "linuxvps" / "web3" / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (root / "linuxvps" / "web3" / "cgroup.subtree_control").write_text("")
+    cg.create()
+    assert (root / "linuxvps" / "cgroup.subtree_control").read_text() == "+cpu +io +memory +pids"
+    assert (root / "linuxvps" / "web3" / "cgroup.subtree_control").read_text() == "+cpu +io +memory +pids"

@@ -24,11 +24,8 @@ def test_systemd_partition_config():
     linux = config["linux"]
     assert linux["cgroupsPath"] == "/linuxvps/web1"
     assert [ns["type"] for ns in linux["namespaces"]] == ["pid", "ipc", "uts", "mount", "cgroup", "network"]
-    res = linux["resources"]
-    assert res["memory"] == {"limit": 512 * 2 ** 20, "swap": 768 * 2 ** 20}
-    assert res["cpu"] == {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "1"}
-    assert res["pids"] == {"limit": 100}
-    assert res["devices"] == [{"allow": False, "access": "rwm"}]
+    # limits live one level up, out of the partition's reach; the payload gets only the device list
+    assert linux["resources"] == {"devices": [{"allow": False, "access": "rwm"}]}
     mounts = mounts_by_target(config)
     for target in ("/run", "/run/lock", "/tmp"):
         assert mounts[target]["type"] == "tmpfs"
@@ -59,8 +56,18 @@ def test_command_partition_has_no_systemd_mounts_and_terminates_with_sigterm():
 def test_unlimited_resources_and_bind_mounts(tmp_path):
     s = make_spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}])
     config = oci.build_config(s, "r", "/p/n", None, netns_path="/run/netns/web1")
-    res = config["linux"]["resources"]
-    assert "memory" not in res and "pids" not in res and "quota" not in res["cpu"]
     data = mounts_by_target(config)["/data"]
     assert data["type"] == "bind" and data["source"] == str(tmp_path) and "ro" in data["options"]
     assert config["linux"]["namespaces"][-1] == {"type": "network", "path": "/run/netns/web1"}
+
+
+def test_seccomp_denies_kernel_reaching_syscalls_on_every_abi():
+    config = oci.build_config(make_spec(), "r", "/p/n", None, machine="x86_64")
+    seccomp = config["linux"]["seccomp"]
+    assert seccomp["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert seccomp["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    denied = seccomp["syscalls"][0]
+    assert denied["action"] == "SCMP_ACT_ERRNO" and denied["errnoRet"] == 1
+    for name in ("init_module", "finit_module", "kexec_load", "open_by_handle_at", "bpf", "perf_event_open",
+                 "add_key", "keyctl", "request_key", "userfaultfd"):
+        assert name in denied["names"]
