@@ -103,7 +103,6 @@ class DebootstrapBuilder(Builder):
         return cmd + [self.release, target, self.mirror]
 
 
-
 class TarballBuilder(Builder):
     method = "tarball"
     program = "tar"
@@ -168,7 +167,6 @@ class DnfBuilder(Builder):
         return cmd + ["install"] + (self.packages or ["basesystem"])
 
 
-
 class ApkBuilder(Builder):
     """Alpine with apk --root --initdb (apk-tools' static binary works on any host)."""
 
@@ -198,7 +196,6 @@ class ApkBuilder(Builder):
         for url in self.repos:
             cmd += ["--repository", url]
         return cmd + ["add"] + self.packages
-
 
 
 def make_builder(params):

@@ -311,7 +311,9 @@ partition:
       description: The whole recorded configuration (this module's options, normalised).
       type: dict
     interfaces:
-      description: The interfaces with their settings, host-side name and, while running, C(rx_bytes), C(tx_bytes), C(rx_packets), C(tx_packets) as the partition sees them.
+      description:
+        - The interfaces with their settings, host-side name and, while running, C(rx_bytes), C(tx_bytes),
+          C(rx_packets), C(tx_packets) as the partition sees them.
       type: list
       elements: dict
 actions:
