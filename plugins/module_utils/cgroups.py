@@ -31,6 +31,7 @@ V1_UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge page-aligned number (0
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
 V2_DELEGATED = ("cpu", "cpuset", "io", "memory", "pids")
 PAYLOAD = "payload"
+DELEGATED_FILES = ("cgroup.procs", "tasks", "cgroup.clone_children", "notify_on_release", "cgroup.subtree_control", "cgroup.threads")
 
 
 # ---- weight scales: spec uses the v2 scale 1..10000, default 100 -------------------------------
@@ -179,10 +180,15 @@ class PartitionCgroup:
         """The cgroup the runtime puts the partition's processes in."""
         return self.path + "/" + PAYLOAD
 
-    def create(self):
-        """Make the partition's limit cgroup on every hierarchy, ready to hold the runtime's payload."""
+    def create(self, owner=None):
+        """Make the partition's limit cgroup and its payload on every hierarchy.
+
+        owner: host uid of the partition's root in a user namespace. The payload is delegated to it
+        (the directory and the files that move processes), so its init can manage its own sub-cgroups;
+        every limit file stays root's.
+        """
         for mount in self.host.hierarchies():
-            parts = self.path.strip("/").split("/")
+            parts = self.payload_path.strip("/").split("/")
             for depth in range(1, len(parts) + 1):
                 directory = os.path.join(mount, *parts[:depth])
                 if not os.path.isdir(directory):
@@ -192,6 +198,12 @@ class PartitionCgroup:
                         if exc.errno != errno.EEXIST:
                             raise CgroupError("cannot create cgroup %s: %s" % (directory, exc.strerror))
                 self._prepare_level(mount, directory)
+            if owner is not None:
+                payload = os.path.join(mount, *parts)
+                for entry in [""] + list(DELEGATED_FILES):
+                    path = os.path.join(payload, entry) if entry else payload
+                    if os.path.exists(path):
+                        os.chown(path, owner, owner)
 
     def _prepare_level(self, mount, directory):
         """v1 cpusets start empty and v2 controllers start disabled: inherit from the level above."""

@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE, IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces, resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
@@ -84,6 +85,19 @@ class PartitionEngine:
             raise NotFound("rootfs template %s does not exist in %s" % (name, self.store.rootfs_base))
         return self.templates.root(name), manifest
 
+    def id_base(self, spec):
+        """Host ID that the partition's root maps to (its tenant's range), or None when privileged."""
+        if spec.get("privileged"):
+            return None
+        return IdRanges().allocate(owner_key(self.store.root, spec.get("tenant") or spec["name"]))
+
+    def lower_root(self, spec, base):
+        """The template tree the partition's disk is made from: shifted to its ID range when it has one."""
+        root, manifest = self.template_root(spec["rootfs"])
+        if base is not None:
+            root = self.templates.shifted_root(spec["rootfs"], base)
+        return root, manifest
+
     def disk(self, spec_or_document):
         return PartitionDisk(self.store.partition_dir(spec_or_document["name"]), spec_or_document.get("storage") or "overlay")
 
@@ -143,6 +157,9 @@ class PartitionEngine:
         plan.spec = spec
         if spec is not None:
             plan.warnings.extend(self._unsupported_warnings(spec))
+            if spec.get("privileged"):
+                plan.warnings.append("partition %s is privileged: its root is the host's root (no user namespace); "
+                                     "give it only to someone you would give the host" % spec["name"])
         return plan
 
     def _unsupported_warnings(self, spec):
@@ -179,7 +196,7 @@ class PartitionEngine:
             elif action == "update_network":
                 document = self._do_update_network(document, spec, observed["pid"])
             elif action == "write_keys":
-                write_authorized_keys(self.disk(spec).root_path, spec["authorized_keys"])
+                write_authorized_keys(self.disk(spec).root_path, spec["authorized_keys"], owner=self.id_base(spec))
                 document = self._record_running(document, authorized_keys=spec["authorized_keys"])
             elif action == "pause":
                 self.runtime.pause(spec["name"])
@@ -195,29 +212,31 @@ class PartitionEngine:
         return document
 
     def _do_prepare(self, spec):
-        template_root, _manifest = self.template_root(spec["rootfs"])
-        self.disk(spec).prepare(template_root)
+        base = self.id_base(spec)
+        lower, _manifest = self.lower_root(spec, base)
+        self.disk(spec).prepare(lower, owner=base)
 
     def _do_start(self, document):
         spec = document["spec"]
         name = spec["name"]
-        template_root, manifest = self.template_root(spec["rootfs"])
+        base = self.id_base(spec)
+        template_root, manifest = self.lower_root(spec, base)
         disk = self.disk(spec)
         if self.runtime.state(name) is not None:
             self.runtime.delete(name)  # stale container left by a killed run or a host reboot
-        disk.prepare(template_root)
+        disk.prepare(template_root, owner=base)
         disk.mount(template_root)
-        configure_identity(disk.root_path, spec["hostname"])
-        self._write_resolv_conf(disk.root_path, spec)
-        write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [])
+        configure_identity(disk.root_path, spec["hostname"], owner=base)
+        self._write_resolv_conf(disk.root_path, spec, base)
+        write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
         init = manifest.get("init")
         cgroup = self.cgroup(name)
         config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": self.store.root},
-                                  machine=os.uname()[4])
+                                  machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
         write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
         try:
-            cgroup.create()
+            cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
             self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), self._console(name))
             pid = (self.runtime.state(name) or {}).get("pid")
@@ -260,10 +279,10 @@ class PartitionEngine:
             iface["mac"], iface["addresses"], net.link_local(iface["mac"]), (rate.get("egress") or 0) // 8))
         net.set_download_rate(name, iface["name"], rate.get("ingress"))
 
-    def _write_resolv_conf(self, root, spec):
+    def _write_resolv_conf(self, root, spec, owner):
         content = resolv_conf(spec.get("interfaces"))
         if content is not None:
-            write_file(root, "etc/resolv.conf", content)
+            write_file(root, "etc/resolv.conf", content, owner=owner)
 
     def _do_update_network(self, document, spec, pid):
         """Addresses, gateways, rates and DNS of running interfaces, without a restart."""
@@ -276,7 +295,7 @@ class PartitionEngine:
             net.update(pid, spec["name"], old, iface)
             self._guard(spec["name"], iface, net.host_ifname(spec["name"], iface["name"]))
             applied[iface["name"]] = dict(old, **dict((key, iface[key]) for key in ("addresses", "gateway", "gateway6", "rate", "dns")))
-        self._write_resolv_conf(self.disk(spec).root_path, spec)
+        self._write_resolv_conf(self.disk(spec).root_path, spec, self.id_base(spec))
         return self._record_running(document, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])
 
     def _record_running(self, document, **applied):
@@ -308,10 +327,22 @@ class PartitionEngine:
         for mode in ("overlay", "copy"):
             PartitionDisk(self.store.partition_dir(name), mode).unmount(points)
         self.disk(spec).destroy()
+        self._release_range(spec)
         if not self.store.partition_names():
             self.cgroups.remove_parent(self.parent)
             if not self.store.network_names():
                 firewall.remove_empty_tables(self.nft_table)
+
+    def _release_range(self, spec):
+        """Give the tenant's ID range back when its last partition is gone."""
+        if spec.get("privileged") or "rootfs" not in spec:
+            return
+        tenant = spec.get("tenant") or spec["name"]
+        for other in self.store.partition_names():
+            other_spec = (self.store.load_partition(other) or {}).get("spec") or {}
+            if (other_spec.get("tenant") or other) == tenant and not other_spec.get("privileged"):
+                return
+        IdRanges().release(owner_key(self.store.root, tenant))
 
     # ---- reporting ------------------------------------------------------------------------
     def report(self, name, observed=None, usage=False):
@@ -330,6 +361,7 @@ class PartitionEngine:
         view["cgroup"] = "/%s/%s" % (self.parent, name)
         view["console_log"] = os.path.join(self.store.partition_dir(name), "console.log")
         view["config"] = spec
+        view["id_base"] = None if spec.get("privileged") else IdRanges().lookup(owner_key(self.store.root, spec.get("tenant") or name))
         view["interfaces"] = [dict(iface, host_interface=net.host_ifname(name, iface["name"]),
                                    **(net.counters(name, iface["name"]) if observed["status"] != "stopped" else dict.fromkeys(net.COUNTERS)))
                               for iface in spec.get("interfaces") or []]

@@ -50,8 +50,11 @@ def read_file(root, relative):
         return handle.read()
 
 
-def write_file(root, relative, content, mode=0o644):
-    """Write content to /relative inside the tree unless it already holds exactly that."""
+def write_file(root, relative, content, mode=0o644, owner=None):
+    """Write content to /relative inside the tree unless it already holds exactly that.
+
+    owner: the host uid/gid of the partition's root when it runs in a user namespace.
+    """
     if read_file(root, relative) == content:
         return False
     path = _safe_parent(root, relative)
@@ -63,6 +66,8 @@ def write_file(root, relative, content, mode=0o644):
         if exc.errno == errno.ELOOP:
             raise PartitionError("refusing to write /%s in the partition: it is a symlink" % relative)
         raise
+    if owner is not None:
+        os.fchown(fd, owner, owner)
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
     return True
@@ -76,17 +81,19 @@ def hosts_with_name(current, hostname):
     return "\n".join(lines) + "\n"
 
 
-def configure_identity(root, hostname):
+def configure_identity(root, hostname, owner=None):
     """Make the tree name itself hostname: init reads /etc/hostname and overrides the runtime's."""
-    write_file(root, "etc/hostname", hostname + "\n")
-    write_file(root, "etc/hosts", hosts_with_name(read_file(root, "etc/hosts"), hostname))
+    write_file(root, "etc/hostname", hostname + "\n", owner=owner)
+    write_file(root, "etc/hosts", hosts_with_name(read_file(root, "etc/hosts"), hostname), owner=owner)
 
 
-def write_authorized_keys(root, keys):
+def write_authorized_keys(root, keys, owner=None):
     """root's authorized_keys in the tree: exactly these keys (no file when there are none and none was made)."""
     if not keys and read_file(root, "root/.ssh/authorized_keys") is None:
         return False
     ssh_dir = os.path.join(root, "root", ".ssh")
     if not os.path.lexists(ssh_dir) and os.path.isdir(os.path.join(root, "root")) and not os.path.islink(os.path.join(root, "root")):
         os.mkdir(ssh_dir, 0o700)
-    return write_file(root, "root/.ssh/authorized_keys", "".join(key + "\n" for key in keys), mode=0o600)
+        if owner is not None:
+            os.lchown(ssh_dir, owner, owner)
+    return write_file(root, "root/.ssh/authorized_keys", "".join(key + "\n" for key in keys), mode=0o600, owner=owner)

@@ -98,8 +98,9 @@ def oci_resources():
     return {"devices": [{"allow": False, "access": "rwm"}]}
 
 
-def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, netns_path=None, machine="x86_64"):
-    """The whole config.json document for one partition."""
+def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, netns_path=None, machine="x86_64",
+                 id_base=None, id_size=65536):
+    """The whole config.json document for one partition; id_base maps its root to that host ID."""
     systemd = is_systemd(spec, template_init)
     env = ["PATH=" + PATH, "container=linuxvps", "HOSTNAME=" + spec["hostname"]]
     env += ["%s=%s" % item for item in sorted((spec.get("env") or {}).items())]
@@ -110,7 +111,8 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
     if netns_path:
         network["path"] = netns_path
     caps = list(VPS_CAPABILITIES)
-    return {
+    namespaces = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "cgroup")] + [network]
+    config = {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": False,
@@ -129,9 +131,14 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": oci_resources(),
-            "namespaces": [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "cgroup")] + [network],
+            "namespaces": namespaces,
             "seccomp": seccomp_profile(machine),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
+    if id_base is not None:
+        namespaces.append({"type": "user"})
+        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": id_base, "size": id_size}]
+        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": id_base, "size": id_size}]
+    return config

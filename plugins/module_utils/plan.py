@@ -19,7 +19,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
 )
 
 # Settings whose change means a new disk: the partition's data would be lost, so only on request.
-DISK_SETTINGS = ("rootfs", "storage")
+DISK_SETTINGS = ("rootfs", "storage", "tenant", "privileged")  # the last two decide the files' owners
 TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopped", "frozen": "frozen", "absent": "absent"}
 
 

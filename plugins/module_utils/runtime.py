@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
@@ -76,7 +77,7 @@ class OciRuntime:
         The runtime's own error goes to the same file, so on failure it is read back from there.
         """
         cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
-        with open(console_path, "ab") as console:
+        with os.fdopen(os.open(console_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as console:
             offset = console.tell()
             rc = run(cmd, output_file=console, check=False)[0]
         if rc != 0:

@@ -124,7 +124,8 @@ class StateStore:
         document = dict(document, version=DOCUMENT_VERSION)
         path = self.partition_dir(name)
         if not os.path.isdir(path):
-            os.makedirs(path, 0o700)
+            # search-only for others: the runtime reaches the bundle as the partition's unprivileged root
+            os.makedirs(path, 0o711)
         write_json_atomic(self.partition_document(name), document)
 
     def partition_names(self):

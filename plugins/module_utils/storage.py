@@ -106,15 +106,22 @@ class PartitionDisk:
     def prepared(self):
         return os.path.isdir(self.upper if self.mode == "overlay" else self.copy)
 
-    def prepare(self, template_root):
-        """Create the writable layer (overlay) or the full copy; idempotent and restartable."""
+    def prepare(self, template_root, owner=None):
+        """Create the writable layer (overlay) or the full copy; idempotent and restartable.
+
+        owner: host uid/gid of the partition's root in a user namespace; the overlay's root directory
+        takes its owner from the upper layer.
+        """
         for path in (self.dir, self.bundle):
             if not os.path.isdir(path):
-                os.makedirs(path, 0o700)
+                os.makedirs(path, 0o711)
+            os.chmod(path, 0o711)  # the user namespace's root must pass through to the rootfs
         if self.mode == "overlay":
             for path in (self.upper, self.work, self.mountpoint):
                 if not os.path.isdir(path):
                     os.mkdir(path, 0o755)
+            if owner is not None:
+                os.chown(self.upper, owner, owner)
             return
         if os.path.isdir(self.copy):
             return

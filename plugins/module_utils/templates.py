@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 
@@ -143,6 +144,24 @@ class TemplateStore:
             manifest = self.build(name, builder)
             return True, manifest, warnings, {"before": before, "after": dict(manifest, state="present")}
 
+    def shifted_root(self, name, base):
+        """The template's tree with every owner moved up by base, for a user namespace mapping 0 to base.
+
+        Made once per template and range (a reflinked copy where the filesystem can, then chown), staged
+        and renamed into place, and reused by every partition of that range.
+        """
+        final = os.path.join(self.store.rootfs_dir(name), "shifted-%d" % base)
+        if os.path.isdir(final):
+            return final
+        staging = tempfile.mkdtemp(prefix=".shifting-%d-" % base, dir=self.store.rootfs_dir(name))
+        try:
+            run(["cp", "-a", "--reflink=auto", self.root(name), os.path.join(staging, "tree")])
+            shift_ownership(os.path.join(staging, "tree"), base)
+            os.rename(os.path.join(staging, "tree"), final)
+        finally:
+            remove_tree(staging)
+        return final
+
     def remove(self, name):
         self.sweep()
         final = self.store.rootfs_dir(name)
@@ -155,6 +174,16 @@ class TemplateStore:
 def _differences(old, new):
     old = old or {}
     return ["%s %r -> %r" % (key, old.get(key), new.get(key)) for key in sorted(new) if old.get(key) != new.get(key)] or ["unknown"]
+
+
+def shift_ownership(tree, base):
+    """Add base to every file's owner and group; keep the setuid/setgid bits chown clears."""
+    for top, dirs, files in os.walk(tree):
+        for path in [top] + [os.path.join(top, entry) for entry in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]]:
+            st = os.lstat(path)
+            os.lchown(path, base + st.st_uid, base + st.st_gid)
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o6000:
+                os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
 def first_boot_hygiene(tree):

@@ -64,6 +64,19 @@ options:
       - Defaults to V(overlay) for a new partition; an existing partition keeps what it has.
     type: str
     choices: [overlay, copy]
+  tenant:
+    description:
+      - Who the partition belongs to. Partitions of one tenant share one host ID range for their user namespace;
+        different tenants never overlap. The range (65536 IDs, above host users and every /etc/subuid and /etc/subgid
+        entry) is recorded on the host and released when the tenant's last partition goes. Defaults to O(name).
+      - Changing it later needs O(recreate=options-changed), which gives the partition a new disk.
+    type: str
+  privileged:
+    description:
+      - Run without a user namespace, the partition's root being the host's root. Warns on every run.
+      - By default root inside maps to an unprivileged host ID range, and the template is used through a copy
+        shifted to that range (made once per template and range, then shared).
+    type: bool
   hostname:
     description: Host name inside the partition. Defaults to O(name).
     type: str
@@ -310,6 +323,9 @@ partition:
     config:
       description: The whole recorded configuration (this module's options, normalised).
       type: dict
+    id_base:
+      description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
+      type: int
     interfaces:
       description:
         - The interfaces with their settings, host-side name and, while running, C(rx_bytes), C(tx_bytes),

@@ -26,7 +26,8 @@ def normalise(recorded=None, **overrides):
 def test_defaults_are_filled():
     spec = normalise()
     assert spec == {
-        "name": "web1", "rootfs": "debian12", "storage": "overlay", "hostname": "web1", "autostart": False,
+        "name": "web1", "rootfs": "debian12", "storage": "overlay", "tenant": "web1", "privileged": False,
+        "hostname": "web1", "autostart": False,
         "autostart_order": 100, "labels": {}, "authorized_keys": [],
         "stop_timeout": 30, "command": None, "env": {}, "mounts": [], "interfaces": [],
         "resources": {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
