@@ -40,6 +40,8 @@ STATES = ["present", "started", "stopped", "restarted", "frozen", "absent"]
 CGROUP_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight")
 START_RESOURCES = ("nofile",)
 RESOURCE_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
+DEFAULT_PIDS = 4096  # a fork bomb stops here even when the user set no limit
+MIB = 1024 * 1024
 
 # Settings that take effect only when the partition's init starts.
 RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "mounts")
@@ -92,16 +94,35 @@ PARTITION_ARGSPEC.update(ENGINE_ARGSPEC)
 class HostFacts:
     """What validation needs to know about the host; injectable for tests."""
 
-    def __init__(self, cpu_count, online_cpus, nofile_hard):
+    def __init__(self, cpu_count, online_cpus, nofile_hard, memory_bytes=None):
         self.cpu_count = cpu_count
         self.online_cpus = online_cpus
         self.nofile_hard = nofile_hard
+        self.memory_bytes = memory_bytes
 
     @classmethod
     def probe(cls, online_cpus):
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         return cls(len(online_cpus) or os.cpu_count() or 1, online_cpus,
-                   None if hard == resource.RLIM_INFINITY else hard)
+                   None if hard == resource.RLIM_INFINITY else hard, host_memory())
+
+    @property
+    def default_memory(self):
+        """Memory limit of a partition that sets none: a quarter of the host, so one tenant cannot take it all."""
+        if not self.memory_bytes:
+            return None
+        return self.memory_bytes // 4 // MIB * MIB
+
+
+def host_memory(meminfo="/proc/meminfo"):
+    try:
+        with open(meminfo) as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (IOError, ValueError):
+        return None
+    return None
 
 
 def validate_name(value, option="name"):
@@ -115,6 +136,8 @@ def normalise_resources(raw, host):
     raw = raw or {}
     res = {}
     res["memory"] = parse_size("resources.memory", raw.get("memory"))
+    if res["memory"] is None:
+        res["memory"] = host.default_memory
     if res["memory"] is not None and res["memory"] < 4 * 1024 * 1024:
         raise InvalidOption("resources.memory", raw.get("memory"), "must be at least 4M")
     res["swap"] = parse_size("resources.swap", raw.get("swap"))
@@ -124,6 +147,8 @@ def normalise_resources(raw, host):
     res["cpu_weight"] = parse_int_range("resources.cpu_weight", _default(raw, "cpu_weight"), 1, 10000)
     res["cpuset"] = parse_cpuset("resources.cpuset", raw.get("cpuset"), host.online_cpus)
     res["pids"] = parse_int_range("resources.pids", raw.get("pids"), 1)
+    if res["pids"] is None:
+        res["pids"] = DEFAULT_PIDS
     res["io_weight"] = parse_int_range("resources.io_weight", _default(raw, "io_weight"), 1, 10000)
     res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard)
     return res

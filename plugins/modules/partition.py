@@ -145,7 +145,7 @@ options:
     type: dict
     suboptions:
       memory:
-        description: Memory limit, as bytes or a size such as V(512M) or V(2G). No limit when unset.
+        description: Memory limit, as bytes or a size such as V(512M) or V(2G). A quarter of the host's memory when unset.
         type: raw
       swap:
         description: Swap the partition may use on top of O(resources.memory), as bytes or a size. Needs O(resources.memory).
@@ -160,7 +160,7 @@ options:
         description: CPUs the partition may run on, as a list such as V(0-1) or V(0,2). They must exist on the host.
         type: str
       pids:
-        description: Maximum number of processes and threads in the partition (at least 1).
+        description: Maximum number of processes and threads in the partition (at least 1). 4096 when unset.
         type: int
       io_weight:
         description:

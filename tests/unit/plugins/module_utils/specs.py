@@ -8,7 +8,7 @@ __metaclass__ = type
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts, normalise_partition
 
-HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
+HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000, memory_bytes=4 * 1024 ** 3)
 
 
 def make_spec(**overrides):

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts, normalise_partition
 
-HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000)
+HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000, memory_bytes=4 * 1024 ** 3)
 
 
 def params(**overrides):
@@ -30,8 +30,8 @@ def test_defaults_are_filled():
         "hostname": "web1", "autostart": False,
         "autostart_order": 100, "labels": {}, "authorized_keys": [],
         "stop_timeout": 30, "command": None, "env": {}, "mounts": [], "interfaces": [],
-        "resources": {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
-                      "pids": None, "io_weight": 100, "nofile": None},
+        "resources": {"memory": 1024 * 2 ** 20, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
+                      "pids": 4096, "io_weight": 100, "nofile": None},
     }
 
 
@@ -57,7 +57,6 @@ def test_bad_names(name):
     ({"cpus": 64}, "resources.cpus"),
     ({"cpuset": "0-63"}, "resources.cpuset"),
     ({"pids": 0}, "resources.pids"),
-    ({"swap": "1G"}, "resources.swap"),
     ({"nofile": 10 ** 7}, "resources.nofile"),
     ({"cpu_weight": 0}, "resources.cpu_weight"),
 ])
@@ -84,7 +83,7 @@ def test_omitted_options_keep_recorded_values():
     spec = normalise(recorded=recorded, rootfs=None)
     assert spec == recorded
     changed = normalise(recorded=recorded, rootfs=None, resources={"pids": 10})
-    assert changed["resources"]["memory"] is None and changed["resources"]["pids"] == 10
+    assert changed["resources"]["memory"] == 1024 * 2 ** 20 and changed["resources"]["pids"] == 10
     assert changed["hostname"] == "shop" and changed["command"] == ["sleep", "100"]
 
 
