@@ -377,7 +377,7 @@ class PartitionCgroup:
         io = _sum_v1_io(self._get("blkio", "blkio.throttle.io_service_bytes_recursive"))
         return {
             "memory": {"current": current, "peak": mem("memory.max_usage_in_bytes"), "limit": limit,
-                       "failcnt": mem("memory.failcnt"), "oom_kills": _keyed(self._get("memory", "memory.oom_control")).get("oom_kill", 0)},
+                       "failcnt": mem("memory.failcnt"), "oom_kills": self._tree_sum("memory", "memory.oom_control", "oom_kill")},
             "swap": {"current": memsw - current if memsw is not None and current is not None else None,
                      "limit": memsw_limit - limit if memsw_limit is not None and limit is not None else None},
             "cpu": {"usage_seconds": usage_ns / 1e9 if usage_ns is not None else None,
@@ -420,8 +420,12 @@ class PartitionCgroup:
         """Forks refused at the limit. v2 counts them where the limit is; v1 where the fork was tried."""
         if self.host.version == 2:
             return _keyed(self._get("pids", "pids.events")).get("max", 0)
-        base = os.path.dirname(self.file("pids", "x") or "/nonexistent/x")
-        return sum(_keyed(_read(os.path.join(top, "pids.events"))).get("max", 0) or 0 for top, _d, _f in os.walk(base))
+        return self._tree_sum("pids", "pids.events", "max")
+
+    def _tree_sum(self, controller, name, key):
+        """v1 counts events in the cgroup of the task concerned: add them up over the partition's tree."""
+        base = os.path.dirname(self.file(controller, "x") or "/nonexistent/x")
+        return sum(_keyed(_read(os.path.join(top, name))).get(key, 0) or 0 for top, _d, _f in os.walk(base))
 
     def pids(self):
         """Every process in the partition's cgroup tree (memory hierarchy on v1)."""
