@@ -17,7 +17,7 @@ import os
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, InvalidOption, NotFound, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE, IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces, resolv_conf
@@ -98,8 +98,10 @@ class PartitionEngine:
             root = self.templates.shifted_root(spec["rootfs"], base)
         return root, manifest
 
-    def disk(self, spec_or_document):
-        return PartitionDisk(self.store.partition_dir(spec_or_document["name"]), spec_or_document.get("storage") or "overlay")
+    def disk(self, spec):
+        resources = spec.get("resources") or {}
+        return PartitionDisk(self.store.partition_dir(spec["name"]), spec.get("storage") or "overlay",
+                             quota={"disk": resources.get("disk"), "inodes": resources.get("inodes")})
 
     def cgroup(self, name):
         return self.cgroups.partition(self.parent, name)
@@ -153,6 +155,8 @@ class PartitionEngine:
         spec = None if state == "absent" else self.desired_spec(params, observed["document"])
         if spec is not None and observed["live"] is not None:
             observed = dict(observed, pending_writes=self.cgroup(spec["name"]).plan_writes(spec["resources"]))
+        if spec is not None and observed["document"] is not None:
+            self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
         plan.spec = spec
         if spec is not None:
@@ -161,6 +165,16 @@ class PartitionEngine:
                 plan.warnings.append("partition %s is privileged: its root is the host's root (no user namespace); "
                                      "give it only to someone you would give the host" % spec["name"])
         return plan
+
+    def _refuse_shrink(self, recorded, spec):
+        old, new = recorded["resources"].get("disk"), spec["resources"].get("disk")
+        if old is None or new is None or new >= old:
+            return
+        used = (self.disk(recorded).usage() or {}).get("used_bytes")
+        reason = "disk images only grow, live; the partition has %s bytes and uses %s" % (old, used if used is not None else "an unknown amount")
+        if used is not None and new < used:
+            reason = "is below the %d bytes the partition uses" % used
+        raise InvalidOption("resources.disk", new, reason)
 
     def _unsupported_warnings(self, spec):
         warnings = []
@@ -193,6 +207,9 @@ class PartitionEngine:
                 document = self._do_stop(plan.name, document)
             elif action == "update":
                 plan.warnings.extend(self.cgroup(spec["name"]).apply_limits(spec["resources"]))
+            elif action == "resize_disk":
+                self._do_prepare(spec)  # mounts the image after a host reboot
+                self.disk(spec).resize(spec["resources"]["disk"])
             elif action == "update_network":
                 document = self._do_update_network(document, spec, observed["pid"])
             elif action == "write_keys":
@@ -372,7 +389,8 @@ class PartitionEngine:
     def usage(self, name, spec, observed):
         cgroup = self.cgroup(name)
         result = cgroup.read_usage() if observed["status"] != "stopped" and cgroup.exists() else {}
-        result["disk"] = {"used_bytes": self.disk(spec).size_bytes()}
+        disk = self.disk(spec)
+        result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes(), "limit_bytes": None, "used_inodes": None, "limit_inodes": None}
         return result
 
     def info(self, name=None):

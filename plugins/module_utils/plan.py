@@ -54,6 +54,12 @@ def runtime_status(runtime_state):
     return "stopped"
 
 
+def quota_layout(spec):
+    """Whether the partition's layer lives in a quota image, and its inode count (fixed at creation)."""
+    resources = (spec or {}).get("resources") or {}
+    return resources.get("disk") is not None, resources.get("inodes")
+
+
 def changed_settings(old, new, keys):
     return [key for key in keys if old.get(key) != new.get(key)]
 
@@ -108,15 +114,19 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
 
     running_spec = (document.get("running") or {}).get("spec") or recorded
     disk_changes = changed_settings(recorded, spec, DISK_SETTINGS)
+    if quota_layout(recorded) != quota_layout(spec):
+        disk_changes.append("resources.disk")
     restart_keys = restart_changes(running_spec, spec) if status in ("running", "frozen") else []
     wants_recreate = recreate == "options-changed"
 
     if disk_changes and not wants_recreate:
         plan.warnings.append(
-            "partition %s: %s cannot change without a new disk (its files would be lost); kept %s. "
-            "Use recreate: options-changed to rebuild it." % (
-                spec["name"], ", ".join(disk_changes), ", ".join("%s=%s" % (k, recorded.get(k)) for k in disk_changes)))
-        spec = dict(spec, **dict((k, recorded.get(k)) for k in disk_changes))
+            "partition %s: %s cannot change without a new disk (its files would be lost); kept the current one. "
+            "Use recreate: options-changed to rebuild it." % (spec["name"], ", ".join(disk_changes)))
+        kept = dict((k, recorded.get(k)) for k in disk_changes if k in DISK_SETTINGS)
+        if "resources.disk" in disk_changes:
+            kept["resources"] = dict(spec["resources"], disk=recorded["resources"].get("disk"), inodes=recorded["resources"].get("inodes"))
+        spec = dict(spec, **kept)
         plan.after = describe(target, spec)
         restart_keys = [key for key in restart_keys if key not in disk_changes]
 
@@ -127,6 +137,8 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
         plan.add("reset_disk", "record")
         _plan_run_state(plan, "stopped", target, desired_state)
         return plan
+    if (recorded.get("resources") or {}).get("disk") != spec["resources"].get("disk"):
+        plan.add("resize_disk")  # the same layout: the image grows in place
     if spec != recorded:
         plan.add("record")
     if restart_keys and desired_state != "restarted" and target in ("running", "frozen"):

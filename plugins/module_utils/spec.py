@@ -56,6 +56,8 @@ RESOURCES_ARGSPEC = dict(
     pids=dict(type="int"),
     io_weight=dict(type="int"),
     nofile=dict(type="int"),
+    disk=dict(type="raw"),
+    inodes=dict(type="int"),
 )
 
 PARTITION_ARGSPEC = dict(
@@ -151,6 +153,12 @@ def normalise_resources(raw, host):
         res["pids"] = DEFAULT_PIDS
     res["io_weight"] = parse_int_range("resources.io_weight", _default(raw, "io_weight"), 1, 10000)
     res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard)
+    res["disk"] = parse_size("resources.disk", raw.get("disk"))
+    if res["disk"] is not None and res["disk"] < 64 * MIB:
+        raise InvalidOption("resources.disk", raw.get("disk"), "must be at least 64M")
+    res["inodes"] = parse_int_range("resources.inodes", raw.get("inodes"), 1024)
+    if res["inodes"] is not None and res["disk"] is None:
+        raise InvalidOption("resources.inodes", raw.get("inodes"), "an inode limit needs resources.disk")
     return res
 
 
@@ -250,6 +258,8 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
     hostname = given("hostname", name)
     if not HOSTNAME_PATTERN.match(hostname) or len(hostname) > 64:
         raise InvalidOption("hostname", hostname, "is not a valid host name")
+    if params.get("resources") and params["resources"].get("disk") is not None and given("storage", "overlay") == "copy":
+        raise InvalidOption("resources.disk", params["resources"]["disk"], "disk quotas need storage: overlay")
     spec = {
         "name": name,
         "rootfs": rootfs,

@@ -85,16 +85,25 @@ def remove_tree(path):
 
 
 class PartitionDisk:
-    """Paths and operations for one partition's root filesystem."""
+    """Paths and operations for one partition's root filesystem.
 
-    def __init__(self, partition_dir, mode):
+    With a quota (disk bytes, inodes) the partition's own layer lives in an ext4 image of that size,
+    loop-mounted and kept mounted while the partition exists: writing past it fails with ENOSPC inside
+    the partition only, and the image grows live with resize2fs.
+    """
+
+    def __init__(self, partition_dir, mode, quota=None):
         if mode not in ("overlay", "copy"):
             raise PartitionError("unknown storage mode %r" % (mode,))
         self.dir = partition_dir
         self.mode = mode
+        self.quota = quota if quota and quota.get("disk") else None
         self.bundle = os.path.join(partition_dir, "bundle")
-        self.upper = os.path.join(partition_dir, "upper")
-        self.work = os.path.join(partition_dir, "work")
+        self.image = os.path.join(partition_dir, "disk.img")
+        self.layer = os.path.join(partition_dir, "layer")
+        base = self.layer if self.quota else partition_dir
+        self.upper = os.path.join(base, "upper")
+        self.work = os.path.join(base, "work")
         self.copy = os.path.join(partition_dir, "disk")
         self.mountpoint = os.path.join(self.bundle, "rootfs")
 
@@ -116,6 +125,8 @@ class PartitionDisk:
             if not os.path.isdir(path):
                 os.makedirs(path, 0o711)
             os.chmod(path, 0o711)  # the user namespace's root must pass through to the rootfs
+        if self.quota:
+            self._prepare_image(owner)
         if self.mode == "overlay":
             for path in (self.upper, self.work, self.mountpoint):
                 if not os.path.isdir(path):
@@ -130,6 +141,55 @@ class PartitionDisk:
             shutil.rmtree(staging)  # a killed copy; start again
         run(["cp", "-a", "--reflink=auto", template_root, staging])
         os.rename(staging, self.copy)
+
+    def _prepare_image(self, owner):
+        if not os.path.exists(self.image):
+            staging = self.image + ".partial"
+            with open(staging, "wb") as handle:
+                handle.truncate(self.quota["disk"])  # sparse: space is taken as the partition writes
+            cmd = ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=%d:%d" % ((owner or 0), (owner or 0))]
+            if self.quota.get("inodes"):
+                cmd += ["-N", str(self.quota["inodes"])]
+            run(cmd + [staging])
+            os.rename(staging, self.image)
+        if not os.path.isdir(self.layer):
+            os.mkdir(self.layer, 0o711)
+        if self.layer not in mount_points():
+            run(["mount", "-o", "loop,nodev,nosuid", self.image, self.layer])
+
+    def resize(self, disk_bytes):
+        """Grow the image and its filesystem while mounted (ext4 grows online)."""
+        old_bytes = os.path.getsize(self.image)
+        if old_bytes >= disk_bytes:
+            return
+        with open(self.image, "r+b") as handle:
+            handle.truncate(disk_bytes)
+        device = self._loop_device()
+        run(["losetup", "--set-capacity", device])
+        rc, out, err = run(["resize2fs", device], check=False)
+        if rc != 0:
+            with open(self.image, "r+b") as handle:
+                handle.truncate(old_bytes)  # keep image and filesystem the same size
+            run(["losetup", "--set-capacity", device])
+            hint = (" Growing ext4 while mounted needs CAP_SYS_RESOURCE, which root on this host lacks."
+                    if "Permission denied" in err else "")
+            raise PartitionError("could not grow the disk of %s: %s%s" % (self.dir, (err or out).strip(), hint))
+
+    def _loop_device(self):
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                fields = line.split()
+                if fields[4] == self.layer:
+                    return fields[fields.index("-") + 2]
+        raise PartitionError("the disk image of %s is not mounted" % self.dir)
+
+    def usage(self):
+        """Bytes and inodes used and available on the quota's filesystem (None without a quota)."""
+        if not self.quota or self.layer not in mount_points():
+            return None
+        st = os.statvfs(self.layer)
+        return {"used_bytes": (st.f_blocks - st.f_bfree) * st.f_frsize, "limit_bytes": st.f_blocks * st.f_frsize,
+                "used_inodes": st.f_files - st.f_ffree, "limit_inodes": st.f_files}
 
     def is_mounted(self, points=None):
         if self.mode != "overlay":
@@ -159,12 +219,21 @@ class PartitionDisk:
     def wipe(self, points=None):
         """Unmount and remove the partition's files, keeping its directory (and state document)."""
         self.unmount(points)
-        for path in (self.bundle, self.upper, self.work, self.copy, self.copy + ".partial"):
+        self._unmount_layer()
+        for path in (self.bundle, self.upper, self.work, self.copy, self.copy + ".partial", self.layer):
             if os.path.isdir(path):
                 shutil.rmtree(path)
+        for path in (self.image, self.image + ".partial"):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def _unmount_layer(self):
+        if os.path.isdir(self.layer) and self.layer in mount_points():
+            umount(self.layer, lazy=True)  # the loop device is freed once the last user is gone
 
     def destroy(self, points=None):
         """Unmount and remove everything the partition made on disk."""
         self.unmount(points)
+        self._unmount_layer()
         if os.path.isdir(self.dir):
             shutil.rmtree(self.dir)

@@ -167,6 +167,16 @@ options:
           - Relative block I/O share, 1 to 10000 (cgroup v2 scale; default 100).
           - Needs a proportional I/O scheduler (BFQ) or C(io.weight) on the host; a warning says when it is not enforced.
         type: int
+      disk:
+        description:
+          - Disk quota of the partition's own files, as bytes or a size (at least V(64M)). The partition's layer then lives in
+            an ext4 image of that size; writing past it fails with ENOSPC inside the partition only.
+          - Grows live (ext4 online resize, which needs CAP_SYS_RESOURCE on the host); shrinking is refused. Adding or removing
+            a quota gives the partition a new disk, so it needs O(recreate=options-changed).
+        type: raw
+      inodes:
+        description: Inode limit of the disk quota, fixed when the disk is made. Needs O(resources.disk).
+        type: int
       nofile:
         description:
           - Open files limit (RLIMIT_NOFILE) of init and its children. Cannot change live; at most the host's hard limit.

@@ -31,7 +31,7 @@ def test_defaults_are_filled():
         "autostart_order": 100, "labels": {}, "authorized_keys": [],
         "stop_timeout": 30, "command": None, "env": {}, "mounts": [], "interfaces": [],
         "resources": {"memory": 1024 * 2 ** 20, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None,
-                      "pids": 4096, "io_weight": 100, "nofile": None},
+                      "pids": 4096, "io_weight": 100, "nofile": None, "disk": None, "inodes": None},
     }
 
 
