@@ -359,7 +359,11 @@ class PartitionEngine:
             other_spec = (self.store.load_partition(other) or {}).get("spec") or {}
             if (other_spec.get("tenant") or other) == tenant and not other_spec.get("privileged"):
                 return
-        IdRanges().release(owner_key(self.store.root, tenant))
+        ranges = IdRanges()
+        base = ranges.lookup(owner_key(self.store.root, tenant))
+        ranges.release(owner_key(self.store.root, tenant))
+        if base is not None:
+            self.templates.drop_shifted(base)  # its copies of the templates go with the range
 
     # ---- reporting ------------------------------------------------------------------------
     def report(self, name, observed=None, usage=False):

@@ -162,6 +162,11 @@ class TemplateStore:
             remove_tree(staging)
         return final
 
+    def drop_shifted(self, base):
+        """Remove every template's copy shifted to this ID range."""
+        for name in self.store.rootfs_names():
+            remove_tree(os.path.join(self.store.rootfs_dir(name), "shifted-%d" % base))
+
     def remove(self, name):
         self.sweep()
         final = self.store.rootfs_dir(name)
