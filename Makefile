@@ -1,55 +1,91 @@
 # linuxvps.partitions — build, test and demo targets.
 #   make test   installs the test needs (apt + pip), then runs sanity, unit and integration tests, and lint
 #   make demo   runs playbooks/site.yml with the demo inventory on this host and prints the report
-# Run as root on a Debian/Ubuntu host.
+# Run as root on a Debian/Ubuntu host. Variables:
+#   TARGETS=partition      run a subset of the integration targets
+#   TEST_PYTHON=3.11       run sanity and unit tests on one Python instead of every one found
+#   BUILD=/some/dir        where the collection is mirrored (must be outside this work tree)
 
-PYTHON       ?= python3
-# Outside the work tree: inside it, ansible-test would list files through the enclosing git repo.
-BUILD        ?= /var/tmp/linuxvps-partitions-build
-COLLECTION   := $(BUILD)/ansible_collections/linuxvps/partitions
-TARGETS      ?=
-APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 iputils-ping openssh-client rsync util-linux tar
-ANSIBLE_ENV  := ANSIBLE_COLLECTIONS_PATH=$(BUILD) ANSIBLE_PYTHON_INTERPRETER=auto_silent
+PYTHON      ?= python3
+# The Python that has ansible-core: integration runs modules with it, so they see its pyroute2.
+PY_VERSION  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+TARGETS     ?=
+TEST_PYTHON ?=
 
-.PHONY: test deps get-pip-standin collection sanity units integration lint demo bench clean
+# ansible-test must run from .../ansible_collections/<namespace>/<name>, so the tree is mirrored there.
+# Outside the work tree: inside it, ansible-test finds this repo's .git, lists files with git, which
+# ignores the mirror, and then skips every test and passes. One mirror per checkout (by path).
+CHECKOUT    := $(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
+BUILD       ?= /var/tmp/linuxvps-partitions-build/$(CHECKOUT)
+COLLECTION  := $(BUILD)/ansible_collections/linuxvps/partitions
+# pythonX.Y links for ansible-test (see tests/utils/link_pythons.sh).
+PYBIN       := $(BUILD)/bin
+ANSIBLE_ENV := ANSIBLE_COLLECTIONS_PATH=$(BUILD) ANSIBLE_PYTHON_INTERPRETER=auto_silent
+
+ifneq ($(filter $(CURDIR) $(CURDIR)/%,$(abspath $(BUILD))),)
+$(error BUILD=$(BUILD) is inside the work tree; ansible-test would see no files there)
+endif
+
+# Host tools the modules and integration targets call: runc, debootstrap, nft, ip/tc, mkfs.ext4 and
+# resize2fs (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's
+# shellcheck test (skipped with only a warning when missing). sshd runs inside partitions, from their
+# rootfs, so the host needs no openssh-server.
+APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 iputils-ping openssh-client \
+                util-linux mount e2fsprogs xfsprogs tar rsync ca-certificates shellcheck
+
+.PHONY: test deps get-pip-standin pythons collection sanity units integration lint demo bench clean
 
 test: deps get-pip-standin collection sanity units integration lint
 
-# apt only when something is missing: apt-get update is the slow part.
+# apt only when something is missing; apt-get update only when the install fails without it.
 deps:
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends $(APT_PACKAGES) || \
+	  { apt-get update -q && apt-get install -y -q --no-install-recommends $(APT_PACKAGES); }; \
 	fi
-	$(PYTHON) -m pip install -q -r requirements.txt ansible-lint
+	$(PYTHON) -m pip install -q --root-user-action=ignore -r requirements.txt ansible-lint
 
-# ansible-test downloads its pip bootstrap script from a host this machine cannot reach; it uses a
-# cached copy when there is one, so put an offline stand-in there.
+# ansible-test --venv bootstraps pip in its venvs with a get-pip script downloaded from a host this
+# machine cannot reach; it uses a cached copy when there is one, so put an offline stand-in there.
 get-pip-standin:
 	$(PYTHON) tests/utils/install_get_pip_standin.py
 
-# ansible-test must run from .../ansible_collections/<namespace>/<name>: mirror the tree there.
+pythons:
+	tests/utils/link_pythons.sh $(PYBIN)
+
+# A fresh mirror each time: what git would list (tracked and untracked, not ignored), nothing else.
+# tests/output is kept: ansible-test's results and caches live there.
 collection:
 	mkdir -p $(COLLECTION)
-	rsync -a --delete --exclude .git --exclude /build --exclude /tests/output ./ $(COLLECTION)/
+	rsync -a --delete --delete-excluded --exclude /.git --filter 'P /tests/output/' \
+	  --filter ':- .gitignore' ./ $(COLLECTION)/
 
-sanity: collection
-	cd $(COLLECTION) && ansible-test sanity --venv --python 3.11 --color no
+# Modules: compile and import on every Python >= 3.9 found (tests/config.yml); controller-side tests
+# (pylint, validate-modules, ansible-doc, ...) on the controller Python.
+sanity: get-pip-standin pythons collection
+	cd $(COLLECTION) && PATH=$(PYBIN):$$PATH \
+	  ansible-test sanity --venv $(if $(TEST_PYTHON),--python $(TEST_PYTHON)) --color no
 
-units: collection
-	cd $(COLLECTION) && ansible-test units --venv --python 3.11 --color no
+units: get-pip-standin pythons collection
+	cd $(COLLECTION) && PATH=$(PYBIN):$$PATH \
+	  ansible-test units --venv $(if $(TEST_PYTHON),--python $(TEST_PYTHON)) --color no
 
-# Real partitions as root on this host; TARGETS="partition" runs a subset.
+# Real partitions as root on this host: targets are needs/root (run as root) and destructive.
 integration: collection
-	cd $(COLLECTION) && ansible-test integration --local --python 3.11 --allow-destructive --color no $(TARGETS)
+	cd $(COLLECTION) && ansible-test integration --local --python $(PY_VERSION) --allow-destructive \
+	  --color no $(TARGETS)
 
 lint: collection
-	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --profile production playbooks $(wildcard roles)
+	@dirs="$(wildcard playbooks roles)"; \
+	if [ -z "$$dirs" ]; then echo "lint: no playbooks/ or roles/ yet"; exit 0; fi; \
+	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --offline --profile production $$dirs
 
 demo: deps collection
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml
 
 bench:
-	@echo "no benchmarks yet"
+	@echo "bench: no benchmarks yet"
 
 clean:
 	rm -rf $(BUILD) tests/output
