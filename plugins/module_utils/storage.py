@@ -21,6 +21,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.commands impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 
 MNT_DETACH = 2
+XFS_MIN_BYTES = 300 * 1024 * 1024
 _libc = None
 
 
@@ -87,9 +88,9 @@ def remove_tree(path):
 class PartitionDisk:
     """Paths and operations for one partition's root filesystem.
 
-    With a quota (disk bytes, inodes) the partition's own layer lives in an ext4 image of that size,
+    With a quota (disk bytes, inodes) the partition's own layer lives in a filesystem image of that size,
     loop-mounted and kept mounted while the partition exists: writing past it fails with ENOSPC inside
-    the partition only, and the image grows live with resize2fs.
+    the partition only, and the image grows live (xfs_growfs, or resize2fs for ext4 images).
     """
 
     def __init__(self, partition_dir, mode, quota=None):
@@ -147,15 +148,23 @@ class PartitionDisk:
             staging = self.image + ".partial"
             with open(staging, "wb") as handle:
                 handle.truncate(self.quota["disk"])  # sparse: space is taken as the partition writes
-            cmd = ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=%d:%d" % ((owner or 0), (owner or 0))]
-            if self.quota.get("inodes"):
-                cmd += ["-N", str(self.quota["inodes"])]
-            run(cmd + [staging])
+            run(self._mkfs_command(owner) + [staging])
             os.rename(staging, self.image)
         if not os.path.isdir(self.layer):
             os.mkdir(self.layer, 0o711)
         if self.layer not in mount_points():
             run(["mount", "-o", "loop,nodev,nosuid", self.image, self.layer])
+            if owner is not None and os.stat(self.layer).st_uid != owner:
+                os.chown(self.layer, owner, owner)  # mkfs.xfs has no root owner option
+
+    def _mkfs_command(self, owner):
+        """XFS grows online with CAP_SYS_ADMIN alone; ext4 when an exact inode count is asked for (or below XFS's 300M)."""
+        if self.quota.get("inodes") is None and self.quota["disk"] >= XFS_MIN_BYTES:
+            return ["mkfs.xfs", "-q", "-f"]
+        cmd = ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=%d:%d" % ((owner or 0), (owner or 0))]
+        if self.quota.get("inodes"):
+            cmd += ["-N", str(self.quota["inodes"])]
+        return cmd
 
     def resize(self, disk_bytes):
         """Grow the image and its filesystem while mounted (ext4 grows online)."""
@@ -164,9 +173,9 @@ class PartitionDisk:
             return
         with open(self.image, "r+b") as handle:
             handle.truncate(disk_bytes)
-        device = self._loop_device()
+        device, fstype = self._loop_device()
         run(["losetup", "--set-capacity", device])
-        rc, out, err = run(["resize2fs", device], check=False)
+        rc, out, err = run(["xfs_growfs", self.layer] if fstype == "xfs" else ["resize2fs", device], check=False)
         if rc != 0:
             with open(self.image, "r+b") as handle:
                 handle.truncate(old_bytes)  # keep image and filesystem the same size
@@ -180,7 +189,8 @@ class PartitionDisk:
             for line in handle:
                 fields = line.split()
                 if fields[4] == self.layer:
-                    return fields[fields.index("-") + 2]
+                    separator = fields.index("-")
+                    return fields[separator + 2], fields[separator + 1]
         raise PartitionError("the disk image of %s is not mounted" % self.dir)
 
     def usage(self):

@@ -65,7 +65,7 @@ grep -q '^pt-t2a: started' "$log" || { echo "FAIL: pt-t2a not started at boot"; 
 
 echo "== report.yml"
 run linuxvps.partitions.report -e tenant_state_dir=$state
-grep -q 'pt-t1a' "$log" && grep -q '10.213.1.11' "$log" || { echo "FAIL: report lacks pt-t1a"; exit 1; }
+if ! grep -q 'pt-t1a' "$log" || ! grep -q '10.213.1.11' "$log"; then echo "FAIL: report lacks pt-t1a"; exit 1; fi
 
 echo "== destroy.yml refuses without confirmation, then removes everything"
 if ansible-playbook "${inv[@]}" linuxvps.partitions.destroy > "$log" 2>&1; then echo "FAIL: destroy ran unconfirmed"; exit 1; fi

@@ -6,13 +6,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
+import subprocess
+import sys
 
 import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
 
+MIB = 2 ** 20
 UNLIMITED_V1 = "9223372036854771712"
 V1_FILES = {
     "memory": {"memory.limit_in_bytes": UNLIMITED_V1, "memory.memsw.limit_in_bytes": UNLIMITED_V1,
@@ -20,58 +24,80 @@ V1_FILES = {
                "memory.max_usage_in_bytes": "33554432", "memory.failcnt": "3",
                "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2", "cgroup.procs": "101\n102"},
     "cpu": {"cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000", "cpu.shares": "1024",
-            "cpu.stat": "nr_periods 10\nnr_throttled 4\nthrottled_time 2500000000"},
+            "cpu.stat": "nr_periods 10\nnr_throttled 4\nthrottled_time 2500000000\nnr_bursts 0\nburst_time 0"},
     "cpuacct": {"cpuacct.usage": "1500000000"},
-    "cpuset": {"cpuset.cpus": "0-3"},
+    "cpuset": {"cpuset.cpus": "0-3", "cpuset.mems": "0"},
     "pids": {"pids.max": "max", "pids.current": "7", "pids.events": "max 5"},
     "blkio": {"blkio.bfq.weight": "100",
-              "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 8192\n8:16 Read 1\nTotal 12289"},
+              "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:16 Read 1\nTotal 12289"},
 }
 V2_FILES = {
+    "cgroup.controllers": "cpuset cpu io memory pids", "cgroup.subtree_control": "", "cgroup.procs": "201",
     "memory.max": "max", "memory.swap.max": "max", "memory.current": "16777216", "memory.peak": "33554432",
-    "memory.swap.current": "4096", "memory.events": "low 0\nhigh 0\nmax 6\noom 1\noom_kill 1",
+    "memory.swap.current": "4096", "memory.events": "low 0\nhigh 0\nmax 6\noom 1\noom_kill 1\noom_group_kill 0",
     "cpu.max": "max 100000", "cpu.weight": "100",
     "cpu.stat": "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 3\nnr_throttled 2\nthrottled_usec 700000",
-    "cpuset.cpus": "", "pids.max": "max", "pids.current": "3", "pids.events": "max 0",
-    "io.weight": "default 100", "io.stat": "8:0 rbytes=1000 wbytes=2000 rios=1 wios=2\n8:16 rbytes=5 wbytes=0 rios=1 wios=0",
-    "cgroup.procs": "201",
+    "cpuset.cpus": "", "cpuset.cpus.effective": "0-3", "pids.max": "max", "pids.current": "3", "pids.events": "max 0",
+    "io.weight": "default 100",
+    "io.stat": "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n8:0 rbytes=5 wbytes=0 rios=1 wios=0 dbytes=0 dios=0",
 }
+# /proc/mounts of a hybrid host ({root} is the fixture's /sys/fs/cgroup).
+V1_MOUNTS = """sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0
+tmpfs {root} tmpfs ro,nosuid,nodev,noexec,mode=755,inode64 0 0
+cgroup2 {root}/unified cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0
+cgroup {root}/systemd cgroup rw,nosuid,nodev,noexec,relatime,xattr,name=systemd 0 0
+cgroup {root}/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0
+{cpu_lines}cgroup {root}/cpuset cgroup rw,nosuid,nodev,noexec,relatime,cpuset 0 0
+cgroup {root}/pids cgroup rw,nosuid,nodev,noexec,relatime,pids 0 0
+cgroup {root}/blkio cgroup rw,nosuid,nodev,noexec,relatime,blkio 0 0
+cgroup {root}/net_cls,net_prio cgroup rw,nosuid,nodev,noexec,relatime,net_cls,net_prio 0 0
+cgroup {root}/devices cgroup rw,nosuid,nodev,noexec,relatime,devices 0 0
+"""
+SEPARATE_CPU = ("cgroup {root}/cpu cgroup rw,nosuid,nodev,noexec,relatime,cpu 0 0\n"
+                "cgroup {root}/cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpuacct 0 0\n")
+COMOUNTED_CPU = "cgroup {root}/cpu,cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpu,cpuacct 0 0\n"
+V2_MOUNTS = """proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+cgroup2 {root} cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot 0 0
+"""
 
 
 def write_tree(base, files):
-    os.makedirs(base, exist_ok=True)
+    os.makedirs(str(base), exist_ok=True)
     for name, content in files.items():
-        with open(os.path.join(base, name), "w") as handle:
+        with open(os.path.join(str(base), name), "w") as handle:
             handle.write(content + "\n")
 
 
-def v1_host(tmp_path, comounted=False, memsw=True):
-    root = tmp_path / "cgroup"
-    lines = []
-    for controller, files in V1_FILES.items():
-        mount_name = "cpu,cpuacct" if comounted and controller in ("cpu", "cpuacct") else controller
-        options = mount_name if mount_name != "cpu,cpuacct" else "cpu,cpuacct"
-        mount = root / mount_name
-        files = dict(files)
-        if not memsw:
-            files = dict((k, v) for k, v in files.items() if "memsw" not in k)
-        write_tree(str(mount / "linuxvps" / "web1"), files)
-        write_tree(str(mount), {"cpuset.cpus": "0-3"} if controller == "cpuset" else {})
-        lines.append("cgroup %s cgroup rw,nosuid,nodev,noexec,relatime,%s 0 0" % (mount, options))
-    lines.append("cgroup2 %s/unified cgroup2 rw,nosuid,nodev,noexec,relatime 0 0" % root)
-    lines.append("cgroup %s/systemd cgroup rw,nosuid,nodev,noexec,relatime,xattr,name=systemd 0 0" % root)
-    mounts = tmp_path / "mounts"
-    mounts.write_text("\n".join(sorted(set(lines))) + "\n")
-    return cgroups.detect(str(mounts)), root
+def read(path):
+    with open(str(path)) as handle:
+        return handle.read()
 
 
-def v2_host(tmp_path):
+def v1_host(tmp_path, comounted=False, memsw=True, bfq=True):
+    """A hybrid host with partition /linuxvps/web1 on every hierarchy; returns (host, fake /sys/fs/cgroup)."""
     root = tmp_path / "cgroup"
-    write_tree(str(root), {"cpuset.cpus.effective": "0-3", "cgroup.controllers": "cpuset cpu io memory pids"})
-    write_tree(str(root / "linuxvps" / "web1"), V2_FILES)
-    mounts = tmp_path / "mounts"
-    mounts.write_text("proc /proc proc rw 0 0\ncgroup2 %s cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0\n" % root)
-    return cgroups.detect(str(mounts)), root
+    mounts = V1_MOUNTS.format(root=root, cpu_lines=(COMOUNTED_CPU if comounted else SEPARATE_CPU).format(root=root))
+    for controller in ("systemd", "unified", "devices", "net_cls,net_prio") + tuple(V1_FILES):
+        mount = "cpu,cpuacct" if comounted and controller in ("cpu", "cpuacct") else controller
+        files = dict((k, v) for k, v in V1_FILES.get(controller, {}).items() if memsw or "memsw" not in k)
+        if not bfq:
+            files.pop("blkio.bfq.weight", None)
+        for level in ("linuxvps", "linuxvps/web1"):  # every non-root cgroup has its controllers' files
+            write_tree(root / mount / level, files)
+    write_tree(root / "cpuset", {"cpuset.cpus": "0-3", "cpuset.mems": "0"})
+    write_tree(root / "memory", {"memory.limit_in_bytes": UNLIMITED_V1, "memory.usage_in_bytes": "999"})
+    (tmp_path / "mounts").write_text(mounts)
+    return cgroups.detect(str(tmp_path / "mounts"), root=str(root)), root
+
+
+def v2_host(tmp_path, partition_files=None):
+    root = tmp_path / "cgroup"
+    write_tree(root, {"cpuset.cpus.effective": "0-3", "cgroup.controllers": "cpuset cpu io memory pids",
+                      "cgroup.subtree_control": "cpu io memory pids", "memory.stat": "anon 0"})
+    write_tree(root / "linuxvps", dict(V2_FILES, **{"cgroup.procs": "", "cgroup.subtree_control": "cpuset cpu io memory pids"}))
+    write_tree(root / "linuxvps" / "web1", V2_FILES if partition_files is None else partition_files)
+    (tmp_path / "mounts").write_text(V2_MOUNTS.format(root=root))
+    return cgroups.detect(str(tmp_path / "mounts"), root=str(root)), root
 
 
 def resources(**values):
@@ -81,30 +107,90 @@ def resources(**values):
     return base
 
 
-def test_detect_v1_hybrid_and_comounted(tmp_path):
+def names(writes):
+    return [name for name, _path, _value in writes]
+
+
+# ---- detection ---------------------------------------------------------------------------------
+def test_detect_v1_separate_cpu_and_cpuacct(tmp_path):
     host, root = v1_host(tmp_path)
     assert host.version == 1
     assert host.controller_dir("memory") == str(root / "memory")
+    assert host.controller_dir("cpu") == str(root / "cpu") and host.controller_dir("cpuacct") == str(root / "cpuacct")
     assert host.unified == str(root / "unified")
+    assert str(root / "systemd") in host.hierarchies() and str(root / "net_cls,net_prio") in host.hierarchies()
     assert host.online_cpus() == [0, 1, 2, 3]
-    comounted, root2 = v1_host(tmp_path / "b", comounted=True)
-    assert comounted.controller_dir("cpu") == comounted.controller_dir("cpuacct") == str(root2 / "cpu,cpuacct")
 
 
-def test_detect_v2_and_nothing(tmp_path):
+def test_detect_v1_comounted_cpu_cpuacct_by_mount_options(tmp_path):
+    host, root = v1_host(tmp_path, comounted=True)
+    assert host.version == 1
+    assert host.controller_dir("cpu") == host.controller_dir("cpuacct") == str(root / "cpu,cpuacct")
+    assert host.controller_dir("net_prio") == str(root / "net_cls,net_prio")
+    usage = host.partition("linuxvps", "web1").read_usage()
+    assert usage["cpu"]["usage_seconds"] == 1.5 and usage["cpu"]["throttled_periods"] == 4
+
+
+def test_detect_v2(tmp_path):
     host, root = v2_host(tmp_path)
-    assert host.version == 2 and host.unified == str(root)
+    assert host.version == 2 and host.unified == str(root) and host.v1_mounts == {}
+    assert host.hierarchies() == [str(root)]
     assert host.online_cpus() == [0, 1, 2, 3]
+    assert host.controller_dir("memory") == host.controller_dir("io") == str(root)
+
+
+def test_detect_prefers_mounts_under_root_and_unescapes(tmp_path):
+    root = tmp_path / "sys fs"
+    write_tree(root / "cgroup", {"cgroup.controllers": "cpu memory pids"})
+    elsewhere = tmp_path / "container" / "rootfs"
+    write_tree(elsewhere, {"cgroup.controllers": ""})
+    (tmp_path / "mounts").write_text(
+        "cgroup2 %s cgroup2 rw 0 0\ncgroup %s/memory cgroup rw,memory 0 0\ncgroup2 %s cgroup2 rw,nsdelegate 0 0\n"
+        % (elsewhere, elsewhere, str(root / "cgroup").replace(" ", "\\040")))
+    host = cgroups.detect(str(tmp_path / "mounts"), root=str(root / "cgroup"))
+    assert host.version == 2 and host.unified == str(root / "cgroup")
+    # nothing under root: whatever is mounted elsewhere is used
+    assert cgroups.detect(str(tmp_path / "mounts"), root="/nonexistent").version == 1
+
+
+def test_detect_refuses_unusable_hosts(tmp_path):
     empty = tmp_path / "none"
     empty.write_text("proc /proc proc rw 0 0\n")
+    with pytest.raises(CgroupError, match="no usable cgroup hierarchy"):
+        cgroups.detect(str(empty), root=str(tmp_path))
+    # hybrid leftovers: cgroup2 without controllers and no v1 memory controller
+    write_tree(tmp_path / "unified", {"cgroup.controllers": ""})
+    hybrid = tmp_path / "hybrid"
+    hybrid.write_text("cgroup2 %s/unified cgroup2 rw 0 0\ncgroup %s/cpu cgroup rw,cpu 0 0\n" % (tmp_path, tmp_path))
     with pytest.raises(CgroupError):
-        cgroups.detect(str(empty))
+        cgroups.detect(str(hybrid), root=str(tmp_path))
+    with pytest.raises(CgroupError, match="cannot read"):
+        cgroups.detect(str(tmp_path / "missing"))
 
 
+def test_online_cpus_falls_back_to_the_online_file(tmp_path):
+    host, root = v1_host(tmp_path)
+    (root / "cpuset" / "cpuset.cpus").write_text("\n")
+    (tmp_path / "online").write_text("0-1,4\n")
+    host.online_file = str(tmp_path / "online")
+    assert host.online_cpus() == [0, 1, 4]
+
+
+def test_partition_path_is_resolved_in_one_place():
+    host = cgroups.CgroupHost(1, {"memory": "/x/memory"}, None)
+    assert host.cgroup_path("linuxvps-0badf00d", "web1") == "/linuxvps-0badf00d/web1"
+    assert host.partition("/linuxvps/", "web1").file("memory", "memory.max") == "/x/memory/linuxvps/web1/memory.max"
+    assert host.partition("linuxvps", "web1").file("pids", "pids.max") is None  # pids not mounted
+    for bad in ("..", "a/b", "", "."):
+        with pytest.raises(CgroupError):
+            host.partition("linuxvps", bad)
+
+
+# ---- v1 ----------------------------------------------------------------------------------------
 def test_v1_read_limits_and_usage(tmp_path):
     host, _root = v1_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
-    assert cg.exists()
+    assert cg.exists() and not host.partition("linuxvps", "web9").exists()
     assert cg.read_limits() == {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100,
                                 "cpuset": None, "pids": None, "io_weight": 100}
     usage = cg.read_usage()
@@ -116,65 +202,181 @@ def test_v1_read_limits_and_usage(tmp_path):
     assert cg.pids() == [101, 102]
 
 
-def test_v1_apply_then_nothing_pending(tmp_path):
+def test_v1_limits_in_spec_units(tmp_path):
     host, root = v1_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
-    wanted = resources(memory=512 * 2 ** 20, swap=256 * 2 ** 20, cpus=0.5, cpu_weight=200, cpuset="1-2", pids=64, io_weight=300)
-    writes = [name for name, _path, _value in cg.plan_writes(wanted)]
-    # from no limit to a limit: the memory limit drops first, memsw follows
-    assert writes == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "cpu.cfs_quota_us", "cpu.shares",
-                      "cpuset.cpus", "pids.max", "blkio.bfq.weight"]
+    write_tree(root / "memory" / "linuxvps" / "web1", {"memory.limit_in_bytes": str(512 * MIB), "memory.memsw.limit_in_bytes": str(768 * MIB)})
+    write_tree(root / "cpu" / "linuxvps" / "web1", {"cpu.cfs_quota_us": "150000", "cpu.shares": "512"})
+    write_tree(root / "cpuset" / "linuxvps" / "web1", {"cpuset.cpus": "1-2"})
+    write_tree(root / "pids" / "linuxvps" / "web1", {"pids.max": "64", "pids.events": "max 0"})
+    write_tree(root / "blkio" / "linuxvps" / "web1", {"blkio.bfq.weight": "250"})
+    assert cg.read_limits() == {"memory": 512 * MIB, "swap": 256 * MIB, "cpus": 1.5, "cpu_weight": 50,
+                                "cpuset": "1-2", "pids": 64, "io_weight": 250}
+    usage = cg.read_usage()
+    assert usage["memory"]["limit"] == 512 * MIB and usage["swap"]["limit"] == 256 * MIB
+    assert usage["cpu"]["quota_cpus"] == 1.5 and usage["pids"]["limit"] == 64 and usage["pids"]["limit_hits"] == 0
+
+
+def test_v1_payload_events_count_towards_the_partition(tmp_path):
+    host, root = v1_host(tmp_path)
+    write_tree(root / "memory" / "linuxvps" / "web1" / "payload", {"memory.oom_control": "oom_kill_disable 0\noom_kill 3", "cgroup.procs": "300\n101"})
+    write_tree(root / "pids" / "linuxvps" / "web1" / "payload", {"pids.events": "max 4"})
+    cg = host.partition("linuxvps", "web1")
+    usage = cg.read_usage()
+    assert usage["memory"]["oom_kills"] == 5 and usage["pids"]["limit_hits"] == 9
+    assert cg.pids() == [101, 102, 300]
+
+
+def test_v1_missing_files_read_as_none(tmp_path):
+    host, _root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "absent")
+    assert cg.read_limits() == dict.fromkeys(("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight"))
+    usage = cg.read_usage()
+    assert usage["memory"]["current"] is None and usage["memory"]["oom_kills"] is None
+    assert usage["cpu"]["usage_seconds"] is None and usage["cpu"]["throttled_seconds"] is None
+    assert usage["io"] == {"read_bytes": None, "write_bytes": None}
+    assert cg.plan_writes(resources(memory=MIB)) == [] and cg.pids() == []
+
+
+def test_v1_plan_from_unlimited_to_limits(tmp_path):
+    host, root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "web1")
+    wanted = resources(memory=512 * MIB, swap=256 * MIB, cpus=0.5, cpu_weight=200, cpuset="1-2", pids=64, io_weight=300)
+    writes = cg.plan_writes(wanted)
+    # from no limit to a limit: the memory limit drops first (memsw is still unlimited), memsw follows
+    assert [(name, value) for name, _path, value in writes] == [
+        ("memory.limit_in_bytes", "536870912"), ("memory.memsw.limit_in_bytes", "805306368"), ("cpu.cfs_quota_us", "50000"),
+        ("cpu.shares", "2048"), ("cpuset.cpus", "1-2"), ("pids.max", "64"), ("blkio.bfq.weight", "300")]
+    assert writes[0][1] == str(root / "memory" / "linuxvps" / "web1" / "memory.limit_in_bytes")
     assert cg.apply_limits(wanted) == []
-    base = root / "memory" / "linuxvps" / "web1"
-    assert (base / "memory.limit_in_bytes").read_text() == "536870912"
-    assert (base / "memory.memsw.limit_in_bytes").read_text() == "805306368"
-    assert (root / "cpu" / "linuxvps" / "web1" / "cpu.shares").read_text() == "2048"
-    assert (root / "blkio" / "linuxvps" / "web1" / "blkio.bfq.weight").read_text() == "300"
+    assert read(root / "memory" / "linuxvps" / "web1" / "memory.memsw.limit_in_bytes") == "805306368"
+    assert read(root / "cpu" / "linuxvps" / "web1" / "cpu.cfs_quota_us") == "50000"
+    assert read(root / "blkio" / "linuxvps" / "web1" / "blkio.bfq.weight") == "300"
     assert cg.plan_writes(wanted) == []
-    assert cg.read_limits() == {"memory": 536870912, "swap": 268435456, "cpus": 0.5, "cpu_weight": 200,
+    assert cg.read_limits() == {"memory": 512 * MIB, "swap": 256 * MIB, "cpus": 0.5, "cpu_weight": 200,
                                 "cpuset": "1-2", "pids": 64, "io_weight": 300}
 
 
-def test_v1_memory_shrink_writes_limit_before_memsw(tmp_path):
-    host, root = v1_host(tmp_path)
+def test_v1_memsw_order_follows_the_direction(tmp_path):
+    host, _root = v1_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
-    cg.apply_limits(resources(memory=512 * 2 ** 20, swap=0))
-    writes = [name for name, _p, _v in cg.plan_writes(resources(memory=256 * 2 ** 20, swap=0))]
-    assert writes == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
-    # back to unlimited: memsw first, so it never drops below the limit
-    writes = [(name, value) for name, _p, value in cg.plan_writes(resources())]
-    assert writes[:2] == [("memory.memsw.limit_in_bytes", "-1"), ("memory.limit_in_bytes", "-1")]
+    cg.apply_limits(resources(memory=512 * MIB, swap=0))
+
+    def plan(**values):
+        return [(name, value) for name, _p, value in cg.plan_writes(resources(**values)) if name.startswith("memory.")]
+
+    # shrinking: the limit first, so memsw never drops below it
+    assert plan(memory=256 * MIB, swap=0) == [("memory.limit_in_bytes", str(256 * MIB)), ("memory.memsw.limit_in_bytes", str(256 * MIB))]
+    # growing: memsw first
+    assert plan(memory=1024 * MIB, swap=MIB) == [("memory.memsw.limit_in_bytes", str(1025 * MIB)), ("memory.limit_in_bytes", str(1024 * MIB))]
+    # more swap, same memory: only memsw
+    assert plan(memory=512 * MIB, swap=64 * MIB) == [("memory.memsw.limit_in_bytes", str(576 * MIB))]
+    # back to unlimited: memsw first
+    assert plan() == [("memory.memsw.limit_in_bytes", "-1"), ("memory.limit_in_bytes", "-1")]
+    # memory limited, swap unlimited
+    assert plan(memory=512 * MIB) == [("memory.memsw.limit_in_bytes", "-1")]
 
 
-def test_v1_unaligned_memory_is_compared_page_aligned(tmp_path):
+def test_v1_page_alignment_and_period(tmp_path):
     host, root = v1_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
-    cg.apply_limits(resources(memory=100000000))
-    assert (root / "memory" / "linuxvps" / "web1" / "memory.limit_in_bytes").read_text() == str(100000000 // 4096 * 4096)
-    assert cg.plan_writes(resources(memory=100000000)) == []
+    (root / "cpu" / "linuxvps" / "web1" / "cpu.cfs_period_us").write_text("50000\n")
+    assert cg.read_limits()["cpus"] is None
+    (root / "cpu" / "linuxvps" / "web1" / "cpu.cfs_quota_us").write_text("25000\n")
+    assert cg.read_limits()["cpus"] == 0.5  # read with the file's own period
+    assert names(cg.plan_writes(resources(memory=100000000, cpus=0.5)))[-3:] == ["memory.limit_in_bytes", "cpu.cfs_period_us", "cpu.cfs_quota_us"]
+    cg.apply_limits(resources(memory=100000000, cpus=0.5))
+    assert read(root / "memory" / "linuxvps" / "web1" / "memory.limit_in_bytes") == str(100000000 // cgroups.PAGE * cgroups.PAGE)
+    assert read(root / "cpu" / "linuxvps" / "web1" / "cpu.cfs_period_us") == "100000"
+    assert cg.plan_writes(resources(memory=100000000, cpus=0.5)) == []
+
+
+def test_v1_full_cpuset_reads_as_none_and_is_written_for_none(tmp_path):
+    host, root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "web1")
+    (root / "cpuset" / "linuxvps" / "web1" / "cpuset.cpus").write_text("1,2\n")
+    assert cg.read_limits()["cpuset"] == "1-2"
+    assert [(n, v) for n, _p, v in cg.plan_writes(resources())] == [("cpuset.cpus", "0-3")]
+    write_tree(root / "cpuset" / "linuxvps" / "web1" / "payload", {"cpuset.cpus": "1-2"})
+    cg.apply_limits(resources(cpuset="2-3"))
+    assert read(root / "cpuset" / "linuxvps" / "web1" / "payload" / "cpuset.cpus") == "2-3"
+    cg.apply_limits(resources())
+    assert cg.read_limits()["cpuset"] is None
+    assert read(root / "cpuset" / "linuxvps" / "web1" / "payload" / "cpuset.cpus") == "0-3"
 
 
 def test_v1_without_swap_accounting(tmp_path):
     host, _root = v1_host(tmp_path, memsw=False)
     cg = host.partition("linuxvps", "web1")
-    assert cg.unsupported(resources(memory=2 ** 30, swap=2 ** 20)) == [
+    assert cg.unsupported(resources(memory=2 ** 30, swap=MIB)) == [
         ("swap", "the kernel does not account swap (boot with swapaccount=1)")]
-    warnings = cg.apply_limits(resources(memory=2 ** 30, swap=2 ** 20))
-    assert len(warnings) == 1 and "swap" in warnings[0]
+    assert "memory.memsw.limit_in_bytes" not in names(cg.plan_writes(resources(memory=2 ** 30, swap=MIB)))
+    warnings = cg.apply_limits(resources(memory=2 ** 30, swap=MIB))
+    assert warnings == ["resources.swap is not enforced on this host: the kernel does not account swap (boot with swapaccount=1)"]
+    assert cg.read_limits()["memory"] == 2 ** 30 and cg.read_limits()["swap"] is None
+
+
+def test_v1_swap_needs_memory(tmp_path):
+    host, _root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "web1")
+    assert [key for key, _why in cg.unsupported(resources(swap=MIB))] == ["swap"]
+    assert cg.unsupported(resources(memory=MIB, swap=MIB)) == []
 
 
 def test_v1_io_weight_unsupported_without_weight_file(tmp_path):
-    host, root = v1_host(tmp_path)
-    os.unlink(str(root / "blkio" / "linuxvps" / "web1" / "blkio.bfq.weight"))
+    host, _root = v1_host(tmp_path, bfq=False)
     cg = host.partition("linuxvps", "web1")
-    assert [key for key, _why in cg.unsupported(resources(io_weight=500))] == ["io_weight"]
+    assert cg.unsupported(resources(io_weight=500)) == [("io_weight", "no proportional I/O weight file (use the BFQ I/O scheduler)")]
+    assert cg.unsupported(resources()) == []  # the default weight is what every cgroup gets anyway
     assert cg.read_limits()["io_weight"] is None
-    assert "blkio.bfq.weight" not in [name for name, _p, _v in cg.plan_writes(resources(io_weight=500))]
+    assert "blkio.bfq.weight" not in names(cg.plan_writes(resources(io_weight=500)))
+    assert cg.apply_limits(resources(io_weight=500)) == [
+        "resources.io_weight is not enforced on this host: no proportional I/O weight file (use the BFQ I/O scheduler)"]
 
 
+def test_v1_unsupported_before_the_cgroup_exists(tmp_path):
+    """The blkio root has no weight file (CFTYPE_NOT_ON_ROOT): judge by an existing cgroup below it."""
+    host, _root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "web2")
+    assert not cg.exists()
+    assert cg.unsupported(resources(memory=MIB, swap=MIB, cpus=1, cpu_weight=50, cpuset="1", pids=5, io_weight=500)) == []
+    host_without_bfq, _root2 = v1_host(tmp_path / "b", bfq=False)
+    assert [k for k, _w in host_without_bfq.partition("linuxvps", "web2").unsupported(resources(io_weight=500))] == ["io_weight"]
+
+
+def test_v1_legacy_cfq_weight_mapping(tmp_path):
+    host, root = v1_host(tmp_path, bfq=False)
+    base = root / "blkio" / "linuxvps" / "web1"
+    (base / "blkio.weight").write_text("500\n")
+    cg = host.partition("linuxvps", "web1")
+    assert cg.read_limits()["io_weight"] == 100
+    cg.apply_limits(resources(io_weight=150))
+    assert read(base / "blkio.weight") == "750"
+    assert cg.read_limits()["io_weight"] == 150 and cg.plan_writes(resources(io_weight=150)) == []
+    cg.apply_limits(resources(io_weight=9000))
+    assert read(base / "blkio.weight") == "1000" and cg.plan_writes(resources(io_weight=9000)) == []
+
+
+def test_write_errors_name_the_file_and_value(tmp_path, monkeypatch):
+    host, _root = v1_host(tmp_path)
+    cg = host.partition("linuxvps", "web1")
+
+    def busy(path, value):
+        raise CgroupError("cannot write", file=path, value=value, errno=errno.EBUSY, reason="Device or resource busy")
+
+    monkeypatch.setattr(cgroups, "_write", busy)
+    with pytest.raises(CgroupError) as caught:
+        cg.apply_limits(resources(memory=8 * MIB, swap=0))
+    assert caught.value.msg.startswith("cannot set memory.limit_in_bytes of partition cgroup /linuxvps/web1 to 8388608: "
+                                       "Device or resource busy (the partition uses more memory")
+    assert caught.value.details["file"].endswith("/memory/linuxvps/web1/memory.limit_in_bytes")
+
+
+# ---- v2 ----------------------------------------------------------------------------------------
 def test_v2_read_limits_and_usage(tmp_path):
     host, _root = v2_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
+    assert cg.exists()
     assert cg.read_limits() == {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100,
                                 "cpuset": None, "pids": None, "io_weight": 100}
     usage = cg.read_usage()
@@ -182,112 +384,303 @@ def test_v2_read_limits_and_usage(tmp_path):
     assert usage["swap"] == {"current": 4096, "limit": None}
     assert usage["cpu"] == {"usage_seconds": 2.5, "throttled_periods": 2, "throttled_seconds": 0.7, "quota_cpus": None}
     assert usage["pids"] == {"current": 3, "limit": None, "limit_hits": 0}
-    assert usage["io"] == {"read_bytes": 1005, "write_bytes": 2000}
+    assert usage["io"] == {"read_bytes": 1459205, "write_bytes": 314773504}
+    assert cg.pids() == [201]
+
+
+def test_v2_limits_in_spec_units(tmp_path):
+    files = dict(V2_FILES, **{"memory.max": "1073741824", "memory.swap.max": "0", "cpu.max": "25000 50000", "cpu.weight": "250",
+                              "cpuset.cpus": "0,2-3", "pids.max": "100", "pids.events": "max 7", "io.weight": "default 40\n8:0 300"})
+    host, _root = v2_host(tmp_path, files)
+    cg = host.partition("linuxvps", "web1")
+    assert cg.read_limits() == {"memory": 2 ** 30, "swap": 0, "cpus": 0.5, "cpu_weight": 250, "cpuset": "0,2-3", "pids": 100, "io_weight": 40}
+    usage = cg.read_usage()
+    assert usage["memory"]["limit"] == 2 ** 30 and usage["swap"]["limit"] == 0 and usage["cpu"]["quota_cpus"] == 0.5
+    assert usage["pids"] == {"current": 3, "limit": 100, "limit_hits": 7}
 
 
 def test_v2_apply_formats_and_round_trip(tmp_path):
     host, root = v2_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
     wanted = resources(memory=2 ** 30, swap=2 ** 29, cpus=1.5, cpu_weight=50, cpuset="0,2", pids=100, io_weight=700)
-    cg.apply_limits(wanted)
+    assert [(n, v) for n, _p, v in cg.plan_writes(wanted)] == [
+        ("memory.max", "1073741824"), ("memory.swap.max", "536870912"), ("cpu.max", "150000 100000"), ("cpu.weight", "50"),
+        ("cpuset.cpus", "0,2"), ("pids.max", "100"), ("io.weight", "default 700")]
+    assert cg.apply_limits(wanted) == []
     base = root / "linuxvps" / "web1"
-    assert (base / "memory.max").read_text() == "1073741824"
-    assert (base / "memory.swap.max").read_text() == "536870912"
-    assert (base / "cpu.max").read_text() == "150000 100000"
-    assert (base / "cpu.weight").read_text() == "50"
-    assert (base / "cpuset.cpus").read_text() == "0,2"
-    assert (base / "pids.max").read_text() == "100"
-    assert (base / "io.weight").read_text() == "default 700"
+    assert read(base / "cpu.max") == "150000 100000" and read(base / "io.weight") == "default 700"
     assert cg.read_limits() == {"memory": 2 ** 30, "swap": 2 ** 29, "cpus": 1.5, "cpu_weight": 50,
                                 "cpuset": "0,2", "pids": 100, "io_weight": 700}
     assert cg.plan_writes(wanted) == []
     cg.apply_limits(resources())
-    assert (base / "cpu.max").read_text() == "max 100000"
-    assert (base / "memory.max").read_text() == "max"
+    assert read(base / "cpu.max") == "max 100000" and read(base / "memory.max") == "max" and read(base / "pids.max") == "max"
+    assert read(base / "cpuset.cpus") == "\n"  # an empty write still reaches the kernel
+    assert cg.read_limits() == {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100,
+                                "cpuset": None, "pids": None, "io_weight": 100}
+    assert cg.plan_writes(resources()) == []
+
+
+def test_v2_cpu_max_quota(tmp_path):
+    host, root = v2_host(tmp_path)
+    cg = host.partition("linuxvps", "web1")
+    assert [(n, v) for n, _p, v in cg.plan_writes(resources(cpus=0.25))] == [("cpu.max", "25000 100000")]
+    (root / "linuxvps" / "web1" / "cpu.max").write_text("max\n")  # "max" alone is valid: same as "max 100000"
+    assert cg.read_limits()["cpus"] is None
+    assert [(n, v) for n, _p, v in cg.plan_writes(resources())] == [("cpu.max", "max 100000")]
 
 
 def test_v2_bfq_weight_is_clamped_without_endless_changes(tmp_path):
-    host, root = v2_host(tmp_path)
+    files = dict(V2_FILES, **{"io.bfq.weight": "default 100"})
+    del files["io.weight"]
+    host, root = v2_host(tmp_path, files)
     base = root / "linuxvps" / "web1"
-    os.unlink(str(base / "io.weight"))
-    (base / "io.bfq.weight").write_text("default 100\n")
     cg = host.partition("linuxvps", "web1")
+    assert cg.read_limits()["io_weight"] == 100 and cg.unsupported(resources(io_weight=5000)) == []
     cg.apply_limits(resources(io_weight=5000))
-    assert (base / "io.bfq.weight").read_text() == "default 1000"
+    assert read(base / "io.bfq.weight") == "default 1000"
     assert cg.plan_writes(resources(io_weight=5000)) == []
+    assert cg.read_limits()["io_weight"] == 1000
 
 
-def test_weight_round_trips():
-    for weight in (1, 2, 50, 100, 101, 999, 5000, 10000):
+def test_v2_both_weight_files_are_written(tmp_path):
+    host, root = v2_host(tmp_path, dict(V2_FILES, **{"io.bfq.weight": "default 100"}))
+    cg = host.partition("linuxvps", "web1")
+    assert [(n, v) for n, _p, v in cg.plan_writes(resources(io_weight=2000))] == [("io.weight", "default 2000"), ("io.bfq.weight", "default 1000")]
+    cg.apply_limits(resources(io_weight=2000))
+    assert cg.read_limits()["io_weight"] == 2000
+
+
+def test_v2_unsupported_io_weight_and_swap(tmp_path):
+    files = dict((k, v) for k, v in V2_FILES.items() if k not in ("io.weight", "memory.swap.max", "memory.swap.current"))
+    host, _root = v2_host(tmp_path, files)
+    cg = host.partition("linuxvps", "web1")
+    assert cg.read_limits()["io_weight"] is None and cg.read_limits()["swap"] is None
+    assert cg.unsupported(resources(swap=MIB, io_weight=500)) == [
+        ("swap", "the kernel does not account swap (boot with swapaccount=1)"),
+        ("io_weight", "no proportional I/O weight file (use the BFQ I/O scheduler)")]
+    assert len(cg.apply_limits(resources(swap=MIB, io_weight=500))) == 2
+    assert cg.read_usage()["swap"] == {"current": None, "limit": None}
+
+
+def test_v2_unsupported_before_the_cgroup_exists(tmp_path):
+    """v2 roots have no memory.max, cpuset.cpus or io.weight: judge by a cgroup below that has the controller."""
+    everything = resources(memory=MIB, swap=MIB, cpus=1, cpu_weight=50, cpuset="1", pids=5, io_weight=500)
+    host, root = v2_host(tmp_path)
+    assert host.partition("linuxvps", "web2").unsupported(everything) == []  # judged on /linuxvps
+    # an existing sibling (systemd's init.scope) with io but no weight file: no iocost, no BFQ
+    fresh = tmp_path / "fresh"
+    write_tree(fresh, {"cgroup.controllers": "cpu io memory pids", "cpuset.cpus.effective": "0-1"})
+    write_tree(fresh / "init.scope", {"cgroup.controllers": "cpu io memory pids", "memory.max": "max", "memory.swap.max": "max",
+                                      "cpu.max": "max 100000", "cpu.weight": "100", "pids.max": "max", "io.stat": ""})
+    (tmp_path / "mounts2").write_text(V2_MOUNTS.format(root=fresh))
+    cg = cgroups.detect(str(tmp_path / "mounts2"), root=str(fresh)).partition("linuxvps", "web1")
+    assert cg.unsupported(everything) == [("cpuset", "the cpuset controller is not available"),
+                                          ("io_weight", "no proportional I/O weight file (use the BFQ I/O scheduler)")]
+    # nothing below the root with controllers: what the root offers (create() enables it; files are then checked)
+    os.unlink(str(fresh / "init.scope" / "cgroup.controllers"))
+    assert [key for key, _why in cg.unsupported(everything)] == ["cpuset"]
+    assert cg.unsupported(resources(memory=MIB, swap=MIB, cpus=1, cpu_weight=50, pids=5)) == []
+
+
+def test_v2_memory_below_usage_is_refused_instead_of_oom(tmp_path, monkeypatch):
+    host, root = v2_host(tmp_path, dict(V2_FILES, **{"memory.reclaim": ""}))
+    cg = host.partition("linuxvps", "web1")
+    written = []
+    original = cgroups._write
+
+    def record(path, value):
+        written.append((os.path.basename(path), value))
+        original(path, value)
+
+    monkeypatch.setattr(cgroups, "_write", record)
+    with pytest.raises(CgroupError) as caught:
+        cg.apply_limits(resources(memory=8 * MIB))
+    assert "cannot set memory.max of partition cgroup /linuxvps/web1 to 8388608" in caught.value.msg
+    assert "uses 16777216 bytes" in caught.value.msg
+    assert written == [("memory.reclaim", str(8 * MIB))]  # asked the kernel to reclaim, never wrote memory.max
+    assert read(root / "linuxvps" / "web1" / "memory.max") == "max\n"
+    cg.apply_limits(resources(memory=32 * MIB))
+    assert cg.read_limits()["memory"] == 32 * MIB
+
+
+# ---- mappings ----------------------------------------------------------------------------------
+def test_cpu_weight_round_trips():
+    for weight in range(1, 10001):
         assert cgroups.shares_to_weight(cgroups.weight_to_shares(weight)) == weight
-    assert cgroups.weight_to_shares(100) == 1024
+    assert cgroups.weight_to_shares(100) == 1024 and cgroups.weight_to_shares(1) == 10 and cgroups.weight_to_shares(10000) == 102400
+    assert cgroups.shares_to_weight(2) == 1 and cgroups.shares_to_weight(262144) == 10000
+    for shares in (2, 3, 100, 1000, 1024, 5000, 102400):  # shares -> weight -> shares is stable after one step
+        once = cgroups.weight_to_shares(cgroups.shares_to_weight(shares))
+        assert cgroups.weight_to_shares(cgroups.shares_to_weight(once)) == once
 
 
+@pytest.mark.parametrize("name, exact, low, high", [
+    ("io.weight", range(1, 10001), 1, 10000), ("io.bfq.weight", range(1, 1001), 1, 1000),
+    ("blkio.bfq.weight", range(1, 1001), 1, 1000), ("blkio.weight", range(2, 201), 10, 1000),
+])
+def test_io_weight_mappings(name, exact, low, high):
+    for weight in exact:
+        assert cgroups.io_weight_from_file(name, cgroups.io_weight_to_file(name, weight)) == weight
+    for value in range(low, high + 1):  # file -> weight -> file: no endless changes
+        once = cgroups.io_weight_to_file(name, cgroups.io_weight_from_file(name, value))
+        assert cgroups.io_weight_to_file(name, cgroups.io_weight_from_file(name, once)) == once
+    assert cgroups.io_weight_to_file(name, 1) == low and cgroups.io_weight_to_file(name, 10000) == high
+    assert cgroups.io_weight_to_file(name, 100) == (500 if name == "blkio.weight" else 100)
+
+
+# ---- create / remove ---------------------------------------------------------------------------
 def test_remove_every_hierarchy(tmp_path):
     host, root = v1_host(tmp_path)
     cg = host.partition("linuxvps", "web1")
     for mount in host.hierarchies():
-        for top, _dirs, files in os.walk(os.path.join(mount, "linuxvps", "web1")):
+        for top, _dirs, files in os.walk(os.path.join(mount, "linuxvps")):
             for name in files:
                 os.unlink(os.path.join(top, name))  # real cgroup dirs hold only virtual files
-    os.makedirs(str(root / "memory" / "linuxvps" / "web1" / "system.slice"))
+    os.makedirs(str(root / "memory" / "linuxvps" / "web1" / "payload" / "init.scope"))
     cg.remove()
+    cg.remove()  # nothing left: ENOENT is fine
     assert not cg.exists()
+    assert not any(os.path.exists(os.path.join(mount, "linuxvps", "web1")) for mount in host.hierarchies())
     host.remove_parent("linuxvps")
     assert not os.path.exists(str(root / "memory" / "linuxvps"))
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.path.isdir("/sys/fs/cgroup/memory"), reason="needs root on a cgroup v1 host")
-def test_real_v1_cgroup_on_this_host():
-    host = cgroups.detect()
-    parent = "linuxvps-unittest-%d" % os.getpid()
-    cg = host.partition(parent, "p1")
-    try:
-        for mount in (host.controller_dir(c) for c in ("memory", "cpu", "cpuset", "pids", "blkio")):
-            os.makedirs(os.path.join(mount, parent, "p1"))
-        cpuset_dir = os.path.join(host.controller_dir("cpuset"), parent)
-        for level in (cpuset_dir, os.path.join(cpuset_dir, "p1")):  # a new v1 cpuset is empty until told
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                with open(os.path.join(level, name), "w") as handle:
-                    handle.write(open(os.path.join(host.controller_dir("cpuset"), name)).read().strip())
-        wanted = resources(memory=64 * 2 ** 20, swap=0, cpus=0.25, cpu_weight=300, pids=32)
-        cg.apply_limits(wanted)
-        limits = cg.read_limits()
-        assert limits["memory"] == 64 * 2 ** 20 and limits["swap"] == 0
-        assert limits["cpus"] == 0.25 and limits["cpu_weight"] == 300 and limits["pids"] == 32
-        assert cg.plan_writes(wanted) == []
-        usage = cg.read_usage()
-        assert usage["memory"]["limit"] == 64 * 2 ** 20 and usage["pids"]["limit"] == 32
-    finally:
-        cg.remove()
-        host.remove_parent(parent)
-    assert not os.path.exists(os.path.join(host.controller_dir("memory"), parent))
+def test_remove_busy_raises(tmp_path, monkeypatch):
+    host, _root = v1_host(tmp_path)
+
+    def busy(path):
+        raise OSError(errno.EBUSY, "Device or resource busy", path)
+
+    monkeypatch.setattr(cgroups.os, "rmdir", busy)
+    with pytest.raises(CgroupError, match="cannot remove cgroup .*web1: Device or resource busy"):
+        host.partition("linuxvps", "web1").remove()
 
 
-def test_create_prepares_cpuset_and_payload_path(tmp_path):
+def test_create_prepares_v1_cpuset_and_delegates_payload(tmp_path):
     host, root = v1_host(tmp_path)
-    (root / "cpuset" / "cpuset.mems").write_text("0\n")
     cg = host.partition("linuxvps", "web2")
-    for mount in host.hierarchies():
-        os.makedirs(os.path.join(mount, "linuxvps"), exist_ok=True)
-    # a real kernel makes the files; the fixture needs them present and empty
-    (root / "cpuset" / "linuxvps" / "cpuset.cpus").write_text("")
-    (root / "cpuset" / "linuxvps" / "cpuset.mems").write_text("")
-    cg.create()
+    # a real kernel makes the files, empty; the fixture makes them for the levels it cannot mkdir itself
+    write_tree(root / "cpuset" / "linuxvps", {"cpuset.cpus": "", "cpuset.mems": ""})
+    cg.create(owner=os.getuid())
     assert cg.exists() and cg.payload_path == "/linuxvps/web2/payload"
-    assert (root / "cpuset" / "linuxvps" / "cpuset.cpus").read_text() == "0-3"
-    assert (root / "cpuset" / "linuxvps" / "cpuset.mems").read_text() == "0"
+    assert read(root / "cpuset" / "linuxvps" / "cpuset.cpus") == "0-3" and read(root / "cpuset" / "linuxvps" / "cpuset.mems") == "0"
+    assert all(os.path.isdir(os.path.join(mount, "linuxvps", "web2", "payload")) for mount in host.hierarchies())
 
 
-def test_create_enables_v2_controllers(tmp_path):
+def test_create_enables_v2_controllers_above_the_payload_only(tmp_path, monkeypatch):
     host, root = v2_host(tmp_path)
-    (root / "cgroup.subtree_control").write_text("")
-    (root / "linuxvps" / "cgroup.controllers").write_text("cpu io memory pids\n")
-    (root / "linuxvps" / "cgroup.subtree_control").write_text("")
-    cg = host.partition("linuxvps", "web3")
-    os.makedirs(str(root / "linuxvps" / "web3"))
-    (root / "linuxvps" / "web3" / "cgroup.controllers").write_text("cpu io memory pids\n")
-    (root / "linuxvps" / "web3" / "cgroup.subtree_control").write_text("")
+    (root / "cgroup.subtree_control").write_text("memory\n")
+    (root / "linuxvps" / "cgroup.subtree_control").write_text("\n")
+    written = []
+    original = cgroups._write
+
+    def record(path, value):
+        written.append((os.path.relpath(path, str(root)), value))
+        original(path, value)
+
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *args):
+        real_mkdir(path, *args)
+        if not path.endswith("payload"):  # what the kernel shows in a new cgroup
+            write_tree(path, {"cgroup.controllers": "cpu io memory pids", "cgroup.subtree_control": ""})
+
+    monkeypatch.setattr(cgroups, "_write", record)
+    monkeypatch.setattr(cgroups.os, "mkdir", mkdir)
+    host.partition("linuxvps", "web3").create()
+    assert written == [("cgroup.subtree_control", "+cpuset"), ("cgroup.subtree_control", "+cpu"), ("cgroup.subtree_control", "+io"),
+                       ("cgroup.subtree_control", "+pids"),
+                       ("linuxvps/cgroup.subtree_control", "+cpuset"), ("linuxvps/cgroup.subtree_control", "+cpu"),
+                       ("linuxvps/cgroup.subtree_control", "+io"),
+                       ("linuxvps/cgroup.subtree_control", "+memory"), ("linuxvps/cgroup.subtree_control", "+pids"),
+                       ("linuxvps/web3/cgroup.subtree_control", "+cpu"), ("linuxvps/web3/cgroup.subtree_control", "+io"),
+                       ("linuxvps/web3/cgroup.subtree_control", "+memory"), ("linuxvps/web3/cgroup.subtree_control", "+pids")]
+    assert os.listdir(str(root / "linuxvps" / "web3" / "payload")) == []  # no controllers enabled in the payload itself
+
+
+# ---- this host's real cgroup v1 ----------------------------------------------------------------
+def _real_v1_host():
+    if os.geteuid() != 0:
+        return None
+    try:
+        host = cgroups.detect()
+    except CgroupError:
+        return None
+    return host if host.version == 1 else None
+
+
+@pytest.fixture
+def real_v1():
+    host = _real_v1_host()
+    if host is None:
+        pytest.skip("needs root on a cgroup v1 host")
+    parent = "linuxvps-unittest-%d" % os.getpid()
+    children = []
+    yield host, host.partition(parent, "p1"), children
+    for child in children:
+        child.kill()
+        child.wait()
+    host.partition(parent, "p1").remove()
+    host.remove_parent(parent)
+    assert [m for m in host.hierarchies() if os.path.exists(os.path.join(m, parent))] == []
+
+
+def test_real_v1_cgroup_on_this_host(real_v1):
+    host, cg, children = real_v1
     cg.create()
-    assert (root / "linuxvps" / "cgroup.subtree_control").read_text() == "+cpu +io +memory +pids"
-    assert (root / "linuxvps" / "web3" / "cgroup.subtree_control").read_text() == "+cpu +io +memory +pids"
+    assert cg.exists()
+    online = host.online_cpus()
+    wanted = resources(memory=64 * MIB, swap=16 * MIB, cpus=0.25, cpu_weight=300, cpuset=str(online[0]), pids=32, io_weight=300)
+    unsupported = dict(cg.unsupported(wanted))
+    expected = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "cpu.cfs_quota_us", "cpu.shares", "cpuset.cpus",
+                "pids.max", "blkio.bfq.weight"]  # unlimited -> limited: the memory limit before memsw
+    for key, name in (("swap", "memory.memsw.limit_in_bytes"), ("io_weight", "blkio.bfq.weight")):
+        if key in unsupported:
+            expected.remove(name)
+    if len(online) == 1:
+        expected.remove("cpuset.cpus")
+    assert names(cg.plan_writes(wanted)) == expected
+    assert cg.apply_limits(wanted) == ["resources.%s is not enforced on this host: %s" % item for item in cg.unsupported(wanted)]
+    limits = cg.read_limits()
+    assert (limits["memory"], limits["cpus"], limits["cpu_weight"], limits["pids"]) == (64 * MIB, 0.25, 300, 32)
+    assert limits["swap"] == (16 * MIB if "swap" not in unsupported else None)
+    assert limits["cpuset"] == (str(online[0]) if len(online) > 1 else None)
+    assert limits["io_weight"] == (300 if "io_weight" not in unsupported else None)
+    assert cg.plan_writes(wanted) == []
+    payload = cg.payload_path.lstrip("/")
+    assert read(os.path.join(host.controller_dir("cpuset"), payload, "cpuset.cpus")).strip() == str(online[0])
+
+    # a process in the payload, touching 24 MiB after it moved in
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time\nsys.stdin.readline()\nb = b'x' * (24 << 20)\n"
+                              "print('ready', flush=True)\ntime.sleep(120)\n"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    children.append(child)
+    for controller in ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio"):
+        with open(os.path.join(host.controller_dir(controller), payload, "cgroup.procs"), "w") as handle:
+            handle.write(str(child.pid))
+    child.stdin.write(b"go\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == b"ready"
+    assert cg.pids() == [child.pid]
+    usage = cg.read_usage()
+    assert usage["memory"]["current"] >= 24 * MIB and usage["memory"]["limit"] == 64 * MIB and usage["memory"]["peak"] >= 24 * MIB
+    assert usage["pids"] == {"current": 1, "limit": 32, "limit_hits": 0}
+    assert usage["cpu"]["usage_seconds"] > 0 and usage["cpu"]["quota_cpus"] == 0.25
+    assert usage["memory"]["oom_kills"] == 0 and usage["io"]["read_bytes"] is not None
+
+    # below what it uses: the kernel refuses (EBUSY), and the error says which file and value
+    with open("/proc/swaps") as handle:
+        no_swap = len(handle.read().strip().splitlines()) <= 1
+    with pytest.raises(CgroupError, match="to 8388608: .*busy"):
+        cg.apply_limits(resources(memory=8 * MIB, swap=0))
+    if no_swap:
+        assert cg.read_limits()["memory"] == 64 * MIB
+    with pytest.raises(CgroupError, match="Device or resource busy"):
+        cg.remove()  # the payload still holds the process
+
+    # grow past the current limit (memsw first), then back to no limits at all
+    cg.apply_limits(resources(memory=128 * MIB, swap=64 * MIB))
+    assert cg.read_limits()["memory"] == 128 * MIB
+    cg.apply_limits(resources())
+    assert cg.read_limits() == {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None, "pids": None,
+                                "io_weight": None if "io_weight" in unsupported else 100}
+    assert cg.plan_writes(resources()) == []
