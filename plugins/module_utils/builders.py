@@ -54,12 +54,19 @@ class Builder:
             raise MissingDependency(self.program, self.install_hint)
 
     def build(self, target, run_command=run, attempts=None, backoff=None):
-        """Fill the empty directory target; retry transient failures with a growing pause."""
+        """Fill the empty directory target; retry failures with a growing pause (backoff, 2 * backoff, ...).
+
+        run_command(cmd) returns (rc, stdout, stderr): AnsibleModule.run_command in a module, commands.run
+        (which raises CommandFailed itself) elsewhere. Between attempts the target is emptied again.
+        """
         attempts = attempts or self.attempts
         backoff = self.backoff if backoff is None else backoff
         for attempt in range(1, attempts + 1):
+            cmd = self.command(target)
             try:
-                run_command(self.command(target))
+                rc, out, err = run_command(cmd)
+                if rc != 0:
+                    raise CommandFailed(cmd, rc, out, err)
                 return
             except CommandFailed as exc:
                 if attempt == attempts:

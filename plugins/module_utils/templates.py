@@ -6,12 +6,25 @@
 A template is built in a staging directory ``rootfs/.build-<name>-*`` and renamed into place, and
 removed by renaming it to ``rootfs/.trash-*`` first, so a killed run never leaves half a template
 under its real name. Staging and trash directories found later are garbage and swept.
+
+API for the rest of the engine (all paths are on the target)::
+
+    ts = TemplateStore(StateStore(state_dir))        # run_command=... to inject AnsibleModule.run_command
+    ts.exists(name) -> bool                           # a manifest is present (the tree is then complete)
+    ts.manifest(name) -> dict or None                 # the manifest.json document
+    ts.root(name) -> path                             # the tree, <state_dir>/rootfs/<name>/rootfs
+    ts.get(name) -> (root, manifest)                  # raises NotFound when the template does not exist
+    ts.users(name) -> [partition names]               # partitions whose spec.rootfs is name
+    ts.converge(params, check_mode) -> (changed, manifest, warnings, diff)   # the module's door, takes the lock
+    ts.build(name, builder) / ts.remove(name)         # callers hold the lock (store.lock())
+    ts.shifted_root(name, base) / ts.drop_shifted(base)
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +35,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
 
@@ -56,10 +69,23 @@ class TemplateStore:
         self.run_command = run_command
 
     def manifest(self, name):
+        """The template's manifest, or None when it does not exist."""
         return self.store.load_rootfs(name)
 
+    def exists(self, name):
+        # the manifest is written into the staging directory before the rename: present means complete
+        return self.manifest(name) is not None
+
     def root(self, name):
+        """Path of the template's tree (the partitions' read-only lower layer)."""
         return os.path.join(self.store.rootfs_dir(name), "rootfs")
+
+    def get(self, name):
+        """(root, manifest) of an existing template; NotFound otherwise."""
+        manifest = self.manifest(name)
+        if manifest is None:
+            raise NotFound("rootfs template %s does not exist in %s" % (name, self.store.rootfs_base), rootfs=name)
+        return self.root(name), manifest
 
     def users(self, name):
         """Names of the partitions cloned from this template."""
@@ -77,13 +103,18 @@ class TemplateStore:
                            % (name, ", ".join(users), what), partitions=users)
 
     def sweep(self):
-        """Remove staging and trash directories left by killed runs."""
+        """Remove staging and trash directories left by killed runs (the caller holds the lock)."""
         base = self.store.rootfs_base
         if not os.path.isdir(base):
             return
         for entry in os.listdir(base):
+            path = os.path.join(base, entry)
             if entry.startswith((".build-", ".trash-")):
-                remove_tree(os.path.join(base, entry))
+                remove_tree(path)
+            elif not entry.startswith(".") and os.path.isdir(path) and not os.path.islink(path):
+                for inner in os.listdir(path):
+                    if inner.startswith(".shifting-"):
+                        remove_tree(os.path.join(path, inner))
 
     def build(self, name, builder, attempts=None):
         """Build the template and put it in place (replacing an existing one); return its manifest."""
@@ -102,6 +133,7 @@ class TemplateStore:
             options = builder.options()
             manifest.update(name=name, method=builder.method, options=options, source=source_digest(options),
                             packages=options.get("packages", []), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            manifest.update((key, options[key]) for key in ("mirror", "variant", "src") if key in options)
             write_json_atomic(os.path.join(staging, "manifest.json"), manifest, mode=0o644)
             final = self.store.rootfs_dir(name)
             if os.path.exists(final):
@@ -118,7 +150,9 @@ class TemplateStore:
         name = validate_template_name(params.get("name"))
         state = params.get("state") or "present"
         builder = make_builder(params) if state == "present" else None  # bad options fail before any change
-        with self.store.lock(create=not check_mode):
+        with self.store.lock(create=not check_mode and state == "present"):
+            if not check_mode:
+                self.sweep()  # garbage of killed runs goes on the next run, whatever it does
             manifest = self.manifest(name)
             before = {"state": "absent"} if manifest is None else dict(manifest, state="present")
             if state == "absent":
@@ -192,44 +226,100 @@ def shift_ownership(tree, base):
 
 
 def first_boot_hygiene(tree):
-    """Nothing that must be unique per machine stays in a template."""
-    machine_id = os.path.join(tree, "etc", "machine-id")
-    if os.path.isfile(machine_id) and not os.path.islink(machine_id):
-        open(machine_id, "w").close()  # empty, not absent: systemd then makes one at first boot
-    dbus_id = os.path.join(tree, "var", "lib", "dbus", "machine-id")
-    if os.path.isfile(dbus_id) and not os.path.islink(dbus_id):
-        os.unlink(dbus_id)
-    ssh_dir = os.path.join(tree, "etc", "ssh")
-    if os.path.isdir(ssh_dir):
-        for entry in os.listdir(ssh_dir):
-            if entry.startswith("ssh_host_"):
-                os.unlink(os.path.join(ssh_dir, entry))
-    for unit_dir in ("lib/systemd/system", "usr/lib/systemd/system"):
-        if os.path.isfile(os.path.join(tree, unit_dir, "ssh.service")):
-            dropin = os.path.join(tree, "etc", "systemd", "system", "ssh.service.d")
-            if not os.path.isdir(dropin):
-                os.makedirs(dropin, 0o755)
-            with open(os.path.join(dropin, "linuxvps-host-keys.conf"), "w") as handle:
+    """Nothing that must be unique per machine stays in a template.
+
+    The tree may come from anyone's tarball: no symlink in it is followed, so a planted link such as
+    etc/ssh -> /etc/ssh can never make this touch the host.
+    """
+    etc = _real_dir(tree, "etc")
+    machine_id = etc and os.path.join(etc, "machine-id")
+    if machine_id and _is_regular(machine_id):
+        # empty, not absent: systemd then makes one at first boot (and a read-only /etc still boots)
+        os.close(os.open(machine_id, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW))
+    dbus = _real_dir(tree, "var/lib/dbus")
+    dbus_id = dbus and os.path.join(dbus, "machine-id")
+    if dbus_id and os.path.lexists(dbus_id) and not os.path.isdir(dbus_id):
+        # a link to /etc/machine-id follows it; a copy of its own would be the same in every partition
+        if not (os.path.islink(dbus_id) and os.path.normpath(os.path.join("/var/lib/dbus", os.readlink(dbus_id))) == "/etc/machine-id"):
+            os.unlink(dbus_id)
+    ssh = _real_dir(tree, "etc/ssh")
+    if ssh:
+        for entry in os.listdir(ssh):
+            if entry.startswith("ssh_host_") and not stat.S_ISDIR(os.lstat(os.path.join(ssh, entry)).st_mode):
+                os.unlink(os.path.join(ssh, entry))
+    # Debian's sshd refuses to start without host keys and nothing makes them at boot: have each
+    # partition make its own before sshd starts (ssh-keygen -A only fills in missing ones).
+    for unit_dir in ("usr/lib/systemd/system", "lib/systemd/system"):
+        units = _real_dir(tree, unit_dir)
+        if units and os.path.lexists(os.path.join(units, "ssh.service")):
+            dropin = _make_real_dir(tree, "etc/systemd/system/ssh.service.d")
+            fd = os.open(os.path.join(dropin, "linuxvps-host-keys.conf"),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w") as handle:
                 handle.write(SSH_KEYGEN_DROPIN)
             break
 
 
+def _real_dir(tree, relative):
+    """tree/relative when it and each directory on the way are real directories (no symlinks), else None."""
+    current = tree
+    for part in [part for part in relative.split("/") if part]:
+        current = os.path.join(current, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                return None
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise
+    return current
+
+
+def _make_real_dir(tree, relative, mode=0o755):
+    current = tree
+    for part in [part for part in relative.split("/") if part]:
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            os.mkdir(current, mode)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise BuildError("refusing to write into the template: /%s is not a directory" % os.path.relpath(current, tree))
+    return current
+
+
+def _is_regular(path):
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return False
+        raise
+
+
 def read_os_release(tree):
-    for candidate in ("etc/os-release", "usr/lib/os-release"):
-        path = os.path.join(tree, candidate)
-        if os.path.isfile(path) or os.path.islink(path):
+    """The tree's os-release as a dict (ID, VERSION_ID, VERSION_CODENAME, ...), {} when it has none."""
+    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
+        path = resolve_inside(tree, candidate)
+        if path and os.path.isfile(path):
             values = {}
-            with open(resolve_inside(tree, "/" + candidate)) as handle:
-                for line in handle:
+            with open(path, "rb") as handle:
+                for line in handle.read().decode("utf-8", "replace").splitlines():
                     key, sep, value = line.strip().partition("=")
-                    if sep:
-                        values[key] = value.strip().strip('"').strip("'")
+                    if sep and not key.startswith("#"):
+                        values[key.strip()] = value.strip().strip('"').strip("'")
             return values
     return {}
 
 
 def resolve_inside(tree, path, hops=16):
-    """Resolve symlinks of path as seen from inside tree (absolute links point into the tree)."""
+    """Resolve symlinks of path as seen from inside tree (absolute links point into the tree).
+
+    Returns a host path below tree, or None for a loop of more than hops links.
+    """
     parts = [part for part in path.split("/") if part]
     resolved = ""
     while parts and hops > 0:
@@ -246,13 +336,15 @@ def resolve_inside(tree, path, hops=16):
             resolved = base if not link.startswith("/") else ""
             continue
         resolved = resolved + "/" + part
+    if parts:
+        return None
     return os.path.join(tree, resolved.lstrip("/"))
 
 
 def init_path(tree):
     """Path inside the tree of the program /sbin/init leads to, or None."""
     target = resolve_inside(tree, "/sbin/init")
-    if not os.path.exists(target):
+    if target is None or not os.path.isfile(target):
         return None
     return "/" + os.path.relpath(target, tree)
 
@@ -264,10 +356,29 @@ def describe_tree(tree):
         "release": release.get("VERSION_ID") or release.get("VERSION_CODENAME"),
         "codename": release.get("VERSION_CODENAME"),
         "pretty_name": release.get("PRETTY_NAME"),
-        "arch": host_arch(),
+        "arch": tree_arch(tree) or host_arch(),
         "init": init_path(tree),
         "size_bytes": tree_size(tree),
     }
+
+
+def tree_arch(tree):
+    """Architecture the tree's package manager records (dpkg's, or apk's), or None."""
+    status = resolve_inside(tree, "/var/lib/dpkg/status")
+    if status and os.path.isfile(status):
+        package = None
+        with open(status, "rb") as handle:
+            for raw in handle:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith("Package: "):
+                    package = line[9:].strip()
+                elif package == "dpkg" and line.startswith("Architecture: "):
+                    return line[14:].strip()
+    apk_arch = resolve_inside(tree, "/etc/apk/arch")
+    if apk_arch and os.path.isfile(apk_arch):
+        with open(apk_arch) as handle:
+            return handle.read().strip() or None
+    return None
 
 
 def host_arch():

@@ -143,7 +143,7 @@ rootfs:
       type: str
       sample: bookworm
     arch:
-      description: Architecture of the tree.
+      description: Architecture of the tree as its package manager records it (dpkg, apk), else the host's.
       type: str
       sample: amd64
     packages:
@@ -160,6 +160,21 @@ rootfs:
     size_bytes:
       description: Disk space the tree takes.
       type: int
+    mirror:
+      description: Archive URL, for O(method=debootstrap).
+      type: str
+      sample: http://deb.debian.org/debian
+    variant:
+      description: Debootstrap variant, for O(method=debootstrap).
+      type: str
+      sample: minbase
+    src:
+      description: The tarball, for O(method=tarball).
+      type: str
+    pretty_name:
+      description: C(PRETTY_NAME) from the tree's os-release.
+      type: str
+      sample: Debian GNU/Linux 12 (bookworm)
     source:
       description: Digest of the build options; a differing one means the template was built otherwise.
       type: str
@@ -197,7 +212,8 @@ def main():
     )
 
     def work():
-        return TemplateStore(StateStore(module.params["state_dir"])).converge(module.params, module.check_mode)
+        store = TemplateStore(StateStore(module.params["state_dir"]), run_command=module.run_command)
+        return store.converge(module.params, module.check_mode)
 
     changed, manifest, warnings, diff = run_engine(module, work)
     emit_warnings(module, warnings)

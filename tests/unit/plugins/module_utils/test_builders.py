@@ -88,3 +88,53 @@ def test_apk_command():
     assert builder.command("/t") == [
         "apk", "--root", "/t", "--initdb", "--update-cache", "--allow-untrusted", "--no-progress",
         "--repository", "https://dl-cdn.alpinelinux.org/alpine/v3.20/main", "add", "alpine-base", "openrc", "openssh"]
+
+
+def test_module_style_run_command_is_checked_by_exit_code(tmp_path):
+    """AnsibleModule.run_command returns a failing rc instead of raising: that is a failed attempt too."""
+    calls = []
+
+    def module_run_command(cmd):
+        calls.append(cmd)
+        return (100, "", "E: Failed getting release file") if len(calls) == 1 else (0, "ok", "")
+
+    builder = builders.DebootstrapBuilder("bookworm", packages=["systemd-sysv"])
+    builder.build(str(tmp_path), module_run_command, backoff=0)
+    assert calls == [builder.command(str(tmp_path))] * 2
+
+    with pytest.raises(BuildError) as info:
+        builder.build(str(tmp_path), lambda cmd: (1, "", "E: no route"), attempts=3, backoff=0)
+    assert "after 3 attempt(s)" in info.value.msg and info.value.details["rc"] == 1
+
+
+def test_retries_wait_longer_each_time(tmp_path, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(builders.time, "sleep", pauses.append)
+    with pytest.raises(BuildError):
+        builders.DebootstrapBuilder("bookworm").build(str(tmp_path), lambda cmd: (1, "", "x"))
+    assert builders.DebootstrapBuilder.attempts == 3 and pauses == [5, 10]
+
+
+def test_a_failed_attempt_is_emptied_before_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(builders, "unmount_tree", lambda path: None)
+    seen = []
+
+    def run_command(cmd):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        (tmp_path / "debootstrap").mkdir()
+        (tmp_path / "debootstrap" / "debootstrap.log").write_text("half")
+        return (1, "", "x") if len(seen) == 1 else (0, "", "")
+
+    builders.DebootstrapBuilder("bookworm").build(str(tmp_path), run_command, backoff=0)
+    assert seen == [[], []]
+
+
+def test_missing_program_says_what_to_install(monkeypatch):
+    from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency
+    monkeypatch.setattr(builders, "find_program", lambda name: None)
+    with pytest.raises(MissingDependency) as info:
+        builders.DebootstrapBuilder("bookworm").check_installed()
+    assert "debootstrap" in info.value.msg and "apt-get install debootstrap" in info.value.msg
+    with pytest.raises(MissingDependency) as info:
+        builders.TarballBuilder.check_installed(builders.TarballBuilder.__new__(builders.TarballBuilder))
+    assert "tar is required" in info.value.msg
