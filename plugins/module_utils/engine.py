@@ -76,15 +76,6 @@ class PartitionEngine:
             self._host_facts = HostFacts.probe(self.cgroups.online_cpus())
         return self._host_facts
 
-    def template_exists(self, name):
-        return self.templates.manifest(name) is not None
-
-    def template_root(self, name):
-        manifest = self.templates.manifest(name)
-        if manifest is None:
-            raise NotFound("rootfs template %s does not exist in %s" % (name, self.store.rootfs_base))
-        return self.templates.root(name), manifest
-
     def id_base(self, spec):
         """Host ID that the partition's root maps to (its tenant's range), or None when privileged."""
         if spec.get("privileged"):
@@ -93,7 +84,7 @@ class PartitionEngine:
 
     def lower_root(self, spec, base):
         """The template tree the partition's disk is made from: shifted to its ID range when it has one."""
-        root, manifest = self.template_root(spec["rootfs"])
+        root, manifest = self.templates.get(spec["rootfs"])
         if base is not None:
             root = self.templates.shifted_root(spec["rootfs"], base)
         return root, manifest
@@ -134,7 +125,7 @@ class PartitionEngine:
             networks = dict((net_name, self.store.load_network(net_name)) for net_name in self.store.network_names())
             return normalise_interfaces(raw, name, networks, self.addresses_in_use(exclude=name))
 
-        return normalise_partition(params, self.host_facts, self.template_exists,
+        return normalise_partition(params, self.host_facts, self.templates.exists,
                                    recorded=(document or {}).get("spec"), interfaces=interfaces)
 
     def addresses_in_use(self, exclude=None):
@@ -206,7 +197,7 @@ class PartitionEngine:
             elif action == "stop":
                 document = self._do_stop(plan.name, document)
             elif action == "update":
-                plan.warnings.extend(self.cgroup(spec["name"]).apply_limits(spec["resources"]))
+                self.cgroup(spec["name"]).apply_limits(spec["resources"])  # plan() already warned about unsupported limits
             elif action == "resize_disk":
                 self._do_prepare(spec)  # mounts the image after a host reboot
                 self.disk(spec).resize(spec["resources"]["disk"])
