@@ -16,7 +16,7 @@ import hashlib
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, oci, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, InvalidOption, NotFound, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE, IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
@@ -54,20 +54,26 @@ def cgroup_parent(state_dir):
 class PartitionEngine:
     """Drives partitions of one state directory with one runtime."""
 
-    def __init__(self, store, runtime, cgroup_host, check_mode=False):
+    def __init__(self, store, runtime, cgroup_host, check_mode=False, unit_supervisor=None, notices=()):
         self.store = store
         self.runtime = runtime
         self.cgroups = cgroup_host
         self.check_mode = check_mode
+        self.supervisor = unit_supervisor  # a SystemdSupervisor where systemd supervises partitions, else None
+        self.notices = list(notices)  # host-wide warnings every plan carries
         self.parent = cgroup_parent(store.root)
         self.templates = TemplateStore(store)
         self.nft_table = firewall.table_name(self.parent)
         self._host_facts = None
+        self._claimed = None  # addresses claimed by partitions planned earlier in one converge_many call
 
     @classmethod
     def open(cls, state_dir=DEFAULT_STATE_DIR, runtime="auto", check_mode=False):
         store = StateStore(state_dir)
-        return cls(store, select_runtime(runtime, store.runtime_root), cgroups.detect(), check_mode)
+        cgroup_host = cgroups.detect()
+        unit_supervisor, notice = supervisor.detect(cgroup_host.version)
+        return cls(store, select_runtime(runtime, store.runtime_root), cgroup_host, check_mode,
+                   unit_supervisor, [notice] if notice else [])
 
     # ---- reading --------------------------------------------------------------------------
     @property
@@ -94,7 +100,13 @@ class PartitionEngine:
         return PartitionDisk(self.store.partition_dir(spec["name"]), spec.get("storage") or "overlay",
                              quota={"disk": resources.get("disk"), "inodes": resources.get("inodes")})
 
+    def unit(self, name):
+        """The systemd unit that supervises the partition, or None without systemd supervision."""
+        return supervisor.unit_name(self.parent, name) if self.supervisor else None
+
     def cgroup(self, name):
+        if self.supervisor:
+            return cgroups.PartitionCgroup(self.cgroups, self.supervisor.cgroup_path(self.unit(name)))
         return self.cgroups.partition(self.parent, name)
 
     def observe(self, name, runtime_states=None):
@@ -129,8 +141,8 @@ class PartitionEngine:
                                    recorded=(document or {}).get("spec"), interfaces=interfaces)
 
     def addresses_in_use(self, exclude=None):
-        """{ip: partition} over every other partition's interfaces."""
-        used = {}
+        """{ip: partition} over every other partition's interfaces, and those planned earlier in a bulk call."""
+        used = dict((ip, owner) for ip, owner in (self._claimed or {}).items() if owner != exclude)
         for other in self.store.partition_names():
             if other == exclude:
                 continue
@@ -150,6 +162,7 @@ class PartitionEngine:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
         plan.spec = spec
+        plan.warnings.extend(self.notices if plan.changed else [])
         if spec is not None:
             plan.warnings.extend(self._unsupported_warnings(spec))
             if spec.get("privileged"):
@@ -225,6 +238,28 @@ class PartitionEngine:
         self.disk(spec).prepare(lower, owner=base)
 
     def _do_start(self, document):
+        """Start the partition: through its systemd unit where systemd supervises, else directly."""
+        if self.supervisor is None:
+            return self._launch(document, self._console(document["name"]))
+        name = document["name"]
+        unit = self.unit(name)
+        error_file = self._start_error_file(name)
+        if os.path.exists(error_file):
+            os.unlink(error_file)
+        try:
+            self.supervisor.start(unit, self.store.root, name, os.path.join(self.disk(document["spec"]).bundle, "init.pid"),
+                                  document["spec"].get("stop_timeout", 30))
+        except PartitionError as exc:
+            reason = _read_text(error_file) or exc.msg
+            raise PartitionError("partition %s did not start in systemd unit %s: %s (journalctl -u %s)" % (name, unit, reason, unit))
+        return self.store.load_partition(name)
+
+    def _start_error_file(self, name):
+        return os.path.join(self.store.partition_dir(name), "start-error")
+
+    def _launch(self, document, console):
+        """Make the partition run: disk, bundle, cgroups, runtime, network. console: a log file, or None to keep
+        this process's stdout and stderr (the journal, in a systemd unit)."""
         spec = document["spec"]
         name = spec["name"]
         base = self.id_base(spec)
@@ -246,7 +281,7 @@ class PartitionEngine:
         try:
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
-            self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), self._console(name))
+            self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), console)
             pid = (self.runtime.state(name) or {}).get("pid")
             for iface in spec.get("interfaces") or []:
                 self._attach(pid, name, iface)
@@ -267,6 +302,15 @@ class PartitionEngine:
         return path
 
     def _do_stop(self, name, document):
+        if self.supervisor is not None:
+            self.supervisor.stop(self.unit(name))  # its ExecStop and ExecStopPost run _stop_runtime and _clean_runtime
+            document = self.store.load_partition(name) if document is not None else None
+            if self.runtime.state(name) is None:
+                return document
+            # started before systemd supervision was set up: stop it directly
+        return self._stop_runtime(name, document)
+
+    def _stop_runtime(self, name, document):
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
         signal = running.get("stop_signal") or oci.SIGTERM
@@ -356,6 +400,27 @@ class PartitionEngine:
         if base is not None:
             self.templates.drop_shifted(base)  # its copies of the templates go with the range
 
+    # ---- inside a partition's systemd unit (supervisor.py; the host role's linuxvps-partition command) ----
+    def unit_start(self, name):
+        """The unit's start command: launch the partition with its console on our stdout (the journal)."""
+        supervisor.leave_unit_root()
+        document = self.store.load_partition(name)
+        if document is None:
+            raise NotFound("partition %s does not exist in %s" % (name, self.store.root))
+        try:
+            self._launch(document, None)
+        except PartitionError as exc:
+            write_file(self.store.partition_dir(name), "start-error", exc.msg + "\n")
+            raise
+
+    def unit_stop(self, name):
+        """The unit's ExecStop: init's shutdown signal, then what is left is killed."""
+        self._stop_runtime(name, self.store.load_partition(name))
+
+    def unit_cleanup(self, name):
+        """The unit's ExecStopPost, after a stop, a failed start or init's own exit: leave nothing running."""
+        self._stop_runtime(name, self.store.load_partition(name))
+
     # ---- reporting ------------------------------------------------------------------------
     def report(self, name, observed=None, usage=False):
         """The `partition` dict returned to users (and each item of partition_info)."""
@@ -370,8 +435,9 @@ class PartitionEngine:
         running = document.get("running") or {}
         view["started"] = running.get("started") if observed["status"] != "stopped" else None
         view["runtime"] = running.get("runtime") or self.runtime.name
-        view["cgroup"] = "/%s/%s" % (self.parent, name)
-        view["console_log"] = os.path.join(self.store.partition_dir(name), "console.log")
+        view["cgroup"] = self.cgroup(name).path
+        view["unit"] = self.unit(name)
+        view["console_log"] = None if self.supervisor else os.path.join(self.store.partition_dir(name), "console.log")
         view["config"] = spec
         view["id_base"] = None if spec.get("privileged") else IdRanges().lookup(owner_key(self.store.root, spec.get("tenant") or name))
         view["interfaces"] = [dict(iface, host_interface=net.host_ifname(name, iface["name"]),
@@ -420,13 +486,77 @@ class PartitionEngine:
     # ---- convenience for callers ----------------------------------------------------------
     def converge(self, params):
         """Validate, observe, plan and apply one partition; return (plan, report)."""
-        validate_name(params["name"])
+        (outcome,) = self.converge_many([params], keep_going=False)
+        return outcome.plan, outcome.report
+
+    def converge_many(self, items, keep_going=True):
+        """Converge a list of partitions in one lock, sharing the host reads; a list of Outcome.
+
+        Every item is validated and planned before anything changes, so bad input changes nothing.
+        With keep_going, a partition that fails to apply is reported in its Outcome and the others go on.
+        """
+        names = [params["name"] for params in items]
+        for name in names:
+            validate_name(name)
+        duplicates = sorted(set(name for name in names if names.count(name) > 1))
+        if duplicates:
+            raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
         with self.store.lock(create=not self.check_mode):
-            observed = self.observe(params["name"])
-            plan = self.plan(params, observed)
+            states = self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
+            planned = []
+            self._claimed = {}
+            try:
+                for params in items:
+                    observed = self.observe(params["name"], runtime_states=states)
+                    plan = self.plan(params, observed)
+                    planned.append((params, observed, plan))
+                    self._claim_addresses(plan.spec)
+            finally:
+                self._claimed = None
+            outcomes = [self._apply_one(params, observed, plan, keep_going) for params, observed, plan in planned]
+            if not self.check_mode:
+                states = self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
+                for outcome in outcomes:
+                    if not outcome.failed:
+                        outcome.report = self.report(outcome.plan.name, self.observe(outcome.plan.name, runtime_states=states))
+        return outcomes
+
+    def _apply_one(self, params, observed, plan, keep_going):
+        name = params["name"]
+        try:
             self.apply(plan, observed)
-            if self.check_mode:
-                report = dict(plan.after, name=params["name"], pid=observed["pid"] if plan.after.get("state") == observed["status"] else None)
-            else:
-                report = self.report(params["name"])
-        return plan, report
+        except PartitionError as exc:
+            if not keep_going:
+                raise
+            return Outcome(plan, {"name": name}, exc)
+        if self.check_mode:
+            target = plan.after.get("state")
+            return Outcome(plan, dict(plan.after, name=name, pid=observed["pid"] if target == observed["status"] else None))
+        return Outcome(plan, None)  # reported once every partition is applied, from one runtime listing
+
+    def _claim_addresses(self, spec):
+        """Addresses a partition planned earlier in this call will hold (not recorded yet)."""
+        for iface in (spec or {}).get("interfaces") or []:
+            for cidr in iface.get("addresses") or []:
+                self._claimed[cidr.split("/")[0]] = spec["name"]
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+class Outcome:
+    """What converging one partition did: its plan, its report, and the error when it failed."""
+
+    def __init__(self, plan, report, error=None):
+        self.plan = plan
+        self.report = report
+        self.error = error
+
+    @property
+    def failed(self):
+        return self.error is not None

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import json
 import os
+import sys
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
@@ -75,8 +76,16 @@ class OciRuntime:
         """Create the container with its stdio appended to console_path, never to our pipes.
 
         The runtime's own error goes to the same file, so on failure it is read back from there.
+        console_path None: init keeps this process's stdout and stderr (a systemd unit's journal), where the
+        runtime's error then is too.
         """
         cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
+        if console_path is None:
+            sys.stdout.flush()
+            rc = run(cmd, output_file=sys.stdout, check=False)[0]
+            if rc != 0:
+                raise CommandFailed(cmd, rc, "", "its error is in the unit's journal")
+            return
         with os.fdopen(os.open(console_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as console:
             offset = console.tell()
             rc = run(cmd, output_file=console, check=False)[0]

@@ -60,9 +60,10 @@ RESOURCES_ARGSPEC = dict(
     inodes=dict(type="int"),
 )
 
-PARTITION_ARGSPEC = dict(
+# One partition's options (an item of the partition module's list form, and its single form).
+ITEM_ARGSPEC = dict(
     name=dict(type="str", required=True),
-    state=dict(type="str", default="started", choices=STATES),
+    state=dict(type="str", choices=STATES),
     rootfs=dict(type="str"),
     hostname=dict(type="str"),
     command=dict(type="raw"),
@@ -79,7 +80,7 @@ PARTITION_ARGSPEC = dict(
     labels=dict(type="dict"),
     authorized_keys=dict(type="list", elements="str", no_log=False),
     stop_timeout=dict(type="int"),
-    recreate=dict(type="str", default="never", choices=["never", "options-changed"]),
+    recreate=dict(type="str", choices=["never", "options-changed"]),
     storage=dict(type="str", choices=["overlay", "copy"]),
     resources=dict(type="dict", options=RESOURCES_ARGSPEC),
     interfaces=dict(type="list", elements="dict", options=INTERFACES_ARGSPEC),
@@ -90,7 +91,8 @@ ENGINE_ARGSPEC = dict(
     runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]),
     state_dir=dict(type="path", default="/var/lib/linuxvps"),
 )
-PARTITION_ARGSPEC.update(ENGINE_ARGSPEC)
+# The partition module: one partition's options (name optional there) or a list of them.
+PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **ENGINE_ARGSPEC)
 
 
 class HostFacts:

@@ -74,6 +74,9 @@ class StateStore:
     """Paths and documents under one state directory."""
 
     def __init__(self, root=DEFAULT_STATE_DIR):
+        # {path: (stat identity, document)}: a bulk run reads every partition's document for each partition
+        # it plans (address clashes); the stat check keeps the cache true to the file.
+        self._documents = {}
         if not os.path.isabs(root):
             raise PartitionError("state_dir must be an absolute path, got %r" % (root,))
         self.root = os.path.normpath(root)
@@ -118,7 +121,22 @@ class StateStore:
 
     # ---- documents ----------------------------------------------------
     def load_partition(self, name):
-        return read_json(self.partition_document(name))
+        """The partition's document (None when it has none). Treat it as read-only: it may be shared."""
+        path = self.partition_document(name)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            self._documents.pop(path, None)
+            return None
+        identity = (info.st_ino, info.st_mtime_ns, info.st_size)
+        cached = self._documents.get(path)
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        document = read_json(path)
+        self._documents[path] = (identity, document)
+        return document
 
     def save_partition(self, name, document):
         document = dict(document, version=DOCUMENT_VERSION)

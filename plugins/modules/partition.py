@@ -19,7 +19,14 @@ description:
   - Changing O(resources) of a running partition applies the new limits live (same init PID) and records them,
     so they hold after a restart. Settings that only take effect when init starts are reported in a warning and
     applied at the next restart, or at once with O(recreate=options-changed).
-  - The partition's console (init's stdout and stderr) goes to C(console.log) in its state directory.
+  - The partition's console (init's stdout and stderr) goes to C(console.log) in its state directory, or to the journal
+    of its systemd unit where systemd supervises it.
+  - On hosts where systemd is PID 1 with the unified cgroup v2 hierarchy, and the collection's C(host) role has installed
+    its C(linuxvps-partition) command, each running partition is a transient systemd service in C(linuxvps.slice) with a
+    delegated cgroup: systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
+    console in the journal, and it outlives the session that started it.
+  - With O(partitions), one call converges many partitions under one host lock, reading the host once; a host with
+    hundreds of partitions then pays Ansible's per-task cost once instead of once per partition.
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
@@ -40,17 +47,28 @@ options:
     description:
       - Name of the partition, a DNS label (V(a-z), V(0-9), V(-), at most 63 characters).
       - Also the runtime's container ID and the name of its cgroup.
+      - Required unless O(partitions) is given.
     type: str
-    required: true
+  partitions:
+    description:
+      - Many partitions in one call, each item a dict of this module's options for one partition (all but O(state_dir)
+        and O(runtime), which the call shares), with O(name) required; or just a name, which takes every option from
+        the top level (for example O(state=absent) for a list of names).
+      - An option set at the top level, next to O(partitions), is the default for every item that does not set it.
+      - Every item is validated and planned before anything changes. A partition that then fails does not stop the
+        others; the task fails at the end, naming each failed partition.
+      - Mutually exclusive with O(name).
+    type: list
+    elements: raw
   state:
     description:
       - V(present) makes sure the partition exists without changing whether it runs; a new one is created stopped.
       - V(started) and V(stopped) make sure it runs or not. V(restarted) always stops and starts it again.
       - V(frozen) suspends every process of the partition (cgroup freezer); V(started) thaws it.
       - V(absent) stops the partition and removes everything it made, its files included.
+      - Default V(started).
     type: str
     choices: [present, started, stopped, restarted, frozen, absent]
-    default: started
   rootfs:
     description:
       - Name of the rootfs template, made by M(linuxvps.partitions.rootfs), the partition is cloned from.
@@ -134,9 +152,9 @@ options:
         reported in a warning and applied at the next restart.
       - V(options-changed) restarts the partition when such a setting changed, and gives it a new disk when
         O(rootfs) or O(storage) changed.
+      - Default V(never).
     type: str
     choices: [never, options-changed]
-    default: never
   resources:
     description:
       - Resource limits, enforced through cgroups (v1 and v2). All but O(resources.nofile) change live.
@@ -287,12 +305,36 @@ EXAMPLES = r"""
   linuxvps.partitions.partition:
     name: web1
     state: absent
+
+- name: Many partitions in one call, sharing defaults set at the top level
+  linuxvps.partitions.partition:
+    rootfs: debian12
+    resources:
+      memory: 256M
+      pids: 512
+    partitions:
+      - name: shop1
+        interfaces:
+          - network: lan0
+            addresses: [10.213.100.21]
+      - name: shop2
+        interfaces:
+          - network: lan0
+            addresses: [10.213.100.22]
 """
 
 RETURN = r"""
+partitions:
+  description:
+    - With O(partitions), one item per listed partition, in order, each holding what RV(partition) holds for one
+      partition plus C(changed), C(actions) and, when it failed, C(failed) and C(msg).
+  returned: when O(partitions) is given
+  type: list
+  elements: dict
+  sample: [{name: shop1, state: running, changed: true, actions: [record, prepare, start]}]
 partition:
   description: The partition after the run (in check mode, as it would be).
-  returned: always
+  returned: when O(name) is given
   type: dict
   contains:
     name:
@@ -328,8 +370,14 @@ partition:
       type: str
       sample: /linuxvps/web1
     console_log:
-      description: File that holds the partition's console output.
+      description: File that holds the partition's console output; null where a systemd unit supervises it (see RV(partition.unit)).
       type: str
+    unit:
+      description:
+        - The transient systemd service that supervises the partition on hosts where systemd is PID 1 with cgroup v2,
+          e.g. C(linuxvps-web1.service); its journal holds the console. Null elsewhere.
+      type: str
+      sample: linuxvps-web1.service
     config:
       description: The whole recorded configuration (this module's options, normalised).
       type: dict
@@ -344,31 +392,77 @@ partition:
       elements: dict
 actions:
   description: What the run did (or would do in check mode), in order.
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
   sample: [record, prepare, start]
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import PARTITION_ARGSPEC
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC, ITEM_ARGSPEC, PARTITION_ARGSPEC
+
+
+def list_items(module):
+    """The partitions option's items, validated like the single form, with top-level options as defaults."""
+    defaults = dict((key, module.params[key]) for key in ITEM_ARGSPEC if key != "name" and module.params.get(key) is not None)
+    validator = ArgumentSpecValidator(ITEM_ARGSPEC)
+    items = []
+    for index, raw in enumerate(module.params["partitions"]):
+        if isinstance(raw, str):
+            raw = {"name": raw}
+        if not isinstance(raw, dict):
+            module.fail_json(msg="partitions[%d]: must be a dict of options or a partition name, got %r" % (index, raw))
+        merged = dict(defaults, **dict((key, value) for key, value in raw.items() if value is not None))
+        result = validator.validate(merged)
+        if result.error_messages:
+            label = raw.get("name") or "#%d" % index
+            module.fail_json(msg="partitions[%d] (%s): %s" % (index, label, "; ".join(result.error_messages)))
+        items.append(result.validated_parameters)
+    return items
 
 
 def main():
-    module = AnsibleModule(argument_spec=PARTITION_ARGSPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=PARTITION_ARGSPEC, supports_check_mode=True,
+                           mutually_exclusive=[("name", "partitions")], required_one_of=[("name", "partitions")])
+    if module.params["partitions"] is not None:
+        converge_list(module, list_items(module))
+    else:
+        converge_one(module)
 
-    def work():
-        engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode)
-        return engine.converge(module.params)
 
-    plan, report = run_engine(module, work)
+def open_engine(module):
+    return PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode)
+
+
+def converge_one(module):
+    params = dict((key, module.params[key]) for key in list(ITEM_ARGSPEC) + list(ENGINE_ARGSPEC))
+    plan, report = run_engine(module, lambda: open_engine(module).converge(params))
     emit_warnings(module, plan.warnings)
     result = dict(changed=plan.changed, partition=report, actions=plan.actions)
     if module._diff:
         result["diff"] = plan.diff()
+    module.exit_json(**result)
+
+
+def converge_list(module, items):
+    outcomes = run_engine(module, lambda: open_engine(module).converge_many(items))
+    emit_warnings(module, [warning for outcome in outcomes for warning in outcome.plan.warnings])
+    results = []
+    for outcome in outcomes:
+        item = dict(outcome.report, changed=outcome.plan.changed, actions=outcome.plan.actions)
+        if outcome.failed:
+            item.update(failed=True, msg=outcome.error.msg)
+        results.append(item)
+    result = dict(changed=any(outcome.plan.changed for outcome in outcomes), partitions=results)
+    if module._diff:
+        result["diff"] = [outcome.plan.diff() for outcome in outcomes]
+    failed = [outcome.plan.name for outcome in outcomes if outcome.failed]
+    if failed:
+        module.fail_json(msg="partitions failed: %s (see each item's msg)" % ", ".join(failed), **result)
     module.exit_json(**result)
 
 
