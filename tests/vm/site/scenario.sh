@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# site.yml against the systemd + cgroup v2 VM, over SSH: host role, a template, two tenants' partitions
+# supervised by systemd units with limits in their delegated cgroups, a live limit change, the restart
+# policy, partitions outliving the SSH session, a reboot bringing the autostart partitions back in their
+# order with their limits and addresses, the report, and destroy.yml leaving nothing.
+# Needs INVENTORY (written by tests/vm/vm.sh start) and the collection on ANSIBLE_COLLECTIONS_PATH.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+vm="$here/../vm.sh"
+: "${INVENTORY:?INVENTORY must name the VM inventory}"
+log=$(mktemp)
+# No SSH connection sharing: every task and check opens and closes its own session.
+export ANSIBLE_SSH_ARGS="-o ControlMaster=no -o ControlPath=none"
+export ANSIBLE_HOST_KEY_CHECKING=False
+play=(ansible-playbook -i "$INVENTORY" -e "@$here/vars.yml")
+parts=(acme-db acme-web globex-app)
+
+cleanup() { rm -f "$log"; }
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+on_vm() { "$vm" ssh "$@"; }
+run() { "${play[@]}" "$@" > "$log" 2>&1 || { cat "$log"; fail "ansible-playbook $*"; }; grep -E '^lvvm +:' "$log" || true; }
+no_change() { if grep -E 'lvvm +:.*changed=[1-9]' "$log"; then cat "$log"; fail "$1 changed something"; fi; }
+unit_of() { echo "linuxvps-$1.service"; }
+cgroup_file() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/$(unit_of "$1")/partition/$2"; }
+main_pid() { on_vm systemctl show -p MainPID --value "$(unit_of "$1")"; }
+# init inside reports running (or degraded: a minimal template may have a failed unit), within 120 s
+wait_booted() {
+  local state
+  for _ in $(seq 120); do
+    state=$(on_vm runc --root /var/lib/linuxvps/runc exec "$1" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) return 0 ;; esac
+    sleep 1
+  done
+  fail "$1: init reports '${state:-nothing}' after 120 s"
+}
+expect() { [ "$2" = "$3" ] || fail "$1: expected '$3', got '$2'"; }
+
+echo "== the VM: systemd as PID 1, unified cgroup v2"
+expect "init" "$(on_vm cat /proc/1/comm)" systemd
+expect "cgroup fs" "$(on_vm stat -fc %T /sys/fs/cgroup)" cgroup2fs
+
+echo "== site.yml converges the VM"
+run linuxvps.partitions.site
+grep -q 'TENANT' "$log" || { cat "$log"; fail "no report table"; }
+
+for part in "${parts[@]}"; do
+  expect "$part unit" "$(on_vm systemctl is-active "$(unit_of "$part")")" active
+  wait_booted "$part"
+done
+
+echo "== site.yml again and in check mode: nothing changes"
+run linuxvps.partitions.site
+no_change "second site.yml"
+run linuxvps.partitions.site --check
+no_change "site.yml --check"
+
+echo "== limits live in the units' delegated cgroups"
+expect "acme-web memory.max" "$(cgroup_file acme-web memory.max)" 201326592
+expect "acme-db pids.max" "$(cgroup_file acme-db pids.max)" 300
+expect "globex-app cpu.max" "$(cgroup_file globex-app cpu.max)" "100000 100000"
+expect "globex-app cpu.weight" "$(cgroup_file globex-app cpu.weight)" 300
+expect "unit delegated" "$(on_vm systemctl show -p Delegate --value "$(unit_of acme-web)")" yes
+# the partition's init runs in the payload, below the limits
+init_cgroup=$(on_vm cat "/proc/$(main_pid acme-web)/cgroup")
+expect "init's cgroup" "$init_cgroup" "0::/linuxvps.slice/$(unit_of acme-web)/partition/payload"
+
+echo "== the console is in the unit's journal"
+on_vm journalctl -u "$(unit_of acme-web)" --no-pager -o cat | grep -q 'Reached target' || fail "no console output in the journal"
+
+echo "== addresses answer from the VM host and between partitions"
+on_vm ping -c 1 -W 5 10.213.50.11 >/dev/null || fail "acme-web does not answer"
+on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6"
+on_vm runc --root /var/lib/linuxvps/runc exec acme-db ping -c 1 -W 5 10.213.50.21 >/dev/null || fail "acme-db cannot reach globex-app"
+
+echo "== acme moves to the large profile: limits change live, init keeps its PID"
+before=$(main_pid acme-web)
+run linuxvps.partitions.tenants -e "@$here/moved.yml"
+expect "acme-web memory.max after the move" "$(cgroup_file acme-web memory.max)" 335544320
+expect "acme-web cpu.max after the move" "$(cgroup_file acme-web cpu.max)" "100000 100000"
+expect "acme-web init PID" "$(main_pid acme-web)" "$before"
+
+echo "== partitions outlive the SSH sessions that started them"
+for part in "${parts[@]}"; do
+  expect "$part after the sessions ended" "$(on_vm systemctl is-active "$(unit_of "$part")")" active
+  expect "$part's cgroup" "$(on_vm systemctl show -p ControlGroup --value "$(unit_of "$part")")" "/linuxvps.slice/$(unit_of "$part")"
+done
+
+echo "== restart policy: a killed init comes back, poweroff inside stays down"
+on_vm kill -9 "$(main_pid acme-web)"
+for _ in $(seq 60); do
+  pid=$(main_pid acme-web)
+  [ "$pid" != 0 ] && [ "$pid" != "$before" ] && [ "$(on_vm systemctl is-active "$(unit_of acme-web)")" = active ] && break
+  sleep 1
+done
+if [ "$pid" = 0 ] || [ "$pid" = "$before" ]; then fail "acme-web did not restart after its init was killed"; fi
+wait_booted acme-web
+expect "acme-web memory.max after the restart" "$(cgroup_file acme-web memory.max)" 335544320
+on_vm ping -c 1 -W 5 10.213.50.11 >/dev/null || fail "acme-web does not answer after its restart"
+on_vm runc --root /var/lib/linuxvps/runc exec globex-app systemctl poweroff || true
+for _ in $(seq 60); do
+  [ "$(on_vm systemctl is-active "$(unit_of globex-app)" || true)" != active ] && break
+  sleep 1
+done
+sleep 5  # longer than RestartSec: a restart would have happened by now
+expect "globex-app after poweroff" "$(on_vm systemctl is-active "$(unit_of globex-app)" || true)" inactive
+run linuxvps.partitions.tenants -e "@$here/moved.yml"
+grep -qE 'lvvm +:.*changed=[1-9]' "$log" || fail "tenants.yml did not start globex-app again"
+expect "globex-app started again" "$(on_vm systemctl is-active "$(unit_of globex-app)")" active
+
+echo "== reboot: autostart partitions come back in their order, with limits and addresses"
+"$vm" reboot
+for part in "${parts[@]}"; do
+  for _ in $(seq 120); do
+    [ "$(on_vm systemctl is-active "$(unit_of "$part")" || true)" = active ] && break
+    sleep 1
+  done
+  expect "$part after the reboot" "$(on_vm systemctl is-active "$(unit_of "$part")" || true)" active
+done
+order=$(on_vm journalctl -b -u linuxvps-autostart.service --no-pager -o cat | sed -n 's/^\([a-z0-9-]*\): started$/\1/p' | paste -sd' ')
+expect "autostart order" "$order" "acme-db acme-web globex-app"
+expect "acme-web memory.max after the reboot" "$(cgroup_file acme-web memory.max)" 335544320
+expect "acme-db pids.max after the reboot" "$(cgroup_file acme-db pids.max)" 300
+on_vm ping -c 1 -W 5 10.213.50.12 >/dev/null || fail "acme-db does not answer after the reboot"
+on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6 after the reboot"
+for part in "${parts[@]}"; do wait_booted "$part"; done
+
+echo "== site.yml after the reboot: nothing to change"
+run linuxvps.partitions.site -e "@$here/moved.yml"
+no_change "site.yml after the reboot"
+
+echo "== the report"
+run linuxvps.partitions.report
+grep -q 'acme-web' "$log" || { cat "$log"; fail "report lacks acme-web"; }
+
+echo "== destroy.yml leaves nothing"
+run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
+expect "units left" "$(on_vm systemctl list-units --all --no-legend 'linuxvps-*' | grep -vc autostart || true)" 0
+expect "cgroups left" "$(on_vm find /sys/fs/cgroup/linuxvps.slice -mindepth 1 -type d 2>/dev/null | wc -l)" 0
+expect "containers left" "$(on_vm runc --root /var/lib/linuxvps/runc list -q | wc -l)" 0
+expect "overlay mounts left" "$(on_vm grep -c ' overlay ' /proc/mounts || true)" 0
+echo "VM scenario passed"
