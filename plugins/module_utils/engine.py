@@ -171,14 +171,17 @@ class PartitionEngine:
         return plan
 
     def _refuse_shrink(self, recorded, spec):
+        """A project quota shrinks down to what is used; an image never shrinks."""
         old, new = recorded["resources"].get("disk"), spec["resources"].get("disk")
         if old is None or new is None or new >= old:
             return
-        used = (self.disk(recorded).usage() or {}).get("used_bytes")
-        reason = "disk images only grow, live; the partition has %s bytes and uses %s" % (old, used if used is not None else "an unknown amount")
+        disk = self.disk(recorded)
+        used = (disk.usage() or {}).get("used_bytes")
         if used is not None and new < used:
-            reason = "is below the %d bytes the partition uses" % used
-        raise InvalidOption("resources.disk", new, reason)
+            raise InvalidOption("resources.disk", new, "is below the %d bytes the partition uses" % used)
+        if disk.quota_kind != "project":
+            raise InvalidOption("resources.disk", new, "disk images only grow, live; the partition has %s bytes and uses %s"
+                                % (old, used if used is not None else "an unknown amount"))
 
     def _unsupported_warnings(self, spec):
         warnings = []

@@ -19,6 +19,7 @@ import shutil
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.projquota import ProjectQuotas
 
 MNT_DETACH = 2
 XFS_MIN_BYTES = 300 * 1024 * 1024
@@ -88,9 +89,15 @@ def remove_tree(path):
 class PartitionDisk:
     """Paths and operations for one partition's root filesystem.
 
-    With a quota (disk bytes, inodes) the partition's own layer lives in a filesystem image of that size,
-    loop-mounted and kept mounted while the partition exists: writing past it fails with ENOSPC inside
-    the partition only, and the image grows live (xfs_growfs, or resize2fs for ext4 images).
+    With a quota (disk bytes, inodes) the partition's own layer lives in ``layer/``, enforced one of two ways,
+    chosen when the disk is made:
+
+    * project quota: where the state directory's filesystem enforces project quotas (XFS, ext4), ``layer/`` is a
+      directory with its own project ID; limits change live, in both directions.
+    * image: elsewhere, ``layer/`` is a loop-mounted filesystem image of that size (``disk.img``), kept mounted
+      while the partition exists; it grows live (xfs_growfs, or resize2fs for ext4 images).
+
+    Either way writing past the quota fails inside the partition only (EDQUOT or ENOSPC).
     """
 
     def __init__(self, partition_dir, mode, quota=None):
@@ -116,6 +123,30 @@ class PartitionDisk:
     def prepared(self):
         return os.path.isdir(self.upper if self.mode == "overlay" else self.copy)
 
+    @property
+    def quota_kind(self):
+        """'project', 'image' or None; for an existing disk what it was made with, for a new one what the host offers."""
+        if not self.quota:
+            return None
+        if os.path.exists(self.image) or os.path.exists(self.image + ".partial"):
+            return "image"
+        if os.path.isdir(self.layer) or self._project_quotas() is not None:
+            return "project"
+        return "image"
+
+    def _project_quotas(self):
+        if not hasattr(self, "_quotas"):
+            self._quotas = ProjectQuotas.for_path(os.path.dirname(self.dir))
+        return self._quotas
+
+    def _project(self):
+        """(ProjectQuotas, project ID) of a project-quota layer."""
+        quotas = self._project_quotas()
+        if quotas is None:
+            raise PartitionError("the disk of %s uses a project quota, but %s no longer enforces project quotas"
+                                 % (self.dir, os.path.dirname(self.dir)))
+        return quotas, ProjectQuotas.project_id(self.layer)
+
     def prepare(self, template_root, owner=None):
         """Create the writable layer (overlay) or the full copy; idempotent and restartable.
 
@@ -126,8 +157,10 @@ class PartitionDisk:
             if not os.path.isdir(path):
                 os.makedirs(path, 0o711)
             os.chmod(path, 0o711)  # the user namespace's root must pass through to the rootfs
-        if self.quota:
+        if self.quota_kind == "image":
             self._prepare_image(owner)
+        elif self.quota_kind == "project":
+            self._prepare_project(owner)
         if self.mode == "overlay":
             for path in (self.upper, self.work, self.mountpoint):
                 if not os.path.isdir(path):
@@ -157,6 +190,15 @@ class PartitionDisk:
             if owner is not None and os.stat(self.layer).st_uid != owner:
                 os.chown(self.layer, owner, owner)  # mkfs.xfs has no root owner option
 
+    def _prepare_project(self, owner):
+        if not os.path.isdir(self.layer):
+            os.mkdir(self.layer, 0o711)
+        quotas, project = self._project()
+        ProjectQuotas.assign(self.layer, project)  # before upper/ and work/: they inherit it
+        quotas.set_limits(project, self.quota["disk"], self.quota.get("inodes"))
+        if owner is not None and os.stat(self.layer).st_uid != owner:
+            os.chown(self.layer, owner, owner)
+
     def _mkfs_command(self, owner):
         """XFS grows online with CAP_SYS_ADMIN alone; ext4 when an exact inode count is asked for (or below XFS's 300M)."""
         if self.quota.get("inodes") is None and self.quota["disk"] >= XFS_MIN_BYTES:
@@ -167,7 +209,11 @@ class PartitionDisk:
         return cmd
 
     def resize(self, disk_bytes):
-        """Grow the image and its filesystem while mounted (ext4 grows online)."""
+        """Grow the quota while the partition runs: the project's limit, or the image and its filesystem."""
+        if self.quota_kind == "project":
+            quotas, project = self._project()
+            quotas.set_limits(project, disk_bytes, self.quota.get("inodes"))
+            return
         old_bytes = os.path.getsize(self.image)
         if old_bytes >= disk_bytes:
             return
@@ -195,6 +241,9 @@ class PartitionDisk:
 
     def usage(self):
         """Bytes and inodes used and available on the quota's filesystem (None without a quota)."""
+        if self.quota_kind == "project" and os.path.isdir(self.layer):
+            quotas, project = self._project()
+            return quotas.usage(project)
         if not self.quota or self.layer not in mount_points():
             return None
         st = os.statvfs(self.layer)
@@ -230,6 +279,7 @@ class PartitionDisk:
         """Unmount and remove the partition's files, keeping its directory (and state document)."""
         self.unmount(points)
         self._unmount_layer()
+        self._release_project()
         for path in (self.bundle, self.upper, self.work, self.copy, self.copy + ".partial", self.layer):
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -241,9 +291,16 @@ class PartitionDisk:
         if os.path.isdir(self.layer) and self.layer in mount_points():
             umount(self.layer, lazy=True)  # the loop device is freed once the last user is gone
 
+    def _release_project(self):
+        """Clear a project-quota layer's limits, so a later directory with the same inode starts unbound."""
+        if self.quota_kind == "project" and os.path.isdir(self.layer) and self._project_quotas() is not None:
+            quotas, project = self._project()
+            quotas.set_limits(project, 0, 0)
+
     def destroy(self, points=None):
         """Unmount and remove everything the partition made on disk."""
         self.unmount(points)
         self._unmount_layer()
+        self._release_project()
         if os.path.isdir(self.dir):
             shutil.rmtree(self.dir)

@@ -23,7 +23,7 @@ description:
     of its systemd unit where systemd supervises it.
   - On hosts where systemd is PID 1 with the unified cgroup v2 hierarchy, and the collection's C(host) role has installed
     its C(linuxvps-partition) command, each running partition is a transient systemd service in C(linuxvps.slice) with a
-    delegated cgroup: systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
+    delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
     console in the journal, and it outlives the session that started it.
   - With O(partitions), one call converges many partitions under one host lock, reading the host once; a host with
     hundreds of partitions then pays Ansible's per-task cost once instead of once per partition.

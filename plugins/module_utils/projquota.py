@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Project quotas (XFS, ext4) through quotactl(2) and the FS_IOC_FSSETXATTR ioctl, with ctypes.
+
+A directory gets a project ID and the inherit flag, so everything created below it counts against
+that project; the filesystem then refuses writes past the project's block or inode hard limit
+(EDQUOT, which programs report as "Disk quota exceeded"). Limits change at any time, so a quota grows
+(or shrinks, down to what is used) live.
+
+Usable where the filesystem is mounted with project quotas enforced: XFS with ``prjquota``/``pquota``,
+ext4 with the ``project`` and ``quota`` features and ``prjquota``. The kernel needs CONFIG_QUOTA (ext4)
+or CONFIG_XFS_QUOTA.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+
+PRJQUOTA = 2
+Q_GETINFO = 0x800005
+Q_GETQUOTA = 0x800007
+Q_SETQUOTA = 0x800008
+QIF_BLIMITS = 1
+QIF_ILIMITS = 4
+QUOTA_BLOCK = 1024  # dqb_bhardlimit counts 1 KiB blocks
+FS_IOC_FSGETXATTR = 0x801C581F
+FS_IOC_FSSETXATTR = 0x401C5820
+FS_XFLAG_PROJINHERIT = 0x00000200
+ENFORCING_OPTIONS = {"xfs": ("prjquota", "pquota"), "ext4": ("prjquota",)}
+MAX_PROJECT_ID = 2 ** 32 - 2  # 2^32 - 1 is "no ID"
+
+
+class _Dqblk(ctypes.Structure):
+    _fields_ = [("dqb_bhardlimit", ctypes.c_uint64), ("dqb_bsoftlimit", ctypes.c_uint64),
+                ("dqb_curspace", ctypes.c_uint64), ("dqb_ihardlimit", ctypes.c_uint64),
+                ("dqb_isoftlimit", ctypes.c_uint64), ("dqb_curinodes", ctypes.c_uint64),
+                ("dqb_btime", ctypes.c_uint64), ("dqb_itime", ctypes.c_uint64), ("dqb_valid", ctypes.c_uint32)]
+
+
+class _Dqinfo(ctypes.Structure):
+    _fields_ = [("dqi_bgrace", ctypes.c_uint64), ("dqi_igrace", ctypes.c_uint64),
+                ("dqi_flags", ctypes.c_uint32), ("dqi_valid", ctypes.c_uint32)]
+
+
+class _Fsxattr(ctypes.Structure):
+    _fields_ = [("fsx_xflags", ctypes.c_uint32), ("fsx_extsize", ctypes.c_uint32), ("fsx_nextents", ctypes.c_uint32),
+                ("fsx_projid", ctypes.c_uint32), ("fsx_cowextsize", ctypes.c_uint32), ("fsx_pad", ctypes.c_ubyte * 8)]
+
+
+_libc = None
+
+
+def _quotactl(command, device, project, buffer):
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    cmd = (command << 8) | PRJQUOTA  # QCMD(command, PRJQUOTA)
+    if _libc.quotactl(cmd, device.encode(), project, ctypes.byref(buffer)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "quotactl on %s: %s" % (device, os.strerror(err)))
+
+
+def filesystem_of(path, mountinfo="/proc/self/mountinfo"):
+    """(mount point, fstype, device, super options + mount options) of the filesystem holding path."""
+    path = os.path.realpath(path)
+    best = None
+    with open(mountinfo) as handle:
+        for line in handle:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")
+            if path == point or path.startswith(point.rstrip("/") + "/"):
+                if best is None or len(point) >= len(best[0]):
+                    separator = fields.index("-")
+                    options = set(fields[5].split(",")) | set(fields[separator + 3].split(","))
+                    best = (point, fields[separator + 1], fields[separator + 2], options)
+    return best
+
+
+class ProjectQuotas:
+    """Project quotas of one filesystem (by its block device)."""
+
+    def __init__(self, device, fstype):
+        self.device = device
+        self.fstype = fstype
+
+    @classmethod
+    def for_path(cls, path):
+        """ProjectQuotas for the filesystem holding path, or None when it does not enforce project quotas."""
+        found = filesystem_of(path)
+        if found is None:
+            return None
+        _point, fstype, device, options = found
+        if not options.intersection(ENFORCING_OPTIONS.get(fstype, ())) or not device.startswith("/"):
+            return None
+        quotas = cls(device, fstype)
+        try:
+            _quotactl(Q_GETINFO, device, 0, _Dqinfo())
+        except OSError:
+            return None  # mounted so but no quota support in this kernel, or not readable
+        return quotas
+
+    @staticmethod
+    def project_id(directory):
+        """The project of a partition's layer: its directory's inode number, unique on the filesystem
+        while the directory lives (a reused number finds its old project empty, and gets new limits)."""
+        inode = os.stat(directory).st_ino
+        if inode > MAX_PROJECT_ID:
+            raise PartitionError("inode %d of %s is too large for a project ID" % (inode, directory))
+        return inode
+
+    @staticmethod
+    def assign(directory, project):
+        """Give directory the project and the inherit flag (before anything is created below it)."""
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            attr = _Fsxattr()
+            fcntl.ioctl(fd, FS_IOC_FSGETXATTR, attr)
+            if attr.fsx_projid == project and attr.fsx_xflags & FS_XFLAG_PROJINHERIT:
+                return
+            attr.fsx_projid = project
+            attr.fsx_xflags |= FS_XFLAG_PROJINHERIT
+            fcntl.ioctl(fd, FS_IOC_FSSETXATTR, attr)
+        finally:
+            os.close(fd)
+
+    def set_limits(self, project, limit_bytes, limit_inodes=None):
+        """Hard limits of the project; None or 0 removes a limit."""
+        block = _Dqblk()
+        block.dqb_bhardlimit = block.dqb_bsoftlimit = (limit_bytes or 0) // QUOTA_BLOCK
+        block.dqb_ihardlimit = block.dqb_isoftlimit = limit_inodes or 0
+        block.dqb_valid = QIF_BLIMITS | QIF_ILIMITS
+        try:
+            _quotactl(Q_SETQUOTA, self.device, project, block)
+        except OSError as exc:
+            raise PartitionError("cannot set the project quota %d on %s: %s" % (project, self.device, exc.strerror))
+
+    def usage(self, project):
+        """{used_bytes, limit_bytes, used_inodes, limit_inodes} of the project (limits None when unset)."""
+        block = _Dqblk()
+        try:
+            _quotactl(Q_GETQUOTA, self.device, project, block)
+        except OSError as exc:
+            raise PartitionError("cannot read the project quota %d on %s: %s" % (project, self.device, exc.strerror))
+        return {"used_bytes": block.dqb_curspace, "limit_bytes": block.dqb_bhardlimit * QUOTA_BLOCK or None,
+                "used_inodes": block.dqb_curinodes, "limit_inodes": block.dqb_ihardlimit or None}
