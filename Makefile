@@ -31,11 +31,11 @@ endif
 # shellcheck test (skipped with only a warning when missing). sshd runs inside partitions, from their
 # rootfs, so the host needs no openssh-server.
 APT_PACKAGES := runc debootstrap python3-pyroute2 nftables iproute2 iputils-ping openssh-client \
-                util-linux mount e2fsprogs xfsprogs tar rsync ca-certificates shellcheck
+                util-linux mount e2fsprogs xfsprogs tar rsync ca-certificates shellcheck qemu-system-x86
 
-.PHONY: test deps get-pip-standin pythons collection sanity units integration lint demo bench clean
+.PHONY: test deps get-pip-standin pythons collection sanity units integration vm-test vm-image vm-start vm-stop lint demo bench clean
 
-test: deps get-pip-standin collection sanity units integration lint
+test: deps get-pip-standin collection sanity units integration vm-test lint
 
 # apt only when something is missing; apt-get update only when the install fails without it.
 deps:
@@ -75,6 +75,23 @@ units: get-pip-standin pythons collection
 integration: collection
 	cd $(COLLECTION) && ansible-test integration --local --python $(PY_VERSION) --allow-destructive \
 	  --color no $(TARGETS)
+
+# The systemd + cgroup v2 host: a Debian 12 VM under qemu (TCG), built once and cached in /var/tmp/linuxvps-vm,
+# booted with -snapshot, driven over SSH by tests/vm/site/scenario.sh, always powered off at the end.
+VM := $(PYTHON) tests/vm/testvm.py
+vm-test: collection
+	$(VM) start
+	INVENTORY=/var/tmp/linuxvps-vm/run/inventory.yml ANSIBLE_COLLECTIONS_PATH=$(BUILD) tests/vm/site/scenario.sh; \
+	  rc=$$?; $(VM) stop; exit $$rc
+
+vm-image:
+	$(VM) build
+
+vm-start:
+	$(VM) start
+
+vm-stop:
+	$(VM) stop
 
 lint: collection
 	@dirs="$(wildcard playbooks roles)"; \

@@ -6,7 +6,7 @@
 # Needs INVENTORY (written by tests/vm/vm.sh start) and the collection on ANSIBLE_COLLECTIONS_PATH.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-vm="$here/../vm.sh"
+vm="$here/../testvm.py"
 : "${INVENTORY:?INVENTORY must name the VM inventory}"
 log=$(mktemp)
 # No SSH connection sharing: every task and check opens and closes its own session.
