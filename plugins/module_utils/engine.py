@@ -21,6 +21,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE, IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces, resolv_conf
+from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
@@ -474,16 +475,28 @@ class PartitionEngine:
 
     def start_autostart(self):
         """Start every partition marked autostart, by autostart_order then name (the host's boot service)."""
+        results = self._restore_networks()
         documents = [self.store.load_partition(name) for name in self.store.partition_names()]
         chosen = sorted((doc["spec"] for doc in documents if doc and doc["spec"].get("autostart")),
                         key=lambda spec: (spec.get("autostart_order", 100), spec["name"]))
-        results = []
         for spec in chosen:
             try:
                 plan, _report = self.converge({"name": spec["name"], "state": "started"})
                 results.append((spec["name"], "started" if plan.changed else "running", None))
             except PartitionError as exc:  # one broken partition must not keep the others down
                 results.append((spec["name"], "failed", exc.msg))
+        return results
+
+    def _restore_networks(self):
+        """Bridges, addresses and NAT of the recorded host networks: a reboot took them with it."""
+        results = []
+        networks = NetworkStore(self.store, self.nft_table)
+        for name in self.store.network_names():
+            try:
+                changed, _spec, _diff = networks.converge(dict(self.store.load_network(name) or {"name": name}, state="present"))
+                results.append(("network " + name, "created" if changed else "present", None))
+            except PartitionError as exc:
+                results.append(("network " + name, "failed", exc.msg))
         return results
 
     # ---- convenience for callers ----------------------------------------------------------
@@ -516,6 +529,8 @@ class PartitionEngine:
                     self._claim_addresses(plan.spec)
             finally:
                 self._claimed = None
+            if not self.check_mode and len(planned) > 1:
+                self._signal_stops(planned)
             outcomes = [self._apply_one(params, observed, plan, keep_going) for params, observed, plan in planned]
             if not self.check_mode:
                 states = self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
@@ -523,6 +538,21 @@ class PartitionEngine:
                     if not outcome.failed:
                         outcome.report = self.report(outcome.plan.name, self.observe(outcome.plan.name, runtime_states=states))
         return outcomes
+
+    def _signal_stops(self, planned):
+        """Ask every partition the call stops to shut down at once, so their inits shut down side by side
+        while each is then stopped in turn (which waits, and kills what is left)."""
+        for _params, observed, plan in planned:
+            if observed["status"] != "running" or not set(plan.actions) & {"stop", "destroy"}:
+                continue
+            try:
+                if self.supervisor is not None:
+                    self.supervisor.stop(self.unit(plan.name), wait=False)
+                else:
+                    running = (observed["document"] or {}).get("running") or {}
+                    self.runtime.kill(plan.name, running.get("stop_signal") or oci.SIGTERM)
+            except PartitionError:
+                pass  # the partition's own stop reports what is wrong
 
     def _apply_one(self, params, observed, plan, keep_going):
         name = params["name"]

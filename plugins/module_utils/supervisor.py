@@ -125,11 +125,12 @@ class SystemdSupervisor:
                self.helper, "start", state_dir, name]
         run(cmd, timeout=360)
 
-    def stop(self, unit):
-        """Stop the unit (its ExecStop shuts the partition down, ExecStopPost cleans up); waits."""
-        rc, out, err = run([self.systemctl, "stop", unit], check=False, timeout=600)
+    def stop(self, unit, wait=True):
+        """Stop the unit (its ExecStop shuts the partition down, ExecStopPost cleans up); waits unless told not to."""
+        cmd = [self.systemctl, "stop"] + ([] if wait else ["--no-block"]) + [unit]
+        rc, out, err = run(cmd, check=False, timeout=600)
         if rc not in (0, NOT_LOADED):
-            raise CommandFailed([self.systemctl, "stop", unit], rc, out, err)
+            raise CommandFailed(cmd, rc, out, err)
 
     def state(self, unit):
         """(LoadState, ActiveState, SubState) of the unit."""
