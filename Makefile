@@ -101,8 +101,11 @@ lint: collection
 demo: deps collection
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml
 
-bench:
-	@echo "bench: no benchmarks yet"
+# Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script.
+# N=25,100,200 by default; results in benchmarks/results/<time>.json and .md.
+N ?= 25,100,200
+bench: deps collection
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes $(N)
 
 clean:
 	rm -rf $(BUILD) tests/output
