@@ -286,7 +286,7 @@ class PartitionEngine:
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
             self.runtime.create(name, disk.bundle, os.path.join(disk.bundle, "init.pid"), console)
-            pid = (self.runtime.state(name) or {}).get("pid")
+            pid = int(_read_text(os.path.join(disk.bundle, "init.pid")))  # written by the runtime's create
             for iface in spec.get("interfaces") or []:
                 self._attach(pid, name, iface)
             self.runtime.start(name)
