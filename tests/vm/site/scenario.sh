@@ -29,7 +29,12 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
 on_vm() { "$vm" ssh "$@"; }
-run() { "${play[@]}" "$@" > "$log" 2>&1 || { cat "$log"; fail "ansible-playbook $*"; }; grep -E '^lvvm +:' "$log" || true; }
+run() {
+  local started=$SECONDS
+  "${play[@]}" "$@" > "$log" 2>&1 || { cat "$log"; fail "ansible-playbook $*"; }
+  grep -E '^lvvm +:' "$log" || true
+  echo "   ($((SECONDS - started)) s)"
+}
 no_change() { if grep -E 'lvvm +:.*changed=[1-9]' "$log"; then cat "$log"; fail "$1 changed something"; fi; }
 unit_of() { echo "linuxvps-$1.service"; }
 cgroup_file() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/$(unit_of "$1")/partition/$2"; }
