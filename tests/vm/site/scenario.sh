@@ -98,6 +98,13 @@ expect "acme-web memory.max after the move" "$(cgroup_file acme-web memory.max)"
 expect "acme-web cpu.max after the move" "$(cgroup_file acme-web cpu.max)" "100000 100000"
 expect "acme-web init PID" "$(main_pid acme-web)" "$before"
 
+echo "== disk quota: an XFS project quota on the state directory, grown live to the large profile's 2G"
+out=$(on_vm runc --root /var/lib/linuxvps/runc exec acme-web fallocate -l 3G /var/tmp/big 2>&1) && fail "3G fit in a 2G quota"
+case "$out" in *"quota exceeded"*|*"No space left"*) ;; *) fail "writing past the quota said: $out" ;; esac
+on_vm runc --root /var/lib/linuxvps/runc exec acme-web fallocate -l 1G /var/tmp/big || fail "1G did not fit in 2G"
+on_vm runc --root /var/lib/linuxvps/runc exec acme-web rm -f /var/tmp/big
+on_vm xfs_quota -x -c "report -p -n" /var/lib/linuxvps | grep -qw 2097152 || fail "no 2G project quota on the state directory"
+
 echo "== partitions outlive the SSH sessions that started them"
 close_sessions
 sleep 2
