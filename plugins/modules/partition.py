@@ -187,10 +187,13 @@ options:
         type: int
       disk:
         description:
-          - Disk quota of the partition's own files, as bytes or a size (at least V(64M)). The partition's layer then lives in
-            an ext4 image of that size; writing past it fails with ENOSPC inside the partition only.
-          - Grows live (ext4 online resize, which needs CAP_SYS_RESOURCE on the host); shrinking is refused. Adding or removing
-            a quota gives the partition a new disk, so it needs O(recreate=options-changed).
+          - Disk quota of the partition's own files, as bytes or a size (at least V(64M)); writing past it fails inside the
+            partition only (EDQUOT or ENOSPC).
+          - Where the state directory's filesystem enforces project quotas (XFS or ext4 mounted with C(prjquota)), the
+            partition's layer is a directory with its own project quota, which grows and shrinks live (not below what is used).
+          - Elsewhere the layer lives in a loop-mounted filesystem image of that size, XFS from V(300M) (grows live) or ext4
+            below that or with O(resources.inodes) (grows live only where root has CAP_SYS_RESOURCE); images never shrink.
+          - Adding or removing a quota gives the partition a new disk, so it needs O(recreate=options-changed).
         type: raw
       inodes:
         description: Inode limit of the disk quota, fixed when the disk is made. Needs O(resources.disk).
