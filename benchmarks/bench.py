@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Density and speed: N systemd partitions from one Debian 12 template, each with an address on a bridge and
@@ -167,7 +166,7 @@ def run_collection(count, collection, cgroup_parent):
     names = [name_of(i) for i in range(count)]
     before = settle_memory()
     started = time.monotonic()
-    result["converge"], _ = collection.playbook("converge.yml", collection.partitions(count))
+    result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
     result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
     time.sleep(3)
     after = settle_memory()
@@ -181,7 +180,7 @@ def run_collection(count, collection, cgroup_parent):
     with open(sample) as handle:
         if not changed or int(handle.read()) != MEMORY_UPDATED:
             raise RuntimeError("the live limit change did not reach %s" % sample)
-    result["teardown"], _ = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
+    result["teardown"], _removed = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
     result["left"] = leftovers(["lv"], cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
                                keep=(ANCHOR,))
     return result

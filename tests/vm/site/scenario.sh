@@ -6,7 +6,7 @@
 # Needs INVENTORY (written by tests/vm/vm.sh start) and the collection on ANSIBLE_COLLECTIONS_PATH.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-vm="$here/../testvm.py"
+vm=(python3 "$here/../testvm.py")
 : "${INVENTORY:?INVENTORY must name the VM inventory}"
 log=$(mktemp)
 # One shared SSH connection per playbook and pipelining: under TCG every SSH handshake costs seconds.
@@ -28,7 +28,7 @@ cleanup() { close_sessions; rm -rf "$log" "$control_dir"; }
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
-on_vm() { "$vm" ssh "$@"; }
+on_vm() { "${vm[@]}" ssh "$@"; }
 run() {
   local started=$SECONDS
   "${play[@]}" "$@" > "$log" 2>&1 || { cat "$log"; fail "ansible-playbook $*"; }
@@ -136,7 +136,7 @@ grep -qE 'lvvm +:.*changed=[1-9]' "$log" || fail "tenants.yml did not start glob
 expect "globex-app started again" "$(on_vm systemctl is-active "$(unit_of globex-app)")" active
 
 echo "== reboot: autostart partitions come back in their order, with limits and addresses"
-"$vm" reboot
+"${vm[@]}" reboot
 for part in "${parts[@]}"; do
   for _ in $(seq 120); do
     [ "$(on_vm systemctl is-active "$(unit_of "$part")" || true)" = active ] && break
