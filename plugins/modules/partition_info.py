@@ -83,13 +83,25 @@ partitions:
     config:
       description: The partition's whole recorded configuration (the partition module's options, normalised).
       type: dict
+    cgroup:
+      description: The cgroup that holds the partition's limits, below each hierarchy's root.
+      type: str
+      sample: /linuxvps.slice/linuxvps-web1.service/partition
+    unit:
+      description: The systemd service that supervises the partition where systemd does (see M(linuxvps.partitions.partition)); null elsewhere.
+      type: str
+      sample: linuxvps-web1.service
+    console_log:
+      description: File with the partition's console output; null where a systemd unit's journal holds it.
+      type: str
     usage:
       description:
         - Counters read from the partition's cgroups; empty for cgroup counters when the partition is stopped.
         - C(memory) has C(current), C(peak), C(limit), C(failcnt) (times the limit was hit) and C(oom_kills).
         - C(cpu) has C(usage_seconds), C(throttled_periods), C(throttled_seconds) and C(quota_cpus).
         - C(pids) has C(current), C(limit) and C(limit_hits) (forks refused at the limit).
-        - C(io) has C(read_bytes) and C(write_bytes); C(disk) has C(used_bytes) of the partition's own layer.
+        - C(io) has C(read_bytes) and C(write_bytes); C(disk) has C(used_bytes), C(limit_bytes), C(used_inodes) and
+          C(limit_inodes) of the partition's own layer (limits null without a disk quota).
       type: dict
       sample:
         memory: {current: 16777216, peak: 33554432, limit: 536870912, failcnt: 0, oom_kills: 0}
