@@ -114,7 +114,7 @@ class Collection:
 
 def engine_paths():
     """cgroup parent of the bench state directory (the collection's own naming), and the tenant's ID base."""
-    from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import cgroup_parent
+    from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import cgroup_parent
     from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import IdRanges, owner_key
     return cgroup_parent(STATE), IdRanges().lookup(owner_key(STATE, TENANT))
 

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Typed exceptions of the engine.
 
-Library code raises these; only a module's main() turns them into fail_json.
+Library code raises these; only the edge (module_support.run_engine, called by a module's main) turns them into fail_json,
+and the host commands (hostcmd.main) into an exit code and a message.
 This file is internal API of the collection.
 """
 

@@ -6,6 +6,9 @@
 Works with pyroute2 0.7 (Debian's python3-pyroute2) and 0.9 (PyPI): only IPRoute's long-standing
 calls are used, and a partition's namespace is entered with setns(2) around the socket's creation
 (a netlink socket stays bound to the namespace it was made in), not with either version's NetNS.
+
+Every call on a socket goes through netlink_call(), so a failure is a NetworkError that names the call
+and what it acted on; each call site says which errno values mean "already so" for it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,29 +16,33 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import ipaddress
 import os
 import socket
-import traceback
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import lowlevel
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
 
 try:
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
-    PYROUTE2_IMPORT_ERROR = None
-except ImportError:  # the module reports it; nothing here runs without pyroute2
+except ImportError:  # require_pyroute2() raises MissingDependency before any netlink call
     IPRoute = None
     NetlinkError = OSError
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
 
 CLONE_NEWNET = 0x40000000
 IFA_F_NODAD = 0x02
+TBF_HANDLE = 0x10000
 ROUTED_GATEWAY6 = "fe80::1"  # what the host's side of a routed veth answers to
+
+# What the kernel answers when the object is already in the wanted state.
+ADDRESS_PRESENT = (errno.EEXIST,)
+ADDRESS_GONE = (errno.EADDRNOTAVAIL,)
+LINK_GONE = (errno.ENODEV,)
+ROUTE_GONE = (errno.ESRCH, errno.ENOENT)
+QDISC_GONE = (errno.ENOENT,)
 
 
 def require_pyroute2():
@@ -62,20 +69,58 @@ def link_local(mac):
     return str(ipaddress.IPv6Address(bytes(bytearray([0xFE, 0x80] + [0] * 6 + eui))))
 
 
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+def _host_end(partition, ifname):
+    return "%s (host end of %s/%s)" % (host_ifname(partition, ifname), partition, ifname)
 
 
-def _setns(fd):
-    if _libc().setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise NetworkError("setns failed: %s" % os.strerror(err))
+def _inside(ifname, partition):
+    return "%s in partition %s" % (ifname, partition)
+
+
+def _errno(exc):
+    code = getattr(exc, "code", None)  # NetlinkError has code, OSError errno
+    return exc.errno if code is None else code
+
+
+def _failure(what, exc):
+    """The NetworkError for a NetlinkError or OSError raised while doing what."""
+    code = _errno(exc)
+    reason = exc.args[1] if len(exc.args) > 1 else str(exc)
+    return NetworkError("%s failed: %s (errno %s)" % (what, reason, code), errno=code)
+
+
+def netlink_call(ipr, method, *args, target, tolerate=(), **kwargs):
+    """ipr.method(*args, **kwargs), acting on target (an interface, with its partition where known).
+
+    An errno in tolerate means "already so" and returns None; any other failure is a NetworkError.
+    """
+    try:
+        return getattr(ipr, method)(*args, **kwargs)
+    except (NetlinkError, OSError) as exc:
+        if _errno(exc) in tolerate:
+            return None
+        call = " ".join([method] + [str(arg) for arg in args] + ["%s=%s" % item for item in sorted(kwargs.items())])
+        raise _failure("netlink %s on %s" % (call, target), exc)
+
+
+def _open_socket(where):
+    try:
+        return IPRoute()
+    except (NetlinkError, OSError) as exc:
+        raise _failure("opening a netlink socket in %s" % where, exc)
+
+
+def _setns(fd, where):
+    try:
+        lowlevel.setns(fd, CLONE_NEWNET)
+    except OSError as exc:
+        raise _failure("entering %s" % where, exc)
 
 
 @contextlib.contextmanager
 def host_netlink():
     require_pyroute2()
-    ipr = IPRoute()
+    ipr = _open_socket("the host")
     try:
         yield ipr
     finally:
@@ -83,21 +128,22 @@ def host_netlink():
 
 
 @contextlib.contextmanager
-def netns_netlink(pid):
-    """An IPRoute bound to the network namespace of process pid."""
+def netns_netlink(pid, partition):
+    """An IPRoute bound to the network namespace of process pid, the init of partition."""
     require_pyroute2()
+    where = "the network namespace of partition %s (pid %d)" % (partition, pid)
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
     except OSError as exc:
         os.close(own)
-        raise NetworkError("partition init %d has no network namespace: %s" % (pid, exc.strerror))
+        raise _failure("opening %s" % where, exc)
     try:
-        _setns(target)
+        _setns(target, where)
         try:
-            ipr = IPRoute()
+            ipr = _open_socket(where)
         finally:
-            _setns(own)  # back at once: only the socket lives in the partition's namespace
+            _setns(own, "the host's network namespace again")  # at once: only the socket lives in the partition's
     finally:
         os.close(target)
         os.close(own)
@@ -107,92 +153,87 @@ def netns_netlink(pid):
         ipr.close()
 
 
-def _index(ipr, ifname):
-    found = ipr.link_lookup(ifname=ifname)
+def _index(ipr, ifname, target):
+    """The interface's index, or None when there is no interface of that name."""
+    found = netlink_call(ipr, "link_lookup", ifname=ifname, target=target)
     return found[0] if found else None
 
 
-def _attr(msg, name):
-    return msg.get_attr(name)
-
-
-def _ok(call, *args, **kwargs):
-    """Run a netlink call; EEXIST/ENOENT/ESRCH (already so) are success for a converging caller."""
-    try:
-        return call(*args, **kwargs)
-    except NetlinkError as exc:
-        if exc.code in (errno.EEXIST, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL):
-            return None
-        raise NetworkError("netlink %s failed: %s" % (getattr(call, "__name__", "call"), exc))
+def _existing_index(ipr, ifname, target):
+    index = _index(ipr, ifname, target)
+    if index is None:
+        raise NetworkError("interface %s is missing" % target)
+    return index
 
 
 def write_sysctl(path, value):
-    with open(path, "w") as handle:
-        handle.write(str(value))
-
-
-def read_sysctl(path):
     try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return None
+        with open(path, "w") as handle:
+            handle.write(str(value))
+    except (IOError, OSError) as exc:
+        raise _failure("writing %s to %s" % (value, path), exc)
 
 
 # ---- bridges (host networks) --------------------------------------------------------------------
 def bridge_state(name):
     """{'exists', 'addresses': [cidr...]} of a host bridge."""
+    target = "bridge %s" % name
     with host_netlink() as ipr:
-        index = _index(ipr, name)
+        index = _index(ipr, name, target)
         if index is None:
             return {"exists": False, "addresses": []}
-        return {"exists": True, "addresses": _addresses(ipr, index)}
+        return {"exists": True, "addresses": _addresses(ipr, index, target)}
 
 
-def _addresses(ipr, index, scope_global_only=True):
+def _addresses(ipr, index, target):
+    """The interface's scope-global addresses as sorted CIDRs."""
     found = []
-    for msg in ipr.get_addr(index=index):
-        if scope_global_only and msg["scope"] != 0:
-            continue
-        found.append("%s/%d" % (_attr(msg, "IFA_ADDRESS"), msg["prefixlen"]))
+    for msg in netlink_call(ipr, "get_addr", index=index, target=target):
+        if msg["scope"] == 0:
+            found.append("%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
     return sorted(found)
 
 
 def ensure_bridge(name, addresses):
     """Create the bridge if needed, bring it up and make its addresses exactly these."""
+    target = "bridge %s" % name
     with host_netlink() as ipr:
-        index = _index(ipr, name)
-        if index is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            index = _index(ipr, name)
-        ipr.link("set", index=index, state="up")
-        _sync_addresses(ipr, index, addresses)
+        if _index(ipr, name, target) is None:
+            netlink_call(ipr, "link", "add", ifname=name, kind="bridge", target=target)
+        index = _existing_index(ipr, name, target)
+        netlink_call(ipr, "link", "set", index=index, state="up", target=target)
+        _sync_addresses(ipr, index, addresses, target)
 
 
 def delete_link(name):
+    _delete_link(name, name)
+
+
+def _delete_link(name, target):
     with host_netlink() as ipr:
-        index = _index(ipr, name)
+        index = _index(ipr, name, target)
         if index is not None:
-            _ok(ipr.link, "del", index=index)
+            netlink_call(ipr, "link", "del", index=index, target=target, tolerate=LINK_GONE)
 
 
-def _sync_addresses(ipr, index, wanted):
-    current = set(_addresses(ipr, index))
+def _sync_addresses(ipr, index, wanted, target):
+    current = set(_addresses(ipr, index, target))
     wanted = set(wanted)
     for cidr in sorted(current - wanted):
         address, prefix = cidr.split("/")
-        _ok(ipr.addr, "del", index=index, address=address, prefixlen=int(prefix))
+        netlink_call(ipr, "addr", "del", index=index, address=address, prefixlen=int(prefix), target=target, tolerate=ADDRESS_GONE)
     for cidr in sorted(wanted - current):
         address, prefix = cidr.split("/")
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         kwargs = {"flags": IFA_F_NODAD} if family == socket.AF_INET6 else {}
-        _ok(ipr.addr, "add", index=index, address=address, prefixlen=int(prefix), family=family, **kwargs)
+        netlink_call(ipr, "addr", "add", index=index, address=address, prefixlen=int(prefix), family=family,
+                     target=target, tolerate=ADDRESS_PRESENT, **kwargs)
 
 
 def enable_forwarding():
     """Routed partitions and NAT need the host to forward; set only when it is off."""
     for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"):
-        if read_sysctl(path) != "1":
+        if lowlevel.read_text(path) != "1":
             write_sysctl(path, 1)
 
 
@@ -201,108 +242,109 @@ def attach(pid, partition, iface, bridge=None):
     """Create the veth pair for one interface of a running partition and configure both ends."""
     host = host_ifname(partition, iface["name"])
     peer = host + "p"
+    outside = _host_end(partition, iface["name"])
+    peer_target = "%s (partition end of %s/%s)" % (peer, partition, iface["name"])
     with host_netlink() as ipr:
-        stale = _index(ipr, host)
-        if stale is not None:
-            ipr.link("del", index=stale)  # left by a partition that died without us
-        ipr.link("add", ifname=host, kind="veth", peer=peer)
-        index, peer_index = _index(ipr, host), _index(ipr, peer)
+        stale = _index(ipr, host, outside)
+        if stale is not None:  # left by a partition that died without us
+            netlink_call(ipr, "link", "del", index=stale, target=outside, tolerate=LINK_GONE)
+        netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, target=outside)
+        index, peer_index = _existing_index(ipr, host, outside), _existing_index(ipr, peer, peer_target)
         if iface.get("mtu"):
-            ipr.link("set", index=index, mtu=iface["mtu"])
-            ipr.link("set", index=peer_index, mtu=iface["mtu"])
+            netlink_call(ipr, "link", "set", index=index, mtu=iface["mtu"], target=outside)
+            netlink_call(ipr, "link", "set", index=peer_index, mtu=iface["mtu"], target=peer_target)
         if bridge is not None:
-            bridge_index = _index(ipr, bridge)
+            bridge_index = _index(ipr, bridge, "bridge %s" % bridge)
             if bridge_index is None:
                 raise NetworkError("network bridge %s does not exist; create it with linuxvps.partitions.network" % bridge)
-            ipr.link("set", index=index, master=bridge_index)
-        ipr.link("set", index=peer_index, net_ns_pid=pid)
+            netlink_call(ipr, "link", "set", index=index, master=bridge_index, target=outside)
+        netlink_call(ipr, "link", "set", index=peer_index, net_ns_pid=pid, target=peer_target)
         if iface["mode"] == "routed":
             write_sysctl("/proc/sys/net/ipv4/conf/%s/proxy_arp" % host, 1)
-            _ok(ipr.addr, "add", index=index, address=ROUTED_GATEWAY6, prefixlen=64, family=socket.AF_INET6, flags=IFA_F_NODAD)
-        ipr.link("set", index=index, state="up")
+            netlink_call(ipr, "addr", "add", index=index, address=ROUTED_GATEWAY6, prefixlen=64, family=socket.AF_INET6,
+                         flags=IFA_F_NODAD, target=outside, tolerate=ADDRESS_PRESENT)
+        netlink_call(ipr, "link", "set", index=index, state="up", target=outside)
         if iface["mode"] == "routed":
             enable_forwarding()
-            _sync_host_routes(ipr, index, [], iface["addresses"])
-    with netns_netlink(pid) as nipr:
-        lo = _index(nipr, "lo")
-        nipr.link("set", index=lo, state="up")
-        inner = _index(nipr, peer)
-        nipr.link("set", index=inner, ifname=iface["name"], address=iface["mac"])
-        nipr.link("set", index=inner, state="up")
-        _sync_addresses(nipr, inner, iface["addresses"])
-        _sync_routes(nipr, inner, iface)
+            _sync_host_routes(ipr, index, [], iface["addresses"], outside)
+    inside = _inside(iface["name"], partition)
+    with netns_netlink(pid, partition) as nipr:
+        loopback = _inside("lo", partition)
+        netlink_call(nipr, "link", "set", index=_existing_index(nipr, "lo", loopback), state="up", target=loopback)
+        inner = _existing_index(nipr, peer, peer_target)
+        netlink_call(nipr, "link", "set", index=inner, ifname=iface["name"], address=iface["mac"], target=peer_target)
+        netlink_call(nipr, "link", "set", index=inner, state="up", target=inside)
+        _sync_addresses(nipr, inner, iface["addresses"], inside)
+        _sync_routes(nipr, inner, iface, inside)
     return host
 
 
 def update(pid, partition, old, new):
     """Apply address and gateway changes of one interface live."""
-    host = host_ifname(partition, new["name"])
     if new["mode"] == "routed":
+        outside = _host_end(partition, new["name"])
         with host_netlink() as ipr:
-            index = _index(ipr, host)
-            if index is None:
-                raise NetworkError("host interface %s of partition %s is missing" % (host, partition))
-            _sync_host_routes(ipr, index, old["addresses"], new["addresses"])
-    with netns_netlink(pid) as nipr:
-        inner = _index(nipr, new["name"])
-        if inner is None:
-            raise NetworkError("interface %s is missing inside partition %s" % (new["name"], partition))
-        _sync_addresses(nipr, inner, new["addresses"])
-        _sync_routes(nipr, inner, new)
+            index = _existing_index(ipr, host_ifname(partition, new["name"]), outside)
+            _sync_host_routes(ipr, index, old["addresses"], new["addresses"], outside)
+    inside = _inside(new["name"], partition)
+    with netns_netlink(pid, partition) as nipr:
+        inner = _existing_index(nipr, new["name"], inside)
+        _sync_addresses(nipr, inner, new["addresses"], inside)
+        _sync_routes(nipr, inner, new, inside)
 
 
 def _host_routes(addresses):
     return set(str(ipaddress.ip_interface(cidr).ip) for cidr in addresses)
 
 
-def _sync_host_routes(ipr, index, old, new):
+def _sync_host_routes(ipr, index, old, new, target):
+    """One host route per partition address through the host end of a routed interface."""
     old_ips, new_ips = _host_routes(old), _host_routes(new)
     for ip in sorted(old_ips - new_ips):
-        _ok(ipr.route, "del", dst=ip, dst_len=128 if ":" in ip else 32, oif=index,
-            family=socket.AF_INET6 if ":" in ip else socket.AF_INET)
+        netlink_call(ipr, "route", "del", dst=ip, dst_len=128 if ":" in ip else 32, oif=index,
+                     family=socket.AF_INET6 if ":" in ip else socket.AF_INET, target=target, tolerate=ROUTE_GONE)
     for ip in sorted(new_ips):
-        _ok(ipr.route, "replace", dst=ip, dst_len=128 if ":" in ip else 32, oif=index,
-            family=socket.AF_INET6 if ":" in ip else socket.AF_INET)
+        netlink_call(ipr, "route", "replace", dst=ip, dst_len=128 if ":" in ip else 32, oif=index,
+                     family=socket.AF_INET6 if ":" in ip else socket.AF_INET, target=target)
 
 
-def _sync_routes(ipr, index, iface):
+def _sync_routes(ipr, index, iface, target):
     """Default routes inside the partition: via the gateways, or via the host's veth when routed."""
     for family, gateway in ((socket.AF_INET, iface.get("gateway")), (socket.AF_INET6, iface.get("gateway6"))):
         has_family = any((":" in cidr) == (family == socket.AF_INET6) for cidr in iface["addresses"])
-        dst = "::/0" if family == socket.AF_INET6 else "0.0.0.0/0"
-        if not has_family:
-            _ok(ipr.route, "del", dst=dst, oif=index, family=family)
-            continue
-        if iface["mode"] == "routed":
+        default = {"dst": "::/0" if family == socket.AF_INET6 else "0.0.0.0/0", "oif": index, "family": family, "target": target}
+        if has_family and iface["mode"] == "routed":
             if family == socket.AF_INET:
-                _ok(ipr.route, "replace", dst=dst, oif=index, scope=253, family=family)  # on-link: the host proxies ARP
+                netlink_call(ipr, "route", "replace", scope=253, **default)  # on-link: the host proxies ARP
             else:
-                _ok(ipr.route, "replace", dst=dst, gateway=ROUTED_GATEWAY6, oif=index, family=family)
-        elif gateway:
-            _ok(ipr.route, "replace", dst=dst, gateway=gateway, oif=index, family=family)
+                netlink_call(ipr, "route", "replace", gateway=ROUTED_GATEWAY6, **default)
+        elif has_family and gateway:
+            netlink_call(ipr, "route", "replace", gateway=gateway, **default)
         else:
-            _ok(ipr.route, "del", dst=dst, oif=index, family=family)
+            netlink_call(ipr, "route", "del", tolerate=ROUTE_GONE, **default)
 
 
 def set_download_rate(partition, ifname, bits_per_second):
     """Shape what the host sends into the partition (the host end's egress) with tbf; None removes it."""
+    outside = _host_end(partition, ifname)
     with host_netlink() as ipr:
-        index = _index(ipr, host_ifname(partition, ifname))
-        if index is None:
-            raise NetworkError("host interface of %s/%s is missing" % (partition, ifname))
-        shaped = any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in ipr.get_qdiscs(index=index))
+        index = _existing_index(ipr, host_ifname(partition, ifname), outside)
+        qdiscs = netlink_call(ipr, "get_qdiscs", index=index, target=outside)
+        shaped = any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in qdiscs)
         if bits_per_second is None:
             if shaped:
                 # pyroute2 0.9 builds tbf parameters even to delete: give it the ones it asks for
-                ipr.tc("del", "tbf", index, 0x10000, rate="1mbit", burst=32768, latency="50ms")
+                netlink_call(ipr, "tc", "del", "tbf", index, TBF_HANDLE, rate="1mbit", burst=32768, latency="50ms",
+                             target=outside, tolerate=QDISC_GONE)
             return
         burst = max(bits_per_second // 8 // 20, 32768)
-        ipr.tc("replace", "tbf", index, 0x10000, rate="%dbit" % bits_per_second, burst=burst, latency="50ms")
+        netlink_call(ipr, "tc", "replace", "tbf", index, TBF_HANDLE, rate="%dbit" % bits_per_second, burst=burst, latency="50ms",
+                     target=outside)
 
 
 def detach(partition, ifname):
     """Remove the host end of an interface (its peer and the routes through it go with it)."""
-    delete_link(host_ifname(partition, ifname))
+    _delete_link(host_ifname(partition, ifname), _host_end(partition, ifname))
 
 
 COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
@@ -311,13 +353,6 @@ COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
 def counters(partition, ifname):
     """rx/tx bytes and packets as the partition sees them (the host end counts the other way)."""
     base = "/sys/class/net/%s/statistics/" % host_ifname(partition, ifname)
-    values = dict((name, _int(read_sysctl(base + name))) for name in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets"))
+    values = dict((name, lowlevel.to_int(lowlevel.read_text(base + name))) for name in COUNTERS)
     return {"rx_bytes": values["tx_bytes"], "tx_bytes": values["rx_bytes"],
             "rx_packets": values["tx_packets"], "tx_packets": values["rx_packets"]}
-
-
-def _int(text):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None

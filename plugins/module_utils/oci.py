@@ -92,13 +92,13 @@ def user_mounts(spec):
 def oci_resources():
     """linux.resources for the runtime's payload cgroup: only the device allow-list.
 
-    Limits are set by cgroups.py on the partition's own cgroup one level up, out of the partition's
+    Limits are set by the cgroups package on the partition's own cgroup one level up, out of the partition's
     reach; the payload inherits them.
     """
     return {"devices": [{"allow": False, "access": "rwm"}]}
 
 
-def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, netns_path=None, machine="x86_64",
+def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, machine="x86_64",
                  id_base=None, id_size=65536):
     """The whole config.json document for one partition; id_base maps its root to that host ID."""
     systemd = is_systemd(spec, template_init)
@@ -107,11 +107,8 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
     rlimits = []
     if spec["resources"].get("nofile") is not None:
         rlimits.append({"type": "RLIMIT_NOFILE", "hard": spec["resources"]["nofile"], "soft": spec["resources"]["nofile"]})
-    network = {"type": "network"}
-    if netns_path:
-        network["path"] = netns_path
     caps = list(VPS_CAPABILITIES)
-    namespaces = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "cgroup")] + [network]
+    namespaces = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "cgroup", "network")]  # a new netns: net.py wires it
     config = {
         "ociVersion": OCI_VERSION,
         "process": {

@@ -23,11 +23,21 @@ DISK_SETTINGS = ("rootfs", "storage", "tenant", "privileged")  # the last two de
 TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopped", "frozen": "frozen", "absent": "absent"}
 
 
-class Plan:
-    """Ordered action names plus what the user is told about them."""
+# Every action a plan may hold; actions.py has one handler for each.
+ACTIONS = ("destroy", "record", "prepare", "reset_disk", "start", "stop", "update", "resize_disk", "update_network",
+           "write_keys", "pause", "resume")
 
-    def __init__(self, name, before, after):
+
+class Plan:
+    """Ordered action names, the spec they apply, and what the user is told about them.
+
+    spec is the partition as the plan decided it (None for absent): where a setting could not change without
+    a new disk, the recorded value is kept there, so the engine records and applies exactly what was planned.
+    """
+
+    def __init__(self, name, before, after, spec=None):
         self.name = name
+        self.spec = spec
         self.actions = []
         self.warnings = []
         self.before = before
@@ -85,7 +95,7 @@ def describe(status, spec, live=None):
 
 
 def plan_partition(desired_state, spec, observed, recreate="never"):
-    """Decide what to do for one partition.
+    """Decide what to do for one partition: a Plan whose spec is what its actions apply and record.
 
     observed: {"document": dict|None, "status": running|frozen|stopped, "runtime_exists": bool,
                "live": dict|None (limits read from the cgroup, for the diff),
@@ -104,7 +114,7 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
         return plan
 
     target = TARGET_STATUS.get(desired_state) or ("stopped" if status == "absent" else status)
-    plan = Plan(spec["name"], before, describe(target, spec))
+    plan = Plan(spec["name"], before, describe(target, spec), spec)
     if document is None:
         plan.add("record", "prepare")
         if observed.get("runtime_exists"):
@@ -127,6 +137,7 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
         if "resources.disk" in disk_changes:
             kept["resources"] = dict(spec["resources"], disk=recorded["resources"].get("disk"), inodes=recorded["resources"].get("inodes"))
         spec = dict(spec, **kept)
+        plan.spec = spec
         plan.after = describe(target, spec)
         restart_keys = [key for key in restart_keys if key not in disk_changes]
 

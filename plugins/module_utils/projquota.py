@@ -18,11 +18,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ctypes
-import ctypes.util
 import fcntl
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, filesystem_of, libc
 
 PRJQUOTA = 2
 Q_GETINFO = 0x800005
@@ -55,33 +55,9 @@ class _Fsxattr(ctypes.Structure):
                 ("fsx_projid", ctypes.c_uint32), ("fsx_cowextsize", ctypes.c_uint32), ("fsx_pad", ctypes.c_ubyte * 8)]
 
 
-_libc = None
-
-
 def _quotactl(command, device, project, buffer):
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     cmd = (command << 8) | PRJQUOTA  # QCMD(command, PRJQUOTA)
-    if _libc.quotactl(cmd, device.encode(), project, ctypes.byref(buffer)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, "quotactl on %s: %s" % (device, os.strerror(err)))
-
-
-def filesystem_of(path, mountinfo="/proc/self/mountinfo"):
-    """(mount point, fstype, device, super options + mount options) of the filesystem holding path."""
-    path = os.path.realpath(path)
-    best = None
-    with open(mountinfo) as handle:
-        for line in handle:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
-            if path == point or path.startswith(point.rstrip("/") + "/"):
-                if best is None or len(point) >= len(best[0]):
-                    separator = fields.index("-")
-                    options = set(fields[5].split(",")) | set(fields[separator + 3].split(","))
-                    best = (point, fields[separator + 1], fields[separator + 2], options)
-    return best
+    check(libc().quotactl(cmd, device.encode(), project, ctypes.byref(buffer)), "quotactl on %s" % device)
 
 
 class ProjectQuotas:
@@ -97,7 +73,7 @@ class ProjectQuotas:
         found = filesystem_of(path)
         if found is None:
             return None
-        _point, fstype, device, options = found
+        fstype, device, options = found.fstype, found.source, found.options
         if not options.intersection(ENFORCING_OPTIONS.get(fstype, ())) or not device.startswith("/"):
             return None
         quotas = cls(device, fstype)

@@ -22,6 +22,7 @@ from ansible.module_utils.six import string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import INTERFACES_ARGSPEC
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
     parse_cpus,
     parse_cpuset,
@@ -87,10 +88,7 @@ ITEM_ARGSPEC = dict(
 )
 
 # Options every module that drives partitions shares (documented in doc_fragments state and runtime).
-ENGINE_ARGSPEC = dict(
-    runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]),
-    state_dir=dict(type="path", default="/var/lib/linuxvps"),
-)
+ENGINE_ARGSPEC = dict(runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]), **STATE_DIR_ARGSPEC)
 # The partition module: one partition's options (name optional there) or a list of them.
 PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **ENGINE_ARGSPEC)
 

@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import time
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 )
 
 DEFAULT_STATE_DIR = "/var/lib/linuxvps"
+# The state_dir option of every module (documented once, in doc_fragments/state.py).
+STATE_DIR_ARGSPEC = dict(state_dir=dict(type="path", default=DEFAULT_STATE_DIR))
 DOCUMENT_VERSION = 1
 
 
@@ -118,6 +121,26 @@ class StateStore:
         for path in (self.root, self.rootfs_base, self.partitions_base, self.networks_base, self.runtime_root):
             if not os.path.isdir(path):
                 os.makedirs(path, 0o711)
+
+    def ensure_searchable(self, path):
+        """Let others pass through every directory from / down to path, which lies in the state directory.
+
+        A partition in a user namespace is 'others' to the host's directories, and the runtime reaches its bundle
+        and root filesystem as the partition's root: without the search bit runc fails with a bare "permission
+        denied". Directories of the state directory get the bit; one above it that lacks it fails naming it.
+        """
+        current = "/"
+        for part in os.path.relpath(path, "/").split(os.sep):
+            current = os.path.join(current, part)
+            mode = os.stat(current).st_mode
+            if mode & stat.S_IXOTH:
+                continue
+            if current != self.root and not current.startswith(self.root + os.sep):
+                raise PartitionError(
+                    "directory %s (mode %04o, above state_dir %s) must be searchable by others: partitions in user "
+                    "namespaces reach their files through it (chmod o+x %s, or use another state_dir)"
+                    % (current, stat.S_IMODE(mode), self.root, current))
+            os.chmod(current, stat.S_IMODE(mode) | stat.S_IXOTH)
 
     # ---- documents ----------------------------------------------------
     def load_partition(self, name):

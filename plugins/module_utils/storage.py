@@ -4,58 +4,25 @@
 """A partition's disk: an overlayfs clone of its template (default) or an independent full copy.
 
 The overlay keeps the template as the read-only lower layer and the partition's own changes in
-``upper/``, so creating a partition copies nothing. Mounts are made with mount(2) directly.
+``upper/``, so creating a partition copies nothing. The overlay is mounted with mount(2); a quota
+image with mount(8), which also sets up its loop device.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import shutil
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount, mount_at, mount_points, umount
 from ansible_collections.linuxvps.partitions.plugins.module_utils.projquota import ProjectQuotas
 
-MNT_DETACH = 2
+STORAGE_MODES = ("overlay", "copy")
 XFS_MIN_BYTES = 300 * 1024 * 1024
-_libc = None
-
-
-def _c_library():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc
-
-
-def _check(result, what):
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
-
-
-def mount(source, target, fstype, options):
-    _check(_c_library().mount(source.encode(), target.encode(), fstype.encode(), 0, options.encode()),
-           "mount %s on %s" % (fstype, target))
-
-
-def umount(target, lazy=False):
-    _check(_c_library().umount2(target.encode(), MNT_DETACH if lazy else 0), "umount %s" % target)
-
-
-def mount_points(mountinfo="/proc/self/mountinfo"):
-    """Set of mount points on this host, read once (octal escapes decoded)."""
-    points = set()
-    with open(mountinfo) as handle:
-        for line in handle:
-            field = line.split(" ", 5)[4]
-            points.add(field.encode().decode("unicode_escape"))
-    return points
 
 
 def tree_size(path):
@@ -101,12 +68,13 @@ class PartitionDisk:
     """
 
     def __init__(self, partition_dir, mode, quota=None):
-        if mode not in ("overlay", "copy"):
+        if mode not in STORAGE_MODES:
             raise PartitionError("unknown storage mode %r" % (mode,))
         self.dir = partition_dir
         self.mode = mode
         self.quota = quota if quota and quota.get("disk") else None
         self.bundle = os.path.join(partition_dir, "bundle")
+        self.pid_file = os.path.join(self.bundle, "init.pid")  # the runtime writes init's host PID there
         self.image = os.path.join(partition_dir, "disk.img")
         self.layer = os.path.join(partition_dir, "layer")
         base = self.layer if self.quota else partition_dir
@@ -119,9 +87,6 @@ class PartitionDisk:
     def root_path(self):
         """The directory the runtime uses as the partition's /."""
         return self.mountpoint if self.mode == "overlay" else self.copy
-
-    def prepared(self):
-        return os.path.isdir(self.upper if self.mode == "overlay" else self.copy)
 
     @property
     def quota_kind(self):
@@ -231,13 +196,11 @@ class PartitionDisk:
             raise PartitionError("could not grow the disk of %s: %s%s" % (self.dir, (err or out).strip(), hint))
 
     def _loop_device(self):
-        with open("/proc/self/mountinfo") as handle:
-            for line in handle:
-                fields = line.split()
-                if fields[4] == self.layer:
-                    separator = fields.index("-")
-                    return fields[separator + 2], fields[separator + 1]
-        raise PartitionError("the disk image of %s is not mounted" % self.dir)
+        """(loop device, filesystem type) of the mounted quota image."""
+        found = mount_at(self.layer)
+        if found is None:
+            raise PartitionError("the disk image of %s is not mounted" % self.dir)
+        return found.source, found.fstype
 
     def usage(self):
         """Bytes and inodes used and available on the quota's filesystem (None without a quota)."""

@@ -27,14 +27,13 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import SLICE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed, PartitionError
 
-SLICE = "linuxvps.slice"
 HELPER = "/usr/local/lib/linuxvps/linuxvps-partition"
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists only when systemd is PID 1 (sd_booted)
 LEAF = "supervisor"
-LIMITS = "partition"
 NOT_LOADED = 5  # systemctl's exit code for a unit that is not loaded
 
 
@@ -97,17 +96,10 @@ def leave_unit_root(unified="/sys/fs/cgroup", proc_file="/proc/self/cgroup"):
 class SystemdSupervisor:
     """Starts and stops partitions as transient systemd services."""
 
-    kind = "systemd"
-
     def __init__(self, systemctl, systemd_run, helper):
         self.systemctl = systemctl
         self.systemd_run = systemd_run
         self.helper = helper
-
-    @staticmethod
-    def cgroup_path(unit):
-        """The partition's limit cgroup: inside its unit's delegated subtree."""
-        return "/%s/%s/%s" % (SLICE, unit, LIMITS)
 
     def _helper_command(self, verb, state_dir, name):
         return " ".join(quote_argument(part) for part in (self.helper, verb, state_dir, name))

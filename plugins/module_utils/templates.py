@@ -116,7 +116,7 @@ class TemplateStore:
                     if inner.startswith(".shifting-"):
                         remove_tree(os.path.join(path, inner))
 
-    def build(self, name, builder, attempts=None):
+    def build(self, name, builder):
         """Build the template and put it in place (replacing an existing one); return its manifest."""
         self.store.ensure_layout()
         self.sweep()
@@ -124,10 +124,7 @@ class TemplateStore:
         try:
             tree = os.path.join(staging, "rootfs")
             os.mkdir(tree, 0o755)
-            if attempts is None:
-                builder.build(tree, self.run_command)
-            else:
-                builder.build(tree, self.run_command, attempts=attempts, backoff=0)
+            builder.build(tree, self.run_command)
             first_boot_hygiene(tree)
             manifest = describe_tree(tree)
             options = builder.options()

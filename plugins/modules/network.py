@@ -101,11 +101,11 @@ network:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import cgroup_parent
+from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import cgroup_parent
 from ansible_collections.linuxvps.partitions.plugins.module_utils.firewall import table_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
 
 
 def main():
@@ -118,7 +118,7 @@ def main():
             nat=dict(type="bool", default=False),
             uplink=dict(type="str"),
             force=dict(type="bool", default=False),
-            state_dir=dict(type="path", default="/var/lib/linuxvps"),
+            **STATE_DIR_ARGSPEC
         ),
         supports_check_mode=True,
     )

@@ -404,6 +404,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC, ITEM_ARGSPEC, PARTITION_ARGSPEC
@@ -437,13 +438,13 @@ def main():
         converge_one(module)
 
 
-def open_engine(module):
-    return PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode)
+def open_converger(module):
+    return Converger(PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode))
 
 
 def converge_one(module):
     params = dict((key, module.params[key]) for key in list(ITEM_ARGSPEC) + list(ENGINE_ARGSPEC))
-    plan, report = run_engine(module, lambda: open_engine(module).converge(params))
+    plan, report = run_engine(module, lambda: open_converger(module).converge(params))
     emit_warnings(module, plan.warnings)
     result = dict(changed=plan.changed, partition=report, actions=plan.actions)
     if module._diff:
@@ -452,7 +453,7 @@ def converge_one(module):
 
 
 def converge_list(module, items):
-    outcomes = run_engine(module, lambda: open_engine(module).converge_many(items))
+    outcomes = run_engine(module, lambda: open_converger(module).converge_many(items))
     emit_warnings(module, [warning for outcome in outcomes for warning in outcome.plan.warnings])
     results = []
     for outcome in outcomes:

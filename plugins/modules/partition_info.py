@@ -115,6 +115,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC
 
 
@@ -126,7 +127,7 @@ def main():
 
     def work():
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], check_mode=True)
-        return engine.info(module.params["name"])
+        return Reporter(engine).info(module.params["name"])
 
     module.exit_json(changed=False, partitions=run_engine(module, work))
 

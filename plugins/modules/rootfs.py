@@ -187,7 +187,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import DEFAULT_MIRROR
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
 
 
@@ -205,7 +205,7 @@ def main():
             gpg_keys=dict(type="list", elements="str", no_log=False),
             src=dict(type="path"),
             force=dict(type="bool", default=False),
-            state_dir=dict(type="path", default="/var/lib/linuxvps"),
+            **STATE_DIR_ARGSPEC
         ),
         required_if=[("method", "tarball", ["src"]), ("method", "dnf", ["release", "repos"]), ("method", "apk", ["repos"])],
         supports_check_mode=True,

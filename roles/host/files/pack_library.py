@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pack the collection's engine and the two ansible module_utils files it imports into one gzipped tar,
-byte for byte the same for the same files (sorted, owner root, mtime 0), so the host role copies one file
-and copies it only when the engine changed. Runs on the controller; prints the tarball's path.
+"""Pack the collection's engine (plugins/module_utils with its packages) and the two ansible module_utils
+files it imports into one gzipped tar, byte for byte the same for the same files (sorted, owner root,
+mtime 0), so the host role copies one file and copies it only when the engine changed. Runs on the
+controller; prints the tarball's path.
 
     pack_library.py COLLECTION_ROOT OUTPUT_DIR
 """
@@ -22,11 +23,19 @@ ENGINE = "ansible_collections/linuxvps/partitions/plugins/module_utils"
 ANSIBLE_FILES = ["six/__init__.py", "common/text/formatters.py"]
 
 
+def engine_files(engine_dir):
+    """Paths of the engine's .py files relative to engine_dir, its packages' included, sorted."""
+    found = []
+    for top, dirs, files in os.walk(engine_dir):
+        dirs[:] = [name for name in dirs if name != "__pycache__"]
+        found += [os.path.relpath(os.path.join(top, name), engine_dir) for name in files if name.endswith(".py")]
+    return sorted(found)
+
+
 def members(collection_root):
     engine_dir = os.path.join(collection_root, "plugins", "module_utils")
-    for name in sorted(os.listdir(engine_dir)):
-        if name.endswith(".py"):
-            yield os.path.join(ENGINE, name), os.path.join(engine_dir, name)
+    for relative in engine_files(engine_dir):
+        yield os.path.join(ENGINE, relative), os.path.join(engine_dir, relative)
     ansible_dir = os.path.dirname(ansible.module_utils.__file__)
     for relative in ANSIBLE_FILES:
         yield os.path.join("ansible/module_utils", relative), os.path.join(ansible_dir, relative)

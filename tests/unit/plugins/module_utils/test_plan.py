@@ -132,3 +132,16 @@ def test_runtime_status():
     assert runtime_status({"status": "paused"}) == "frozen"
     assert runtime_status({"status": "created"}) == "stopped"
     assert runtime_status(None) == "stopped"
+
+
+@pytest.mark.parametrize("setting, value", [("rootfs", "debian13"), ("storage", "copy"), ("tenant", "other"), ("privileged", True)])
+def test_the_plan_owns_the_spec_it_decided_on(setting, value):
+    """A disk setting refused without recreate stays recorded in plan.spec; the rest of the change goes through."""
+    recorded = make_spec()
+    desired = make_spec(**{setting: value, "resources": {"memory": "512M"}})
+    plan = plan_partition("started", desired, observed("running", recorded))
+    assert plan.spec[setting] == recorded.get(setting) and plan.after[setting] == recorded.get(setting)
+    assert plan.spec["resources"]["memory"] == 512 * 1024 ** 2
+    assert plan.actions == ["record"] and setting in plan.warnings[0]
+    rebuilt = plan_partition("started", desired, observed("running", recorded), recreate="options-changed")
+    assert rebuilt.spec == desired and rebuilt.actions == ["stop", "reset_disk", "record", "start"]

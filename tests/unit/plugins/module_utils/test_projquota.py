@@ -31,11 +31,11 @@ def write_mountinfo(tmp_path):
 
 def test_the_longest_mount_point_holding_the_path_wins(tmp_path):
     info = write_mountinfo(tmp_path)
-    point, fstype, device, options = projquota.filesystem_of("/var/lib/linuxvps/partitions/web1", info)
-    assert (point, fstype, device) == ("/var/lib/linuxvps", "xfs", "/dev/loop0")
-    assert "prjquota" in options
-    assert projquota.filesystem_of("/var/lib/linuxvpsx", info)[0] == "/"
-    assert projquota.filesystem_of("/srv/with space/a", info)[2] == "/dev/loop2"
+    found = projquota.filesystem_of("/var/lib/linuxvps/partitions/web1", info)
+    assert (found.mount_point, found.fstype, found.source) == ("/var/lib/linuxvps", "xfs", "/dev/loop0")
+    assert "prjquota" in found.options
+    assert projquota.filesystem_of("/var/lib/linuxvpsx", info).mount_point == "/"
+    assert projquota.filesystem_of("/srv/with space/a", info).source == "/dev/loop2"
 
 
 def test_no_project_quotas_without_the_mount_option(tmp_path, monkeypatch):

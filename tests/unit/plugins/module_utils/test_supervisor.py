@@ -24,11 +24,6 @@ def test_unit_names_never_collide_between_state_directories():
     assert supervisor.unit_name("linuxvps", "1a2b3c4d-web1") != supervisor.unit_name("linuxvps-1a2b3c4d", "web1")
 
 
-def test_the_limit_cgroup_is_inside_the_units_delegated_subtree():
-    path = supervisor.SystemdSupervisor.cgroup_path("linuxvps-web1.service")
-    assert path == "/linuxvps.slice/linuxvps-web1.service/partition"
-
-
 @pytest.mark.parametrize("value, quoted", [
     ("/var/lib/linuxvps", '"/var/lib/linuxvps"'),
     ("/srv/with space", '"/srv/with space"'),

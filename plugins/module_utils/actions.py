@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What each action of a plan (plan.ACTIONS) does to the host: one handler per action, found in a table.
+
+Every handler takes (plan, observed, document) and returns the partition's document as it is afterwards
+(None once destroyed); it applies plan.spec, the spec the plan decided on, never the one that was asked for.
+Only converge.py calls them, from its one change point, which honours check mode.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import write_authorized_keys
+from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
+from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
+
+
+class PartitionActions:
+    """The handlers of one engine's actions (a test checks there is one for each of plan.ACTIONS)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.launcher = Launcher(engine)
+        self.handlers = {
+            "destroy": self.destroy,
+            "record": self.record,
+            "prepare": self.prepare,
+            "reset_disk": self.reset_disk,
+            "start": self.start,
+            "stop": self.stop,
+            "update": self.update_limits,
+            "resize_disk": self.resize_disk,
+            "update_network": self.update_network,
+            "write_keys": self.write_keys,
+            "pause": self.pause,
+            "resume": self.resume,
+        }
+
+    def run(self, action, plan, observed, document):
+        try:
+            handler = self.handlers[action]
+        except KeyError:
+            raise PartitionError("unknown action %r" % (action,))
+        return handler(plan, observed, document)
+
+    # ---- the document and the disk -----------------------------------------------------------------
+    def record(self, plan, observed, document):
+        document = dict(document or {"name": plan.name, "created": utc_now(), "running": None})
+        document["spec"] = plan.spec
+        self.engine.store.save_partition(plan.name, document)
+        return document
+
+    def prepare(self, plan, observed, document):
+        self._prepare(plan.spec)
+        return document
+
+    def _prepare(self, spec):
+        base = self.engine.id_base(spec)
+        lower, _manifest = self.engine.lower_root(spec, base)
+        self.engine.disk(spec).prepare(lower, owner=base)
+
+    def reset_disk(self, plan, observed, document):
+        """A new disk for settings that only a new disk can take (the old files go)."""
+        self.engine.disk(observed["document"]["spec"]).wipe()
+        self._prepare(plan.spec)
+        return document
+
+    def resize_disk(self, plan, observed, document):
+        self._prepare(plan.spec)  # mounts the image after a host reboot
+        self.engine.disk(plan.spec).resize(plan.spec["resources"]["disk"])
+        return document
+
+    # ---- running state -----------------------------------------------------------------------------
+    def start(self, plan, observed, document):
+        """Start the partition: through its systemd unit where systemd supervises, else directly."""
+        engine = self.engine
+        if engine.supervisor is None:
+            return self.launcher.launch(document, self.launcher.console(plan.name))
+        unit = engine.unit(plan.name)
+        error_file = engine.start_error_file(plan.name)
+        if os.path.exists(error_file):
+            os.unlink(error_file)
+        try:
+            engine.supervisor.start(unit, engine.store.root, plan.name, engine.disk(document["spec"]).pid_file,
+                                    document["spec"].get("stop_timeout", 30))
+        except PartitionError as exc:
+            reason = read_text(error_file) or exc.msg
+            raise PartitionError("partition %s did not start in systemd unit %s: %s (journalctl -u %s)" % (plan.name, unit, reason, unit))
+        return engine.store.load_partition(plan.name)
+
+    def stop(self, plan, observed, document):
+        return self._stop(plan.name, document)
+
+    def _stop(self, name, document):
+        engine = self.engine
+        if engine.supervisor is not None:
+            engine.supervisor.stop(engine.unit(name))  # its ExecStop and ExecStopPost stop the runtime and clean up
+            document = engine.store.load_partition(name) if document is not None else None
+            if engine.runtime.state(name) is None:
+                return document
+            # started before systemd supervision was set up: stop it directly
+        return self.launcher.stop_runtime(name, document)
+
+    def signal_stop(self, name, observed):
+        """Ask a running partition to shut down without waiting (a bulk call signals all before stopping each)."""
+        engine = self.engine
+        if engine.supervisor is not None:
+            engine.supervisor.stop(engine.unit(name), wait=False)
+        else:
+            running = (observed["document"] or {}).get("running") or {}
+            engine.runtime.kill(name, running.get("stop_signal") or oci.SIGTERM)
+
+    def pause(self, plan, observed, document):
+        self.engine.runtime.pause(plan.name)
+        return document
+
+    def resume(self, plan, observed, document):
+        self.engine.runtime.resume(plan.name)
+        return document
+
+    # ---- live changes to a running partition ----------------------------------------------------------
+    def update_limits(self, plan, observed, document):
+        self.engine.cgroup(plan.name).apply_limits(plan.spec["resources"])  # the plan warned about what is unenforced
+        return document
+
+    def update_network(self, plan, observed, document):
+        """Addresses, gateways, rates and DNS of running interfaces, without a restart."""
+        spec = plan.spec
+        running = document.get("running") or {}
+        applied = dict((iface["name"], iface) for iface in (running.get("spec") or {}).get("interfaces") or [])
+        for iface in spec.get("interfaces") or []:
+            old = applied.get(iface["name"])
+            if old is None:
+                continue
+            net.update(observed["pid"], spec["name"], old, iface)
+            self.launcher.guard(spec["name"], iface, net.host_ifname(spec["name"], iface["name"]))
+            applied[iface["name"]] = dict(old, **dict((key, iface[key]) for key in ("addresses", "gateway", "gateway6", "rate", "dns")))
+        self.launcher.write_resolv_conf(self.engine.disk(spec).root_path, spec, self.engine.id_base(spec))
+        return self._record_running(document, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])
+
+    def write_keys(self, plan, observed, document):
+        spec = plan.spec
+        write_authorized_keys(self.engine.disk(spec).root_path, spec["authorized_keys"], owner=self.engine.id_base(spec))
+        return self._record_running(document, authorized_keys=spec["authorized_keys"])
+
+    def _record_running(self, document, **applied):
+        """Note settings applied live to the running partition (so the next plan compares with them)."""
+        running = document.get("running") or {}
+        document = dict(document, running=dict(running, spec=dict(running.get("spec") or document["spec"], **applied)))
+        self.engine.store.save_partition(document["name"], document)
+        return document
+
+    # ---- removal ---------------------------------------------------------------------------------------
+    def destroy(self, plan, observed, document):
+        engine = self.engine
+        name = plan.name
+        self._stop(name, document)
+        spec = (document or {}).get("spec") or {"name": name}
+        points = mount_points()
+        for mode in STORAGE_MODES:  # whichever the partition had, even when its document is gone
+            PartitionDisk(engine.store.partition_dir(name), mode).unmount(points)
+        engine.disk(spec).destroy()
+        self._release_range(spec)
+        if not engine.store.partition_names():
+            engine.cgroups.remove_parent(engine.parent)
+            if not engine.store.network_names():
+                firewall.remove_empty_tables(engine.nft_table)
+        return None
+
+    def _release_range(self, spec):
+        """Give the tenant's ID range back when its last partition is gone."""
+        if spec.get("privileged") or "rootfs" not in spec:
+            return
+        engine = self.engine
+        tenant = spec.get("tenant") or spec["name"]
+        for other in engine.store.partition_names():
+            other_spec = (engine.store.load_partition(other) or {}).get("spec") or {}
+            if (other_spec.get("tenant") or other) == tenant and not other_spec.get("privileged"):
+                return
+        key = engine.tenant_key(spec)
+        base = engine.id_ranges.lookup(key)
+        engine.id_ranges.release(key)
+        if base is not None:
+            engine.templates.drop_shifted(base)  # its copies of the templates go with the range

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converging partitions: observe what exists, plan against what is asked, then apply, under the host lock.
+
+Every item is validated and planned before anything changes, so bad input changes nothing. ``_apply_all`` is
+the one place where a converge changes the host; in check mode it changes nothing and tells what would be.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
+from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_partition, validate_name
+
+
+class Outcome:
+    """What converging one partition did: its plan, its report, and the error when it failed."""
+
+    def __init__(self, plan, report, error=None):
+        self.plan = plan
+        self.report = report
+        self.error = error
+
+    @property
+    def failed(self):
+        return self.error is not None
+
+
+class Converger:
+    """Brings partitions of one engine to the state asked for."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.actions = PartitionActions(engine)
+        self.reporter = Reporter(engine)
+
+    def converge(self, params):
+        """Validate, observe, plan and apply one partition; return (plan, report). Raises what fails."""
+        (outcome,) = self.converge_many([params], keep_going=False)
+        return outcome.plan, outcome.report
+
+    def converge_many(self, items, keep_going=True):
+        """Converge a list of partitions in one lock, sharing the host reads; a list of Outcome, in order.
+
+        With keep_going, a partition that fails to apply is reported in its Outcome and the others go on.
+        """
+        engine = self.engine
+        names = [params["name"] for params in items]
+        for name in names:
+            validate_name(name)
+        duplicates = sorted(set(name for name in names if names.count(name) > 1))
+        if duplicates:
+            raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
+        with engine.store.lock(create=not engine.check_mode):
+            states = engine.runtime_states()
+            planned, claimed = [], {}
+            for params in items:
+                observed = engine.observe(params["name"], runtime_states=states)
+                plan = self.plan(params, observed, claimed)
+                planned.append((observed, plan))
+                claimed.update(_addresses(plan.spec))
+            outcomes = self._apply_all(planned, keep_going)
+            if not engine.check_mode:
+                states = engine.runtime_states()
+                for outcome in outcomes:
+                    if not outcome.failed:
+                        outcome.report = self.reporter.report(outcome.plan.name, engine.observe(outcome.plan.name, runtime_states=states))
+        return outcomes
+
+    # ---- planning: reads only -------------------------------------------------------------------------
+    def plan(self, params, observed, claimed=None):
+        """Validate params against the host and what is recorded, then plan. Changes nothing.
+
+        claimed: {address: partition} held by partitions planned earlier in the same call (not recorded yet).
+        """
+        engine = self.engine
+        state = params.get("state") or "started"
+        validate_name(params["name"])
+        spec = None if state == "absent" else self._desired_spec(params, observed["document"], claimed or {})
+        if spec is not None and observed["live"] is not None:
+            observed = dict(observed, pending_writes=engine.cgroup(spec["name"]).plan_writes(spec["resources"]))
+        if spec is not None and observed["document"] is not None:
+            self._refuse_shrink(observed["document"]["spec"], spec)
+        plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        plan.warnings.extend(engine.notices if plan.changed else [])
+        if plan.spec is not None:
+            plan.warnings.extend(self._unsupported_warnings(plan.spec))
+            if plan.spec.get("privileged"):
+                plan.warnings.append("partition %s is privileged: its root is the host's root (no user namespace); "
+                                     "give it only to someone you would give the host" % plan.name)
+        return plan
+
+    def _desired_spec(self, params, document, claimed):
+        name = params["name"]
+        store = self.engine.store
+
+        def interfaces(raw):
+            networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())
+            return normalise_interfaces(raw, name, networks, self._addresses_in_use(name, claimed))
+
+        return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
+                                   recorded=(document or {}).get("spec"), interfaces=interfaces)
+
+    def _addresses_in_use(self, exclude, claimed):
+        """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call."""
+        store = self.engine.store
+        used = dict((ip, owner) for ip, owner in claimed.items() if owner != exclude)
+        for other in store.partition_names():
+            if other != exclude:
+                used.update(_addresses((store.load_partition(other) or {}).get("spec")))
+        return used
+
+    def _refuse_shrink(self, recorded, spec):
+        """A project quota shrinks down to what is used; an image never shrinks."""
+        old, new = recorded["resources"].get("disk"), spec["resources"].get("disk")
+        if old is None or new is None or new >= old:
+            return
+        disk = self.engine.disk(recorded)
+        used = (disk.usage() or {}).get("used_bytes")
+        if used is not None and new < used:
+            raise InvalidOption("resources.disk", new, "is below the %d bytes the partition uses" % used)
+        if disk.quota_kind != "project":
+            raise InvalidOption("resources.disk", new, "disk images only grow, live; the partition has %s bytes and uses %s"
+                                % (old, used if used is not None else "an unknown amount"))
+
+    def _unsupported_warnings(self, spec):
+        warnings = []
+        for key, why in self.engine.cgroup(spec["name"]).unsupported(spec["resources"]):
+            if spec["resources"].get(key) != RESOURCE_DEFAULTS.get(key):
+                warnings.append("partition %s: resources.%s is not enforced on this host: %s" % (spec["name"], key, why))
+        return warnings
+
+    # ---- the one change point ---------------------------------------------------------------------------
+    def _apply_all(self, planned, keep_going):
+        """Carry out every plan's actions in order; in check mode, only say what each would leave."""
+        if self.engine.check_mode:
+            return [Outcome(plan, _would_be(plan, observed)) for observed, plan in planned]
+        if len(planned) > 1:
+            self._signal_stops(planned)
+        return [self._apply(observed, plan, keep_going) for observed, plan in planned]
+
+    def _signal_stops(self, planned):
+        """Ask every partition the call stops to shut down at once, so their inits shut down side by side
+        while each is then stopped in turn (which waits, and kills what is left)."""
+        for observed, plan in planned:
+            if observed["status"] == "running" and set(plan.actions) & {"stop", "destroy"}:
+                try:
+                    self.actions.signal_stop(plan.name, observed)
+                except PartitionError:
+                    pass  # the partition's own stop reports what is wrong
+
+    def _apply(self, observed, plan, keep_going):
+        document = observed["document"]
+        try:
+            for action in plan.actions:
+                document = self.actions.run(action, plan, observed, document)
+        except PartitionError as exc:
+            if not keep_going:
+                raise
+            return Outcome(plan, {"name": plan.name}, exc)
+        return Outcome(plan, None)  # reported once every partition is applied, from one runtime listing
+
+
+def _would_be(plan, observed):
+    """The report check mode gives: the plan's after-state, with the PID kept where the state stays."""
+    target = plan.after.get("state")
+    return dict(plan.after, name=plan.name, pid=observed["pid"] if target == observed["status"] else None)
+
+
+def _addresses(spec):
+    """{ip: partition} of a spec's interfaces."""
+    return dict((cidr.split("/")[0], spec["name"])
+                for iface in (spec or {}).get("interfaces") or [] for cidr in iface.get("addresses") or [])

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host's own commands, behind the scripts the host role installs (no Ansible on the host needed):
+
+* ``linuxvps-autostart [STATE_DIR]``: the boot service; restores the recorded host networks, then converges
+  every ``autostart`` partition to started, by autostart_order then name.
+* ``linuxvps-partition {start|stop|cleanup} STATE_DIR NAME``: what a partition's systemd unit runs
+  (supervisor.py): its start command, ExecStop and ExecStopPost. They take no lock: the run that starts or
+  stops a unit holds it while systemd runs them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import sys
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
+from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
+
+UNIT_VERBS = ("start", "stop", "cleanup")
+USAGE = "usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       linuxvps-autostart [STATE_DIR]"
+
+
+# ---- the boot service -------------------------------------------------------------------------------
+def start_autostart(engine):
+    """[(what, outcome, error)] for the host networks, then each autostart partition; one failure stops no other."""
+    results = restore_networks(engine)
+    converger = Converger(engine)
+    documents = [engine.store.load_partition(name) for name in engine.store.partition_names()]
+    chosen = sorted((doc["spec"] for doc in documents if doc and doc["spec"].get("autostart")),
+                    key=lambda spec: (spec.get("autostart_order", 100), spec["name"]))
+    for spec in chosen:
+        try:
+            plan, _report = converger.converge({"name": spec["name"], "state": "started"})
+            results.append((spec["name"], "started" if plan.changed else "running", None))
+        except PartitionError as exc:
+            results.append((spec["name"], "failed", exc.msg))
+    return results
+
+
+def restore_networks(engine):
+    """Bridges, addresses and NAT of the recorded host networks: a reboot took them with it."""
+    results = []
+    networks = NetworkStore(engine.store, engine.nft_table)
+    for name in engine.store.network_names():
+        try:
+            changed, _spec, _diff = networks.converge(dict(engine.store.load_network(name) or {"name": name}, state="present"))
+            results.append(("network " + name, "created" if changed else "present", None))
+        except PartitionError as exc:
+            results.append(("network " + name, "failed", exc.msg))
+    return results
+
+
+# ---- inside a partition's systemd unit -------------------------------------------------------------------
+def unit_start(engine, name):
+    """The unit's start command: launch the partition with its console on our stdout (the journal)."""
+    supervisor.leave_unit_root()
+    document = engine.store.load_partition(name)
+    if document is None:
+        raise NotFound("partition %s does not exist in %s" % (name, engine.store.root))
+    try:
+        Launcher(engine).launch(document, None)
+    except PartitionError as exc:
+        # the run that started the unit reads it from there (actions.py start)
+        with open(engine.start_error_file(name), "w") as handle:
+            handle.write(exc.msg + "\n")
+        raise
+
+
+def unit_stop(engine, name):
+    """ExecStop, and ExecStopPost after a stop, a failed start or init's own exit: init's stop signal, then
+    what is left is killed and cleaned up, so nothing is left running."""
+    Launcher(engine).stop_runtime(name, engine.store.load_partition(name))
+
+
+def main(argv):
+    """linuxvps-partition VERB STATE_DIR NAME, or linuxvps-autostart's: autostart [STATE_DIR]. Returns the exit code."""
+    if argv[:1] == ["autostart"] and len(argv) <= 2:
+        verb, state_dir, name = "autostart", argv[1] if len(argv) > 1 else DEFAULT_STATE_DIR, None
+    elif len(argv) == 3 and argv[0] in UNIT_VERBS:
+        verb, state_dir, name = argv
+    else:
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    try:
+        engine = PartitionEngine.open(state_dir)
+        if verb == "autostart":
+            return _report_autostart(start_autostart(engine))
+        if verb == "start":
+            unit_start(engine, name)
+        else:
+            unit_stop(engine, name)
+    except PartitionError as exc:
+        sys.stderr.write("linuxvps-%s: %s\n" % (" ".join(part for part in (verb, name) if part), exc.msg))
+        return 1
+    return 0
+
+
+def _report_autostart(results):
+    failed = 0
+    for what, outcome, error in results:
+        sys.stdout.write("%s: %s%s\n" % (what, outcome, ": " + error if error else ""))
+        failed += outcome == "failed"
+    return 1 if failed else 0

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Making a partition run, and taking its runtime down again.
+
+Launch order: disk (prepared, mounted, identity files) -> bundle (config.json) -> cgroup with its limits ->
+runtime create -> network interfaces -> runtime start -> the document records what runs. A launch that fails
+at any step takes down what it made, so a failed start leaves no half-made container.
+
+Two callers: the start and stop actions (actions.py) where nothing supervises partitions, and a partition's
+systemd unit (hostcmd.py) where systemd does.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
+from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
+from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
+
+CONSOLE_ROTATE_BYTES = 1024 * 1024
+
+
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Launcher:
+    """Starts and stops one partition's container with the engine's runtime, cgroups and network."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def launch(self, document, console):
+        """Make the partition run; return its document with ``running`` recorded.
+
+        console: a log file for init's stdio, or None to keep this process's (the journal, in a systemd unit).
+        """
+        engine = self.engine
+        spec = document["spec"]
+        name = spec["name"]
+        base = engine.id_base(spec)
+        template_root, manifest = engine.lower_root(spec, base)
+        disk = engine.disk(spec)
+        if engine.runtime.state(name) is not None:
+            engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
+        disk.prepare(template_root, owner=base)
+        if base is not None:
+            engine.store.ensure_searchable(disk.bundle)  # the runtime reaches the bundle as the partition's root
+        disk.mount(template_root)
+        configure_identity(disk.root_path, spec["hostname"], owner=base)
+        self.write_resolv_conf(disk.root_path, spec, base)
+        write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
+        init = manifest.get("init")
+        cgroup = engine.cgroup(name)
+        config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
+                                  annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
+                                  machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
+        write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
+        try:
+            cgroup.create(owner=base)
+            cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
+            engine.runtime.create(name, disk.bundle, disk.pid_file, console)
+            pid = int(read_text(disk.pid_file))  # written by the runtime's create
+            for iface in spec.get("interfaces") or []:
+                self.guard(name, iface, net.attach(pid, name, iface, iface.get("network")))
+            engine.runtime.start(name)
+        except Exception:
+            self.clean_runtime(name, disk, spec)
+            raise
+        document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
+                                           "stop_signal": oci.stop_signal(spec, init)})
+        engine.store.save_partition(name, document)
+        return document
+
+    def console(self, name):
+        """The console log path, rotated once it grows past CONSOLE_ROTATE_BYTES."""
+        path = self.engine.console_log(name)
+        if os.path.exists(path) and os.path.getsize(path) > CONSOLE_ROTATE_BYTES:
+            os.rename(path, path + ".1")
+        return path
+
+    def stop_runtime(self, name, document):
+        """init's stop signal, then the runtime kills what is left; the runtime, mounts and cgroup go."""
+        running = (document or {}).get("running") or {}
+        spec = (document or {}).get("spec") or {"name": name}
+        self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
+        self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec)
+        if document is not None:
+            document = dict(document, running=None)
+            self.engine.store.save_partition(name, document)
+        return document
+
+    def clean_runtime(self, name, disk, spec=None):
+        """Interfaces, container, overlay mount and cgroup of a partition that no longer runs."""
+        for iface in (spec or {}).get("interfaces") or []:
+            firewall.unguard_interface(self.engine.nft_table, net.host_ifname(name, iface["name"]))
+            net.detach(name, iface["name"])
+        self.engine.runtime.delete(name)
+        disk.unmount()
+        try:
+            self.engine.cgroup(name).remove()
+        except CgroupError:
+            pass  # the runtime removes its cgroups; this only sweeps leftovers
+
+    def guard(self, name, iface, host_ifname):
+        """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""
+        rate = iface.get("rate") or {}
+        firewall.guard_interface(self.engine.nft_table, host_ifname, firewall.interface_rules(
+            iface["mac"], iface["addresses"], net.link_local(iface["mac"]), (rate.get("egress") or 0) // 8))
+        net.set_download_rate(name, iface["name"], rate.get("ingress"))
+
+    @staticmethod
+    def write_resolv_conf(root, spec, owner):
+        content = resolv_conf(spec.get("interfaces"))
+        if content is not None:
+            write_file(root, "etc/resolv.conf", content, owner=owner)

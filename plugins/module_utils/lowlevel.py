@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, linuxvps.partitions contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host primitives the engine's rooms share, each defined once: libc through ctypes (mount, umount2,
+setns, quotactl), the mount table, and forgiving readers of small kernel files.
+
+Every libc call raises OSError with the call's errno, like the os module's own functions.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import ctypes
+import ctypes.util
+import os
+import re
+
+MNT_DETACH = 2
+MOUNTINFO = "/proc/self/mountinfo"
+_OCTAL_ESCAPE = re.compile(br"\\([0-7]{3})")
+_libc = None
+
+Mount = collections.namedtuple("Mount", "root mount_point fstype source options")
+Mount.__doc__ = """One line of mountinfo: options are the mount's and the superblock's together."""
+
+
+def libc():
+    """The C library, loaded once, with errno kept for ctypes.get_errno()."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def check(result, what):
+    """Raise OSError(errno, 'what: reason') when a libc call returned non-zero."""
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
+def mount(source, target, fstype, options, flags=0):
+    check(libc().mount(source.encode(), target.encode(), fstype.encode(), flags, options.encode()),
+          "mount %s on %s" % (fstype, target))
+
+
+def umount(target, lazy=False):
+    check(libc().umount2(target.encode(), MNT_DETACH if lazy else 0), "umount %s" % target)
+
+
+def setns(fd, nstype):
+    check(libc().setns(fd, nstype), "setns")
+
+
+def unescape(field):
+    """A mount table field as text: the kernel writes space, tab, newline and backslash as octal escapes
+    (\\040 ...) and passes every other byte through, so other non-ASCII names stay UTF-8."""
+    raw = field.encode("utf-8", "surrogateescape") if not isinstance(field, bytes) else field
+    return _OCTAL_ESCAPE.sub(lambda match: bytes(bytearray([int(match.group(1), 8)])), raw).decode("utf-8", "surrogateescape")
+
+
+def parse_mountinfo(text):
+    """[Mount] from the text of /proc/<pid>/mountinfo (proc(5)); lines it cannot read are skipped."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        try:
+            separator = fields.index("-", 6)
+        except ValueError:
+            continue
+        if len(fields) < separator + 4:
+            continue
+        options = frozenset(fields[5].split(",")) | frozenset(fields[separator + 3].split(","))
+        found.append(Mount(unescape(fields[3]), unescape(fields[4]), fields[separator + 1],
+                           unescape(fields[separator + 2]), options))
+    return found
+
+
+def mounts(mountinfo=MOUNTINFO):
+    """[Mount] of this process's mount namespace, in mount order."""
+    with open(mountinfo, "rb") as handle:
+        return parse_mountinfo(handle.read().decode("utf-8", "surrogateescape"))
+
+
+def mount_points(mountinfo=MOUNTINFO):
+    """Set of mount points, read once."""
+    return set(entry.mount_point for entry in mounts(mountinfo))
+
+
+def mount_at(path, mountinfo=MOUNTINFO):
+    """The Mount whose mount point is path (the last one, which is the visible one), or None."""
+    found = None
+    for entry in mounts(mountinfo):
+        if entry.mount_point == path:
+            found = entry
+    return found
+
+
+def is_under(path, root):
+    """Whether path is root or lies below it (both normalised, no symlinks resolved)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def filesystem_of(path, mountinfo=MOUNTINFO):
+    """The Mount holding path (the longest mount point above it; the last one mounted wins a tie), or None."""
+    path = os.path.realpath(path)
+    best = None
+    for entry in mounts(mountinfo):
+        if is_under(path, entry.mount_point) and (best is None or len(entry.mount_point) >= len(best.mount_point)):
+            best = entry
+    return best
+
+
+def read_text(path):
+    """A small file's content, stripped, or None when it cannot be read (absent, no permission, gone)."""
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def to_int(text):
+    """int(text), or None for None or text that is no integer."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None

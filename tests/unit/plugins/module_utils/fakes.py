@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fake collaborators of the engine: a runtime, a host's cgroups, templates, disks and ID ranges that keep their
+state in memory (and a temporary directory) and log every call, so the engine's rooms can be driven without root,
+runc or a kernel. The state store is the real one, in a temporary directory."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import HOST
+
+
+class FakeRuntime:
+    """Containers as {name: {"status", "pid"}}; calls logged as (verb, name)."""
+
+    name = "runc"
+
+    def __init__(self, log, fail_create=()):
+        self.log = log
+        self.containers = {}
+        self.fail_create = set(fail_create)
+        self.next_pid = 1000
+
+    def state(self, name):
+        return self.containers.get(name)
+
+    def list(self):
+        return dict(self.containers)
+
+    def create(self, name, bundle, pid_file, console):
+        self.log.append(("create", name))
+        if name in self.fail_create:
+            raise CommandFailed(["runc", "create", name], 1, "", "container init failed")
+        self.next_pid += 1
+        with open(pid_file, "w") as handle:
+            handle.write("%d\n" % self.next_pid)
+        self.containers[name] = {"status": "created", "pid": self.next_pid}
+
+    def start(self, name):
+        self.log.append(("start", name))
+        self.containers[name]["status"] = "running"
+
+    def kill(self, name, signal):
+        self.log.append(("kill", name))
+
+    def stop(self, name, signal, timeout):
+        self.log.append(("stop", name))
+        if name in self.containers:
+            self.containers[name]["status"] = "stopped"
+
+    def delete(self, name):
+        self.log.append(("delete", name))
+        self.containers.pop(name, None)
+
+    def pause(self, name):
+        self.log.append(("pause", name))
+        self.containers[name]["status"] = "paused"
+
+    def resume(self, name):
+        self.log.append(("resume", name))
+        self.containers[name]["status"] = "running"
+
+
+class FakeCgroup:
+    """A partition's cgroup: the limits in force, written through apply_limits."""
+
+    LIMITS = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight")
+
+    def __init__(self, host, path):
+        self.host = host
+        self.path = path
+        self.payload_path = path + "/payload"
+        self.made = False
+        self.limits = dict.fromkeys(self.LIMITS)
+
+    def exists(self):
+        return self.made
+
+    def create(self, owner=None):
+        self.made = True
+
+    def remove(self):
+        self.made = False
+
+    def read_limits(self):
+        return dict(self.limits)
+
+    def plan_writes(self, resources):
+        return [(key, self.path, resources.get(key)) for key in self.LIMITS if self.limits[key] != resources.get(key)]
+
+    def apply_limits(self, resources):
+        self.host.log.append(("limits", self.path))
+        self.limits.update((key, resources.get(key)) for key in self.LIMITS)
+
+    def unsupported(self, resources):
+        return [(key, "not here") for key in self.host.unenforced if resources.get(key) is not None]
+
+    def read_usage(self):
+        return {"memory": {"current": 1}}
+
+
+class FakeCgroupHost:
+    version = 1
+
+    def __init__(self, log, unenforced=()):
+        self.log = log
+        self.unenforced = unenforced
+        self.cgroups = {}
+        self.removed_parents = []
+
+    def online_cpus(self):
+        return [0, 1]
+
+    def partition(self, path):
+        return self.cgroups.setdefault(path, FakeCgroup(self, path))
+
+    def remove_parent(self, parent):
+        self.removed_parents.append(parent)
+
+
+class FakeTemplates:
+    """Templates by name, each a directory tree; shifting is a name."""
+
+    def __init__(self, root, names):
+        self.root = root
+        self.names = set(names)
+        self.dropped = []
+
+    def exists(self, name):
+        return name in self.names
+
+    def get(self, name):
+        return os.path.join(self.root, name), {"init": "/sbin/init"}
+
+    def shifted_root(self, name, base):
+        return os.path.join(self.root, "%s@%d" % (name, base))
+
+    def drop_shifted(self, base):
+        self.dropped.append(base)
+
+
+class FakeDisk:
+    """A partition's disk: a plain directory tree standing for the mounted root; remembers its lower layer."""
+
+    disks = {}  # {partition dir: lower layer of the last prepare}, shared by every FakeDisk of one test
+
+    def __init__(self, partition_dir, log):
+        self.dir = partition_dir
+        self.log = log
+        self.bundle = os.path.join(partition_dir, "bundle")
+        self.pid_file = os.path.join(self.bundle, "init.pid")
+        self.root_path = os.path.join(self.bundle, "rootfs")
+        self.quota_kind = None
+
+    @property
+    def lower(self):
+        return self.disks.get(self.dir)
+
+    def prepare(self, lower, owner=None):
+        self.log.append(("prepare", os.path.basename(self.dir), os.path.basename(lower)))
+        os.makedirs(os.path.join(self.root_path, "etc"), exist_ok=True)
+        self.disks[self.dir] = lower
+
+    def mount(self, lower, points=None):
+        self.log.append(("mount", os.path.basename(self.dir), os.path.basename(lower)))
+
+    def unmount(self, points=None):
+        pass
+
+    def wipe(self, points=None):
+        self.log.append(("wipe", os.path.basename(self.dir)))
+        self.disks.pop(self.dir, None)
+
+    def destroy(self, points=None):
+        self.log.append(("destroy", os.path.basename(self.dir)))
+        self.disks.pop(self.dir, None)
+        if os.path.isdir(self.dir):
+            for top, dirs, files in os.walk(self.dir, topdown=False):
+                for name in files:
+                    os.unlink(os.path.join(top, name))
+                for name in dirs:
+                    os.rmdir(os.path.join(top, name))
+            os.rmdir(self.dir)
+
+    def usage(self):
+        return None
+
+    def size_bytes(self):
+        return 0
+
+    def resize(self, disk_bytes):
+        self.log.append(("resize", os.path.basename(self.dir), disk_bytes))
+
+
+class FakeIdRanges:
+    def __init__(self):
+        self.ranges = {}
+
+    def lookup(self, owner):
+        return self.ranges.get(owner)
+
+    def allocate(self, owner):
+        return self.ranges.setdefault(owner, 100000 + 65536 * len(self.ranges))
+
+    def release(self, owner):
+        self.ranges.pop(owner, None)
+
+
+class FakeStore(StateStore):
+    """The real store, except that the search bits of the test's directories are left alone (test_state has its own test)."""
+
+    def ensure_searchable(self, path):
+        pass
+
+
+class FakeEngine(PartitionEngine):
+    """A PartitionEngine on fakes; every collaborator's call lands in one ordered log."""
+
+    def __init__(self, state_dir, templates=("debian12", "debian12-alt"), check_mode=False, fail_create=(), unenforced=()):
+        self.log = []
+        FakeDisk.disks = {}
+        super(FakeEngine, self).__init__(FakeStore(state_dir), FakeRuntime(self.log, fail_create), FakeCgroupHost(self.log, unenforced),
+                                         check_mode=check_mode, id_ranges=FakeIdRanges())
+        self.templates = FakeTemplates(os.path.join(state_dir, "rootfs"), templates)
+        self._host_facts = HOST
+
+    def disk(self, spec):
+        return FakeDisk(self.store.partition_dir(spec["name"]), self.log)
+
+    def checking(self):
+        """The same host, seen by a check-mode run."""
+        twin = FakeEngine.__new__(FakeEngine)
+        twin.__dict__.update(self.__dict__)
+        twin.check_mode = True
+        return twin

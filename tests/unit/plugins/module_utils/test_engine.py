@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine's rooms (converge, actions, launch, report, hostcmd) on fake collaborators (fakes.py): what each
+run records, applies and reports, and in which order it calls the runtime and the cgroups."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd
+from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
+from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return FakeEngine(str(tmp_path / "state"))
+
+
+def started(engine, name="web1", **params):
+    plan, report = Converger(engine).converge(dict({"name": name, "rootfs": "debian12", "resources": {"memory": "256M"}}, **params))
+    del engine.log[:]
+    return plan, report
+
+
+def test_every_planned_action_has_a_handler(engine):
+    assert set(PartitionActions(engine).handlers) == set(ACTIONS)
+
+
+def test_a_new_partition_is_recorded_prepared_and_launched_under_its_limits(engine):
+    plan, report = Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}})
+    assert plan.actions == ["record", "prepare", "start"]
+    base = engine.id_ranges.lookup(engine.tenant_key(plan.spec))
+    assert engine.log == [("prepare", "web1", "debian12@%d" % base), ("prepare", "web1", "debian12@%d" % base),
+                          ("mount", "web1", "debian12@%d" % base), ("limits", "/%s/web1" % engine.parent),
+                          ("create", "web1"), ("start", "web1")]
+    document = engine.store.load_partition("web1")
+    assert document["spec"] == plan.spec and document["running"]["spec"] == plan.spec
+    assert report["state"] == "running" and report["pid"] == engine.runtime.containers["web1"]["pid"]
+    assert report["id_base"] == base and report["cgroup"] == "/%s/web1" % engine.parent
+
+
+def test_a_disk_setting_changed_without_recreate_is_kept_while_a_live_limit_applies(engine):
+    """The plan owns its spec: the refused rootfs is neither recorded nor reported, the memory limit is applied."""
+    _plan, first = started(engine)
+    ask = {"name": "web1", "rootfs": "debian12-alt", "resources": {"memory": "512M"}}
+    plan, report = Converger(engine).converge(ask)
+    assert plan.actions == ["update", "record"]
+    assert [w for w in plan.warnings if "rootfs" in w and "recreate: options-changed" in w]
+    assert plan.spec["rootfs"] == "debian12" and plan.diff()["after"]["rootfs"] == "debian12"
+    document = engine.store.load_partition("web1")
+    assert document["spec"]["rootfs"] == "debian12"
+    assert document["spec"]["resources"]["memory"] == 512 * MIB
+    assert engine.cgroup("web1").limits["memory"] == 512 * MIB
+    assert engine.log == [("limits", "/%s/web1" % engine.parent)]  # live: no stop, no new disk
+    assert report["config"]["rootfs"] == "debian12" and report["pid"] == first["pid"]
+
+    again, _report = Converger(engine).converge(ask)
+    assert again.actions == [] and [w for w in again.warnings if "rootfs" in w]
+
+    rebuilt, after = Converger(engine).converge(dict(ask, recreate="options-changed"))
+    assert rebuilt.actions == ["stop", "reset_disk", "record", "start"]
+    assert engine.store.load_partition("web1")["spec"]["rootfs"] == "debian12-alt"
+    assert FakeDisk.disks[engine.store.partition_dir("web1")].startswith(engine.templates.root + "/debian12-alt@")
+    assert after["config"]["rootfs"] == "debian12-alt" and after["pid"] != first["pid"]
+
+
+@pytest.mark.parametrize("setting, value", [("tenant", "other"), ("storage", "copy"), ("privileged", True)])
+def test_every_disk_setting_is_kept_without_recreate(engine, setting, value):
+    started(engine)
+    plan, report = Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}, setting: value})
+    assert plan.actions == []
+    assert engine.store.load_partition("web1")["spec"].get(setting) == report["config"].get(setting) != value
+
+
+def test_check_mode_changes_nothing_and_tells_the_state_it_would_leave(engine):
+    checking = engine.checking()
+    plan, report = Converger(checking).converge({"name": "web1", "rootfs": "debian12"})
+    assert plan.actions == ["record", "prepare", "start"]
+    assert report["state"] == "running" and report["pid"] is None
+    assert engine.log == [] and engine.store.partition_names() == [] and engine.runtime.containers == {}
+
+
+def test_check_mode_on_a_running_partition_keeps_its_pid(engine):
+    _plan, first = started(engine)
+    plan, report = Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "300M"}})
+    assert plan.actions == ["update", "record"] and report["pid"] == first["pid"]
+    assert engine.log == [] and engine.cgroup("web1").limits["memory"] == 256 * MIB
+
+
+def test_a_bulk_stop_signals_every_partition_before_stopping_each(engine):
+    started(engine, "web1")
+    started(engine, "web2")
+    outcomes = Converger(engine).converge_many([{"name": "web1", "state": "stopped"}, {"name": "web2", "state": "absent"}])
+    assert [outcome.plan.actions for outcome in outcomes] == [["stop"], ["destroy"]]
+    assert engine.log[:2] == [("kill", "web1"), ("kill", "web2")]
+    assert ("stop", "web1") in engine.log and ("destroy", "web2") in engine.log
+    assert engine.store.partition_names() == ["web1"]
+    assert outcomes[0].report["state"] == "stopped" and outcomes[1].report["state"] == "absent"
+
+
+def test_a_failed_item_is_reported_and_the_others_go_on(tmp_path):
+    engine = FakeEngine(str(tmp_path / "state"), fail_create=["bad"])
+    outcomes = Converger(engine).converge_many([{"name": "bad", "rootfs": "debian12"}, {"name": "good", "rootfs": "debian12"}])
+    assert outcomes[0].failed and "container init failed" in outcomes[0].error.msg
+    assert not outcomes[1].failed and outcomes[1].report["state"] == "running"
+    assert "bad" not in engine.runtime.containers  # the failed launch took its container down
+    assert ("delete", "bad") in engine.log
+
+
+def test_bad_input_fails_before_anything_changes(engine):
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge_many([{"name": "web1", "rootfs": "debian12"}, {"name": "web1", "rootfs": "debian12"}])
+    assert caught.value.option == "partitions"
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge_many([{"name": "web1", "rootfs": "debian12"}, {"name": "web2", "rootfs": "missing"}])
+    assert caught.value.option == "rootfs"
+    assert engine.log == [] and engine.store.partition_names() == []
+
+
+def test_warnings_name_limits_the_host_cannot_enforce_and_only_those_set(tmp_path):
+    engine = FakeEngine(str(tmp_path / "state"), unenforced=("cpu_weight", "cpus"))  # cpu_weight stays at its default
+    plan, _report = Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12", "resources": {"cpus": 0.5}})
+    assert [w for w in plan.warnings if "not enforced" in w] == ["partition web1: resources.cpus is not enforced on this host: not here"]
+
+
+def test_destroying_a_tenants_last_partition_releases_its_range_and_the_shared_parents(engine):
+    started(engine, "web1", tenant="shop")
+    started(engine, "web2", tenant="shop")
+    base = engine.id_ranges.lookup(engine.tenant_key({"name": "web1", "tenant": "shop"}))
+    Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert engine.id_ranges.lookup(engine.tenant_key({"name": "web1", "tenant": "shop"})) == base
+    assert engine.templates.dropped == [] and engine.cgroups.removed_parents == []
+    Converger(engine).converge({"name": "web2", "state": "absent"})
+    assert engine.id_ranges.ranges == {} and engine.templates.dropped == [base]
+    assert engine.cgroups.removed_parents == [engine.parent]
+
+
+def test_reports_of_stopped_and_unknown_partitions(engine):
+    Converger(engine).converge({"name": "web1", "rootfs": "debian12", "state": "stopped"})
+    reporter = Reporter(engine)
+    (report,) = reporter.info()
+    assert report["state"] == "stopped" and report["pid"] is None and report["started"] is None
+    assert report["usage"]["disk"]["used_bytes"] == 0 and "memory" not in report["usage"]
+    assert reporter.report("nothing") == {"name": "nothing", "state": "absent", "pid": None}
+
+
+def test_autostart_restores_order_and_survives_a_broken_partition(tmp_path):
+    engine = FakeEngine(str(tmp_path / "state"), fail_create=["b-broken"])
+    items = [{"name": "c-late", "autostart_order": 20}, {"name": "b-broken", "autostart_order": 10},
+             {"name": "a-first", "autostart_order": 10}, {"name": "d-manual", "autostart": False}]
+    Converger(engine).converge_many([dict({"autostart": True}, rootfs="debian12", state="present", **item) for item in items])
+    results = hostcmd.start_autostart(engine)
+    assert [(name, outcome) for name, outcome, _error in results] == [("a-first", "started"), ("b-broken", "failed"), ("c-late", "started")]
+    assert "container init failed" in results[1][2]
+    assert sorted(engine.runtime.containers) == ["a-first", "c-late"]
+    assert [name for name, outcome, _error in hostcmd.start_autostart(engine) if outcome == "running"] == ["a-first", "c-late"]
+
+
+def test_the_unit_stop_command_leaves_nothing_running(engine):
+    started(engine)
+    hostcmd.unit_stop(engine, "web1")
+    assert engine.runtime.containers == {} and engine.store.load_partition("web1")["running"] is None
+    assert not engine.cgroup("web1").exists()
+
+
+def test_host_command_usage(capsys):
+    assert hostcmd.main(["bogus"]) == 2
+    assert "usage" in capsys.readouterr().err

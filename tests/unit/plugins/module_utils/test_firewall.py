@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""firewall.py: the nft rule text, and the scripts it would feed `nft -f -` (run() replaced: no nft runs)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
+
+MAC = "02:00:00:00:00:01"
+LINK_LOCAL = "fe80::ff:fe00:1"
+# a neighbour advertisement may claim fd42::5 and the link-local address, as 128-bit target fields
+NEIGHBOUR_ADVERT = ("icmpv6 type nd-neighbor-advert @th,64,128 != { 0xfd420000000000000000000000000005, "
+                    "0xfe80000000000000000000fffe000001 } drop")
+
+
+class FakeNft:
+    """Answers `nft list ...` from the objects it holds and keeps every script given to `nft -f -`."""
+
+    def __init__(self):
+        self.objects = set()  # ("chain", "netdev", "linuxvps", "if_lv1"), ("table", "ip", "linuxvps")
+        self.listing = ""
+        self.scripts = []
+        self.answer = (0, "", "")
+
+    def run(self, cmd, stdin_data=None, check=True):
+        assert cmd[0] == "nft" and not check
+        if cmd[1:3] == ["-f", "-"]:
+            self.scripts.append(stdin_data)
+            return self.answer
+        if cmd[1] == "list" and tuple(cmd[2:]) in self.objects:
+            return 0, self.listing, ""
+        return 1, "", "Error: No such file or directory"
+
+
+@pytest.fixture
+def nft(monkeypatch):
+    fake = FakeNft()
+    monkeypatch.setattr(firewall, "find_program", lambda name: "/usr/sbin/" + name)
+    monkeypatch.setattr(firewall, "run", fake.run)
+    return fake
+
+
+def test_table_name_is_an_nft_identifier():
+    assert firewall.table_name("linuxvps") == "linuxvps"
+    assert firewall.table_name("linuxvps-1a2b.slice") == "linuxvps_1a2b_slice"
+
+
+def test_interface_rules_allow_only_the_partitions_own_addresses_at_its_rate():
+    rules = firewall.interface_rules(MAC, ["10.213.0.5/24", "fd42::5/64", "10.213.0.4/24"], LINK_LOCAL, 125000)
+    assert rules == [
+        "ether type != { arp, ip, ip6 } drop",
+        "ether saddr != 02:00:00:00:00:01 drop",
+        "arp saddr ether != 02:00:00:00:00:01 drop",
+        "arp saddr ip != { 10.213.0.4, 10.213.0.5 } drop",
+        "ip saddr != { 10.213.0.4, 10.213.0.5 } drop",
+        "ip6 saddr != { fd42::5, fe80::ff:fe00:1, :: } drop",
+        NEIGHBOUR_ADVERT,
+        "limit rate over 125000 bytes/second burst 65536 bytes drop",
+    ]
+
+
+def test_without_ipv4_arp_and_ipv4_are_dropped_and_no_rate_means_no_limit():
+    rules = firewall.interface_rules(MAC, ["fd42::5/64"], LINK_LOCAL, None)
+    assert "ether type { arp, ip } drop" in rules
+    assert not any(rule.startswith(("arp saddr ip", "ip saddr", "limit")) for rule in rules)
+
+
+def test_a_high_upload_rate_gets_a_quarter_second_burst():
+    assert firewall.interface_rules(MAC, [], LINK_LOCAL, 10 ** 6)[-1] == "limit rate over 1000000 bytes/second burst 250000 bytes drop"
+
+
+def test_guard_interface_replaces_the_chain_in_one_script(nft):
+    firewall.guard_interface("linuxvps", "lv0123456789a", ["ether saddr != %s drop" % MAC, "ip saddr != { 10.0.0.2 } drop"])
+    assert nft.scripts == [
+        "add table netdev linuxvps\n"
+        "add chain netdev linuxvps if_lv0123456789a { type filter hook ingress device \"lv0123456789a\" priority -500; policy accept; }\n"
+        "flush chain netdev linuxvps if_lv0123456789a\n"
+        "add rule netdev linuxvps if_lv0123456789a ether saddr != 02:00:00:00:00:01 drop\n"
+        "add rule netdev linuxvps if_lv0123456789a ip saddr != { 10.0.0.2 } drop\n"
+    ]
+
+
+def test_unguard_deletes_only_a_chain_that_exists(nft):
+    firewall.unguard_interface("linuxvps", "lv0123456789a")
+    assert nft.scripts == []
+    nft.objects.add(("chain", "netdev", "linuxvps", "if_lv0123456789a"))
+    firewall.unguard_interface("linuxvps", "lv0123456789a")
+    assert nft.scripts == ["delete chain netdev linuxvps if_lv0123456789a\n"]
+
+
+def test_nat_masquerades_the_subnet_on_the_uplink_and_is_removed_by_name(nft):
+    firewall.ensure_nat("linuxvps", "lan-0", "10.213.0.0/24", "eth0")
+    assert nft.scripts == [
+        "add table ip linuxvps\n"
+        "add chain ip linuxvps nat_lan_0 { type nat hook postrouting priority srcnat; policy accept; }\n"
+        "flush chain ip linuxvps nat_lan_0\n"
+        "add rule ip linuxvps nat_lan_0 ip saddr 10.213.0.0/24 oifname \"eth0\" masquerade\n"
+    ]
+    assert firewall.nat_exists("linuxvps", "lan-0") is False
+    nft.objects.add(("chain", "ip", "linuxvps", "nat_lan_0"))
+    assert firewall.nat_exists("linuxvps", "lan-0") is True
+    firewall.remove_nat("linuxvps", "lan-0")
+    assert nft.scripts[-1] == "delete chain ip linuxvps nat_lan_0\n"
+
+
+@pytest.mark.parametrize("listing, deleted", [
+    ("table ip linuxvps {\n}\n", ["delete table ip linuxvps\n"]),
+    ("table ip linuxvps {\n\tchain nat_lan0 {\n\t}\n}\n", []),
+])
+def test_only_empty_tables_are_dropped(nft, listing, deleted):
+    nft.objects.add(("table", "ip", "linuxvps"))
+    nft.listing = listing
+    firewall.remove_empty_tables("linuxvps")
+    assert nft.scripts == deleted
+
+
+def test_a_refused_script_is_a_network_error_showing_the_script(nft):
+    nft.answer = (1, "", "Error: Could not process rule: No such file or directory\n")
+    with pytest.raises(NetworkError) as caught:
+        firewall.ensure_nat("linuxvps", "lan0", "10.213.0.0/24", "eth0")
+    assert caught.value.msg.startswith("nft failed: Error: Could not process rule: No such file or directory\nadd table ip linuxvps\n")
+
+
+def test_without_nft_nothing_runs(nft, monkeypatch):
+    monkeypatch.setattr(firewall, "find_program", lambda name: None)
+    with pytest.raises(MissingDependency, match="nftables"):
+        firewall.guard_interface("linuxvps", "lv0123456789a", [])
+    assert nft.scripts == []

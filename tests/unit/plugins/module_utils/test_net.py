@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""net.py: names, MACs and link-local addresses; netlink through a fake IPRoute that keeps links like the
+kernel does (add of a taken name is EEXIST, del of a gone link ENODEV) and can be told to fail a call."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import socket
+
+import pytest
+from pyroute2.netlink.exceptions import NetlinkError
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import net
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
+
+HOST_END = net.host_ifname("web1", "eth0")
+PEER = HOST_END + "p"
+MAC = "02:00:00:00:00:01"
+BRIDGE_INDEX = 5
+MUTATING = ("link", "addr", "route", "tc")
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+IP6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
+
+
+class FakeMessage(dict):
+    """A netlink message: fields by key, attributes by get_attr."""
+
+    def __init__(self, attrs, **fields):
+        super(FakeMessage, self).__init__(fields)
+        self.attrs = attrs
+
+    def get_attr(self, name):
+        return self.attrs.get(name)
+
+
+class FakeNetlink:
+    """The host's and one partition's links, every call made on their sockets, and the failures asked for."""
+
+    def __init__(self):
+        self.links = {"host": {"lo": 1, "br0": BRIDGE_INDEX}, "partition": {"lo": 1}}
+        self.addresses = {}  # (namespace, index) -> ["cidr", ...]
+        self.qdiscs = {}  # index on the host -> ["tbf", ...]
+        self.calls = []  # (namespace, method, *args, kwargs)
+        self.failures = {}  # (method, first argument) -> errno
+        self.sysctls = []
+        self.sysctl_values = {}  # what reading a sysctl gives; None (unreadable) when absent
+        self.namespace = "host"
+        self.sockets = []
+        self.next_index = 10
+
+    def fail(self, method, command, code):
+        self.failures[(method, command)] = code
+
+    def setns(self, fd, nstype):
+        assert nstype == net.CLONE_NEWNET
+        self.namespace = "partition" if self.namespace == "host" else "host"  # in, then back out
+
+    def write_sysctl(self, path, value):
+        self.sysctls.append((path, value))
+
+    def socket(self):
+        ipr = FakeIPRoute(self, self.namespace)
+        self.sockets.append(ipr)
+        return ipr
+
+    def changes(self):
+        """The calls that change something, without the lookups."""
+        return [call for call in self.calls if call[1] in MUTATING]
+
+
+class FakeIPRoute:
+    def __init__(self, world, namespace):
+        self.world = world
+        self.namespace = namespace
+        self.closed = False
+
+    def _record(self, method, args, kwargs):
+        self.world.calls.append((self.namespace, method) + args + (kwargs,))
+        code = self.world.failures.get((method, args[0] if args else None))
+        if code:
+            raise NetlinkError(code)
+
+    def link_lookup(self, **kwargs):
+        self._record("link_lookup", (), kwargs)
+        index = self.world.links[self.namespace].get(kwargs["ifname"])
+        return [index] if index else []
+
+    def link(self, command, **kwargs):
+        self._record("link", (command,), kwargs)
+        links = self.world.links[self.namespace]
+        names = dict((index, name) for name, index in links.items())
+        if command == "add":
+            new = [name for name in (kwargs["ifname"], kwargs.get("peer")) if name]
+            if any(name in links for name in new):
+                raise NetlinkError(errno.EEXIST)
+            for name in new:
+                links[name] = self.world.next_index
+                self.world.next_index += 1
+        elif command == "del":
+            if kwargs["index"] not in names:
+                raise NetlinkError(errno.ENODEV)
+            del links[names[kwargs["index"]]]
+        elif "net_ns_pid" in kwargs:
+            self.world.links["partition"][names[kwargs["index"]]] = links.pop(names[kwargs["index"]])
+        elif "ifname" in kwargs:
+            links[kwargs["ifname"]] = links.pop(names[kwargs["index"]])
+
+    def get_addr(self, **kwargs):
+        self._record("get_addr", (), kwargs)
+        cidrs = self.world.addresses.get((self.namespace, kwargs["index"]), [])
+        return [FakeMessage({"IFA_ADDRESS": cidr.split("/")[0]}, scope=0, prefixlen=int(cidr.split("/")[1])) for cidr in cidrs]
+
+    def get_qdiscs(self, **kwargs):
+        self._record("get_qdiscs", (), kwargs)
+        return [FakeMessage({"TCA_KIND": kind}) for kind in self.world.qdiscs.get(kwargs["index"], [])]
+
+    def addr(self, *args, **kwargs):
+        self._record("addr", args, kwargs)
+
+    def route(self, *args, **kwargs):
+        self._record("route", args, kwargs)
+
+    def tc(self, *args, **kwargs):
+        self._record("tc", args, kwargs)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def netlink(monkeypatch):
+    world = FakeNetlink()
+    monkeypatch.setattr(net, "IPRoute", world.socket)
+    monkeypatch.setattr(net.lowlevel, "setns", world.setns)
+    monkeypatch.setattr(net, "write_sysctl", world.write_sysctl)
+    monkeypatch.setattr(net.lowlevel, "read_text", world.sysctl_values.get)
+    return world
+
+
+def bridged(**overrides):
+    iface = {"name": "eth0", "mode": "bridge", "addresses": ["10.213.0.2/24"], "gateway": "10.213.0.1", "gateway6": None,
+             "mac": MAC, "mtu": None}
+    iface.update(overrides)
+    return iface
+
+
+def routed(**overrides):
+    return bridged(**dict({"mode": "routed", "addresses": ["192.0.2.7/32", "2001:db8::7/128"], "gateway": None}, **overrides))
+
+
+# ---- names ---------------------------------------------------------------------------------------
+def test_host_ifname_fits_ifnamsiz_and_is_stable_per_interface():
+    assert len(HOST_END) == 13 and HOST_END.startswith("lv")
+    assert len(PEER) <= 15
+    assert net.host_ifname("web1", "eth0") == HOST_END
+    assert net.host_ifname("web1", "eth1") != HOST_END
+    assert net.host_ifname("web2", "eth0") != HOST_END
+
+
+def test_default_mac_is_stable_locally_administered_unicast():
+    mac = net.default_mac("web1", "eth0")
+    assert mac == net.default_mac("web1", "eth0") != net.default_mac("web1", "eth1")
+    octets = [int(part, 16) for part in mac.split(":")]
+    assert len(octets) == 6 and octets[0] == 0x02
+
+
+@pytest.mark.parametrize("mac, address", [
+    ("02:00:00:00:00:01", "fe80::ff:fe00:1"),
+    ("52:54:00:12:34:56", "fe80::5054:ff:fe12:3456"),
+])
+def test_link_local_is_the_kernels_eui64_address(mac, address):
+    assert net.link_local(mac) == address
+
+
+# ---- the wrapper ---------------------------------------------------------------------------------
+def test_netlink_call_turns_a_netlink_error_into_one_naming_call_and_target(netlink):
+    netlink.fail("link", "set", errno.EBUSY)
+    with pytest.raises(NetworkError) as caught:
+        net.netlink_call(FakeIPRoute(netlink, "host"), "link", "set", index=7, mtu=1400, target="lvx (host end of web1/eth0)")
+    assert caught.value.msg.startswith("netlink link set index=7 mtu=1400 on lvx (host end of web1/eth0) failed: ")
+    assert "(errno %d)" % errno.EBUSY in caught.value.msg
+    assert caught.value.details["errno"] == errno.EBUSY
+
+
+def test_netlink_call_passes_only_the_tolerated_codes(netlink):
+    ipr = FakeIPRoute(netlink, "host")
+    netlink.fail("route", "del", errno.ESRCH)
+    assert net.netlink_call(ipr, "route", "del", dst="0.0.0.0/0", target="eth0", tolerate=net.ROUTE_GONE) is None
+    with pytest.raises(NetworkError):
+        net.netlink_call(ipr, "route", "del", dst="0.0.0.0/0", target="eth0", tolerate=net.LINK_GONE)
+
+
+def test_netlink_call_turns_a_socket_oserror_into_a_network_error():
+    class BrokenSocket:
+        def get_addr(self, **kwargs):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+
+    with pytest.raises(NetworkError, match=r"netlink get_addr index=3 on br0 failed: Bad file descriptor \(errno 9\)"):
+        net.netlink_call(BrokenSocket(), "get_addr", index=3, target="br0")
+
+
+def test_a_socket_that_cannot_be_opened_is_a_network_error(monkeypatch):
+    def refuse():
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(net, "IPRoute", refuse)
+    with pytest.raises(NetworkError, match="opening a netlink socket in the host failed: Too many open files"):
+        net.bridge_state("br0")
+
+
+def test_without_pyroute2_nothing_is_tried(monkeypatch):
+    monkeypatch.setattr(net, "IPRoute", None)
+    with pytest.raises(MissingDependency, match="pyroute2"):
+        net.bridge_state("br0")
+
+
+# ---- namespaces and sysctls ----------------------------------------------------------------------
+def test_the_partition_socket_is_made_inside_and_the_process_returns(netlink):
+    with net.netns_netlink(os.getpid(), "web1") as ipr:
+        assert ipr.namespace == "partition"
+        assert netlink.namespace == "host"
+    assert ipr.closed
+
+
+def test_a_refused_setns_names_the_partition(netlink, monkeypatch):
+    def refuse(fd, nstype):
+        raise OSError(errno.EPERM, "setns: Operation not permitted")
+
+    monkeypatch.setattr(net.lowlevel, "setns", refuse)
+    with pytest.raises(NetworkError, match=r"entering the network namespace of partition web1 \(pid \d+\) failed: setns: Operation"):
+        with net.netns_netlink(os.getpid(), "web1"):
+            pytest.fail("no socket without the namespace")
+    assert netlink.sockets == []
+
+
+def test_a_dead_init_has_no_namespace(netlink):
+    with pytest.raises(NetworkError, match="opening the network namespace of partition web1 .* failed"):
+        with net.netns_netlink(2 ** 22 + 1, "web1"):
+            pytest.fail("no socket without the namespace")
+
+
+def test_write_sysctl_writes_and_names_the_path_it_could_not_write(tmp_path):
+    path = tmp_path / "proxy_arp"
+    net.write_sysctl(str(path), 1)
+    assert path.read_text() == "1"
+    with pytest.raises(NetworkError, match="writing 1 to %s failed" % (tmp_path / "missing" / "x")):
+        net.write_sysctl(str(tmp_path / "missing" / "x"), 1)
+
+
+def test_forwarding_is_written_only_where_it_is_off(netlink):
+    netlink.sysctl_values[IP_FORWARD] = "1"
+    net.enable_forwarding()
+    assert netlink.sysctls == [(IP6_FORWARD, 1)]
+
+
+def test_counters_are_the_partitions_view(monkeypatch):
+    base = "/sys/class/net/%s/statistics/" % HOST_END
+    seen = {base + "rx_bytes": "100", base + "tx_bytes": "200", base + "rx_packets": "3", base + "tx_packets": "junk"}
+    monkeypatch.setattr(net.lowlevel, "read_text", seen.get)
+    assert net.counters("web1", "eth0") == {"rx_bytes": 200, "tx_bytes": 100, "rx_packets": None, "tx_packets": 3}
+    assert set(net.counters("web1", "eth0")) == set(net.COUNTERS)
+
+
+# ---- bridges -------------------------------------------------------------------------------------
+def test_ensure_bridge_creates_brings_up_and_syncs_addresses(netlink):
+    netlink.addresses[("host", 10)] = ["10.9.0.1/24"]
+    netlink.fail("addr", "add", errno.EEXIST)  # added meanwhile: already so
+    net.ensure_bridge("lvbr", ["10.213.0.1/24", "fd42::1/64"])
+    assert netlink.changes() == [
+        ("host", "link", "add", {"ifname": "lvbr", "kind": "bridge"}),
+        ("host", "link", "set", {"index": 10, "state": "up"}),
+        ("host", "addr", "del", {"index": 10, "address": "10.9.0.1", "prefixlen": 24}),
+        ("host", "addr", "add", {"index": 10, "address": "10.213.0.1", "prefixlen": 24, "family": socket.AF_INET}),
+        ("host", "addr", "add", {"index": 10, "address": "fd42::1", "prefixlen": 64, "family": socket.AF_INET6,
+                                 "flags": net.IFA_F_NODAD}),
+    ]
+    assert all(ipr.closed for ipr in netlink.sockets)
+
+
+def test_a_bridge_that_cannot_be_made_is_not_taken_as_made(netlink):
+    netlink.fail("link", "add", errno.EEXIST)
+    with pytest.raises(NetworkError, match="netlink link add ifname=lvbr kind=bridge on bridge lvbr failed"):
+        net.ensure_bridge("lvbr", [])
+
+
+def test_bridge_state_reports_global_addresses(netlink):
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["fd42::1/64", "10.213.0.1/24"]
+    assert net.bridge_state("br0") == {"exists": True, "addresses": ["10.213.0.1/24", "fd42::1/64"]}
+    assert net.bridge_state("nope") == {"exists": False, "addresses": []}
+
+
+def test_delete_link_tolerates_a_link_gone_meanwhile_but_not_a_refusal(netlink):
+    netlink.fail("link", "del", errno.ENODEV)
+    net.delete_link("br0")
+    netlink.fail("link", "del", errno.EPERM)
+    with pytest.raises(NetworkError, match="netlink link del index=5 on br0 failed"):
+        net.delete_link("br0")
+
+
+# ---- partition interfaces ------------------------------------------------------------------------
+def test_attach_makes_the_veth_moves_the_peer_in_and_configures_it_in_order(netlink):
+    pid = os.getpid()
+    assert net.attach(pid, "web1", bridged(mtu=1400), "br0") == HOST_END
+    assert netlink.changes() == [
+        ("host", "link", "add", {"ifname": HOST_END, "kind": "veth", "peer": PEER}),
+        ("host", "link", "set", {"index": 10, "mtu": 1400}),
+        ("host", "link", "set", {"index": 11, "mtu": 1400}),
+        ("host", "link", "set", {"index": 10, "master": BRIDGE_INDEX}),
+        ("host", "link", "set", {"index": 11, "net_ns_pid": pid}),
+        ("host", "link", "set", {"index": 10, "state": "up"}),
+        ("partition", "link", "set", {"index": 1, "state": "up"}),
+        ("partition", "link", "set", {"index": 11, "ifname": "eth0", "address": MAC}),
+        ("partition", "link", "set", {"index": 11, "state": "up"}),
+        ("partition", "addr", "add", {"index": 11, "address": "10.213.0.2", "prefixlen": 24, "family": socket.AF_INET}),
+        ("partition", "route", "replace", {"dst": "0.0.0.0/0", "oif": 11, "family": socket.AF_INET, "gateway": "10.213.0.1"}),
+        ("partition", "route", "del", {"dst": "::/0", "oif": 11, "family": socket.AF_INET6}),
+    ]
+    assert netlink.links["partition"] == {"lo": 1, "eth0": 11}
+    assert netlink.sysctls == []
+    assert [ipr.namespace for ipr in netlink.sockets] == ["host", "partition"]
+
+
+def test_attach_routed_gives_the_host_end_the_gateway_and_a_route_per_address(netlink):
+    net.attach(os.getpid(), "web1", routed())
+    assert netlink.sysctls == [("/proc/sys/net/ipv4/conf/%s/proxy_arp" % HOST_END, 1), (IP_FORWARD, 1), (IP6_FORWARD, 1)]
+    host = [call[1:] for call in netlink.changes() if call[0] == "host" and call[1] != "link"]
+    assert host == [
+        ("addr", "add", {"index": 10, "address": net.ROUTED_GATEWAY6, "prefixlen": 64, "family": socket.AF_INET6,
+                         "flags": net.IFA_F_NODAD}),
+        ("route", "replace", {"dst": "192.0.2.7", "dst_len": 32, "oif": 10, "family": socket.AF_INET}),
+        ("route", "replace", {"dst": "2001:db8::7", "dst_len": 128, "oif": 10, "family": socket.AF_INET6}),
+    ]
+    routes = [call[1:] for call in netlink.changes() if call[0] == "partition" and call[1] == "route"]
+    assert routes == [
+        ("route", "replace", {"dst": "0.0.0.0/0", "oif": 11, "family": socket.AF_INET, "scope": 253}),
+        ("route", "replace", {"dst": "::/0", "oif": 11, "family": socket.AF_INET6, "gateway": net.ROUTED_GATEWAY6}),
+    ]
+
+
+def test_attach_removes_a_stale_host_end_first(netlink):
+    netlink.links["host"][HOST_END] = 7
+    net.attach(os.getpid(), "web1", bridged(), "br0")
+    assert netlink.changes()[:2] == [
+        ("host", "link", "del", {"index": 7}),
+        ("host", "link", "add", {"ifname": HOST_END, "kind": "veth", "peer": PEER}),
+    ]
+
+
+def test_attach_fails_on_a_taken_peer_name_naming_the_interface_and_partition(netlink):
+    netlink.links["host"][PEER] = 8
+    with pytest.raises(NetworkError) as caught:
+        net.attach(os.getpid(), "web1", bridged(), "br0")
+    assert "netlink link add" in caught.value.msg
+    assert "on %s (host end of web1/eth0)" % HOST_END in caught.value.msg
+    assert "(errno %d)" % errno.EEXIST in caught.value.msg
+
+
+def test_attach_to_a_missing_bridge_fails_before_the_peer_moves(netlink):
+    with pytest.raises(NetworkError, match="network bridge br9 does not exist"):
+        net.attach(os.getpid(), "web1", bridged(), "br9")
+    assert not any("net_ns_pid" in call[-1] for call in netlink.calls)
+
+
+def test_update_moves_host_routes_and_reports_a_missing_inner_interface(netlink):
+    netlink.links["host"][HOST_END] = 10
+    netlink.links["partition"]["eth0"] = 11
+    net.update(os.getpid(), "web1", routed(), routed(addresses=["192.0.2.8/32"]))
+    routes = [call[2:] for call in netlink.changes() if call[0] == "host"]
+    assert routes == [
+        ("del", {"dst": "192.0.2.7", "dst_len": 32, "oif": 10, "family": socket.AF_INET}),
+        ("del", {"dst": "2001:db8::7", "dst_len": 128, "oif": 10, "family": socket.AF_INET6}),
+        ("replace", {"dst": "192.0.2.8", "dst_len": 32, "oif": 10, "family": socket.AF_INET}),
+    ]
+    with pytest.raises(NetworkError, match="interface eth1 in partition web1 is missing"):
+        net.update(os.getpid(), "web1", bridged(name="eth1"), bridged(name="eth1"))
+
+
+def test_detach_names_the_partition_when_the_host_end_cannot_go(netlink):
+    netlink.links["host"][HOST_END] = 10
+    netlink.fail("link", "del", errno.EBUSY)
+    with pytest.raises(NetworkError, match=r"netlink link del index=10 on %s \(host end of web1/eth0\) failed" % HOST_END):
+        net.detach("web1", "eth0")
+    netlink.failures.clear()
+    net.detach("web1", "eth0")
+    assert HOST_END not in netlink.links["host"]
+
+
+# ---- download shaping ----------------------------------------------------------------------------
+@pytest.mark.parametrize("qdiscs, rate, expected", [
+    ([], 10 ** 7, [("tc", "replace", "tbf", 10, net.TBF_HANDLE, {"rate": "10000000bit", "burst": 62500, "latency": "50ms"})]),
+    (["tbf"], 10 ** 6, [("tc", "replace", "tbf", 10, net.TBF_HANDLE, {"rate": "1000000bit", "burst": 32768, "latency": "50ms"})]),
+    (["tbf"], None, [("tc", "del", "tbf", 10, net.TBF_HANDLE, {"rate": "1mbit", "burst": 32768, "latency": "50ms"})]),
+    (["fq_codel"], None, []),
+])
+def test_set_download_rate_adds_replaces_and_removes_tbf(netlink, qdiscs, rate, expected):
+    netlink.links["host"][HOST_END] = 10
+    netlink.qdiscs[10] = qdiscs
+    net.set_download_rate("web1", "eth0", rate)
+    assert [call[1:] for call in netlink.changes()] == expected
+
+
+def test_set_download_rate_names_a_missing_host_end_and_a_refused_qdisc(netlink):
+    with pytest.raises(NetworkError, match=r"interface %s \(host end of web1/eth0\) is missing" % HOST_END):
+        net.set_download_rate("web1", "eth0", 10 ** 7)
+    netlink.links["host"][HOST_END] = 10
+    netlink.fail("tc", "replace", errno.EINVAL)
+    with pytest.raises(NetworkError, match="netlink tc replace tbf 10 65536 .* on %s" % HOST_END):
+        net.set_download_rate("web1", "eth0", 10 ** 7)

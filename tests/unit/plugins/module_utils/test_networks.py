@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""networks.py: the network options, and converge() over a state directory in tmp_path with the bridge and
+NAT of a fake host (net and firewall replaced), so nothing on this machine changes."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils import networks
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+
+LAN = {"name": "lan0", "ipv4": "10.213.0.1/24", "ipv6": "fd42:213::1/64", "nat": True, "uplink": "eth0"}
+
+
+@pytest.mark.parametrize("value, version, expected", [
+    ("10.213.0.1/24", 4, "10.213.0.1/24"),
+    ("fd42:213:0::1/64", 6, "fd42:213::1/64"),
+    (None, 4, None),
+])
+def test_gateway_interface_is_canonical(value, version, expected):
+    assert networks.gateway_interface("ipv%d" % version, value, version) == expected
+
+
+@pytest.mark.parametrize("value, version, reason", [
+    ("10.213.0.1", 4, "with its prefix length"),
+    ("fd42::1/64", 4, "expected an IPv4 address"),
+    ("10.213.0.0/24", 4, "network or broadcast"),
+    ("10.213.0.255/24", 4, "network or broadcast"),
+    ("gateway", 6, "such as fd42:213::1/64"),
+])
+def test_a_bad_gateway_interface_names_its_option(value, version, reason):
+    with pytest.raises(InvalidOption) as caught:
+        networks.gateway_interface("ipv%d" % version, value, version)
+    assert caught.value.option == "ipv%d" % version
+    assert reason in caught.value.msg
+
+
+def test_normalise_network_keeps_what_was_given():
+    assert networks.normalise_network(dict(LAN, state="present")) == LAN
+    assert networks.normalise_network({"name": "br-x"})["nat"] is False
+
+
+@pytest.mark.parametrize("params, option", [
+    ({"name": "Lan"}, "name"),
+    ({"name": "a-very-long-bridge"}, "name"),
+    ({"name": "lan0", "ipv4": "10.213.0.1/24", "nat": True}, "uplink"),
+    ({"name": "lan0", "ipv6": "fd42::1/64", "nat": True, "uplink": "eth0"}, "nat"),
+    ({"name": "lan0", "uplink": "eth 0"}, "uplink"),
+])
+def test_invalid_networks_name_the_option(params, option):
+    with pytest.raises(InvalidOption) as caught:
+        networks.normalise_network(params)
+    assert caught.value.option == option
+
+
+def test_bridge_addresses_are_the_gateways_sorted():
+    assert networks.bridge_addresses(LAN) == ["10.213.0.1/24", "fd42:213::1/64"]
+    assert networks.bridge_addresses({"ipv4": None, "ipv6": None}) == []
+
+
+class FakeHost:
+    """The bridges and NAT chains of a host, as networks.py sees them through net and firewall."""
+
+    def __init__(self):
+        self.bridges = {}  # name -> addresses
+        self.nat = {}  # network -> (subnet, uplink)
+        self.calls = []
+
+    def bridge_state(self, name):
+        return {"exists": name in self.bridges, "addresses": self.bridges.get(name, [])}
+
+    def ensure_bridge(self, name, addresses):
+        self.calls.append("ensure_bridge %s" % name)
+        self.bridges[name] = addresses
+
+    def delete_link(self, name):
+        self.calls.append("delete_link %s" % name)
+        self.bridges.pop(name, None)
+
+    def enable_forwarding(self):
+        self.calls.append("enable_forwarding")
+
+    def nat_exists(self, table, network):
+        return network in self.nat
+
+    def ensure_nat(self, table, network, subnet, uplink):
+        self.calls.append("ensure_nat %s %s %s %s" % (table, network, subnet, uplink))
+        self.nat[network] = (subnet, uplink)
+
+    def remove_nat(self, table, network):
+        self.calls.append("remove_nat %s" % network)
+        self.nat.pop(network, None)
+
+    def remove_empty_tables(self, table):
+        self.calls.append("remove_empty_tables %s" % table)
+
+
+@pytest.fixture
+def host(monkeypatch):
+    fake = FakeHost()
+    for name in ("bridge_state", "ensure_bridge", "delete_link", "enable_forwarding"):
+        monkeypatch.setattr(networks.net, name, getattr(fake, name))
+    for name in ("nat_exists", "ensure_nat", "remove_nat", "remove_empty_tables"):
+        monkeypatch.setattr(networks.firewall, name, getattr(fake, name))
+    return fake
+
+
+@pytest.fixture
+def store(tmp_path):
+    return networks.NetworkStore(StateStore(str(tmp_path / "state")), "linuxvps")
+
+
+def test_converge_creates_the_network_then_finds_nothing_to_do(host, store):
+    changed, spec, diff = store.converge(dict(LAN))
+    assert (changed, spec, diff["before"]) == (True, LAN, {"state": "absent"})
+    assert host.calls == ["ensure_bridge lan0", "enable_forwarding", "ensure_nat linuxvps lan0 10.213.0.0/24 eth0"]
+    assert store.store.load_network("lan0")["ipv4"] == "10.213.0.1/24"
+    del host.calls[:]
+    assert store.converge(dict(LAN))[0] is False
+    assert host.calls == []
+
+
+def test_converge_repairs_a_bridge_whose_addresses_drifted(host, store):
+    store.converge(dict(LAN))
+    host.bridges["lan0"] = ["10.213.0.1/24"]
+    assert store.converge(dict(LAN))[0] is True
+    assert host.bridges["lan0"] == ["10.213.0.1/24", "fd42:213::1/64"]
+
+
+def test_converge_restores_a_lost_nat_chain(host, store):
+    store.converge(dict(LAN))
+    host.nat.clear()
+    assert store.converge(dict(LAN))[0] is True
+    assert host.nat == {"lan0": ("10.213.0.0/24", "eth0")}
+
+
+def test_check_mode_reports_the_change_and_touches_nothing(host, store):
+    assert store.converge(dict(LAN), check_mode=True)[0] is True
+    assert host.calls == []
+    assert store.store.load_network("lan0") is None
+
+
+def test_removing_a_network_in_use_needs_force(host, store):
+    store.converge(dict(LAN))
+    store.store.save_partition("web1", {"spec": {"interfaces": [{"name": "eth0", "network": "lan0"}]}})
+    with pytest.raises(Conflict, match="web1"):
+        store.converge({"name": "lan0", "state": "absent"})
+    del host.calls[:]
+    changed, spec, diff = store.converge({"name": "lan0", "state": "absent", "force": True})
+    assert (changed, spec, diff["after"]) == (True, None, {"state": "absent"})
+    assert host.calls == ["remove_nat lan0", "delete_link lan0", "remove_empty_tables linuxvps"]
+    assert store.store.load_network("lan0") is None
+    assert store.converge({"name": "lan0", "state": "absent"})[0] is False

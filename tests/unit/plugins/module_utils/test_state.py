@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""state.py: search bits on the way to a partition's bundle, documents, the argument spec."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import stat
+import tempfile
+
+import pytest
+
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
+
+
+@pytest.fixture
+def searchable_base():
+    """A directory whose every ancestor others may pass (pytest's own tmp_path sits below a 0700 directory)."""
+    base = tempfile.mkdtemp(prefix="linuxvps-unit-", dir="/var/tmp")
+    os.chmod(base, 0o711)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_private_state_directory_is_opened_for_passing_through_only(searchable_base):
+    store = StateStore(os.path.join(searchable_base, "state"))
+    bundle = os.path.join(store.partition_dir("web1"), "bundle")
+    os.makedirs(bundle)
+    os.chmod(store.root, 0o700)
+    os.chmod(bundle, 0o750)
+    store.ensure_searchable(bundle)
+    assert mode(store.root) == 0o701 and mode(bundle) == 0o751  # search only: nothing becomes readable
+
+
+def test_a_closed_directory_above_the_state_directory_fails_naming_it(searchable_base):
+    closed = os.path.join(searchable_base, "private")
+    store = StateStore(os.path.join(closed, "state"))
+    os.makedirs(store.partition_dir("web1"))
+    os.chmod(closed, 0o700)
+    with pytest.raises(PartitionError) as caught:
+        store.ensure_searchable(store.partition_dir("web1"))
+    assert closed in caught.value.msg and "0700" in caught.value.msg
+    assert mode(closed) == 0o700  # not ours to change
+
+
+def test_state_dir_option_is_defined_once_with_the_default():
+    assert STATE_DIR_ARGSPEC == {"state_dir": {"type": "path", "default": "/var/lib/linuxvps"}}
