@@ -16,7 +16,7 @@ import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import write_authorized_keys
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import write_authorized_keys
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
@@ -159,6 +159,8 @@ class PartitionActions:
 
     # ---- removal ---------------------------------------------------------------------------------------
     def destroy(self, plan, observed, document):
+        """Stop and remove the partition. Its directory (with its document) goes last: a run killed before
+        finds the partition again and finishes, down to the range its files were owned by."""
         engine = self.engine
         name = plan.name
         self._stop(name, document)
@@ -166,26 +168,30 @@ class PartitionActions:
         points = mount_points()
         for mode in STORAGE_MODES:  # whichever the partition had, even when its document is gone
             PartitionDisk(engine.store.partition_dir(name), mode).unmount(points)
-        engine.disk(spec).destroy()
-        self._release_range(spec)
+        disk = engine.disk(spec)
+        disk.wipe()  # the files owned by the tenant's range go before the range
+        self._release_free_ranges(name)
+        disk.destroy()
         if not engine.store.partition_names():
             engine.cgroups.remove_parent(engine.parent)
             if not engine.store.network_names():
                 firewall.remove_empty_tables(engine.nft_table)
         return None
 
-    def _release_range(self, spec):
-        """Give the tenant's ID range back when its last partition is gone."""
-        if spec.get("privileged") or "rootfs" not in spec:
-            return
+    def _release_free_ranges(self, name):
+        """Give back every ID range of this state directory that no partition but name (being destroyed) uses, each
+        once its shifted copies are gone: a range is never free while a copy made for it exists, a failure keeps it
+        for the re-run, and a range a killed run or an unreadable document left behind goes with the next destroy."""
         engine = self.engine
-        tenant = spec.get("tenant") or spec["name"]
-        for other in engine.store.partition_names():
-            other_spec = (engine.store.load_partition(other) or {}).get("spec") or {}
-            if (other_spec.get("tenant") or other) == tenant and not other_spec.get("privileged"):
-                return
-        key = engine.tenant_key(spec)
-        base = engine.id_ranges.lookup(key)
-        engine.id_ranges.release(key)
-        if base is not None:
-            engine.templates.drop_shifted(base)  # its copies of the templates go with the range
+        in_use = set()
+        for other, document, corrupt in engine.store.partition_documents():
+            if other == name:
+                continue  # its document stays until its range is released
+            if corrupt is not None:
+                return  # a partition whose tenant cannot be read may use any of them: keep them all
+            if not document["spec"].get("privileged"):
+                in_use.add(engine.tenant_key(document["spec"]))
+        for key, base in engine.id_ranges.owned(engine.tenant_key({"name": ""})):
+            if key not in in_use:
+                engine.templates.drop_shifted(base)
+                engine.id_ranges.release(key)

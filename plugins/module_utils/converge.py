@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
@@ -82,12 +83,19 @@ class Converger:
         engine = self.engine
         state = params.get("state") or "started"
         validate_name(params["name"])
-        spec = None if state == "absent" else self._desired_spec(params, observed["document"], claimed or {})
+        if observed.get("corrupt") is not None and state != "absent":
+            raise observed["corrupt"]
+        warnings = []
+        spec = None if state == "absent" else self._desired_spec(params, observed["document"], claimed or {}, warnings)
         if spec is not None and observed["live"] is not None:
             observed = dict(observed, pending_writes=engine.cgroup(spec["name"]).plan_writes(spec["resources"]))
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        if observed.get("corrupt") is not None:
+            plan.warnings.append("partition %s: %s; removing what is found by its name (runtime, mounts, cgroup, files)"
+                                 % (plan.name, observed["corrupt"].msg))
+        plan.warnings.extend(warnings)
         plan.warnings.extend(engine.notices if plan.changed else [])
         if plan.spec is not None:
             plan.warnings.extend(self._unsupported_warnings(plan.spec))
@@ -96,24 +104,28 @@ class Converger:
                                      "give it only to someone you would give the host" % plan.name)
         return plan
 
-    def _desired_spec(self, params, document, claimed):
+    def _desired_spec(self, params, document, claimed, warnings):
         name = params["name"]
         store = self.engine.store
 
         def interfaces(raw):
             networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())
-            return normalise_interfaces(raw, name, networks, self._addresses_in_use(name, claimed))
+            # read only when needed: a routed address may not take one of the host's own
+            host_owned = net.host_addresses() if any((item or {}).get("mode") == "routed" for item in raw or []) else ()
+            return normalise_interfaces(raw, name, networks, self._addresses_in_use(name, claimed, warnings), host_addresses=host_owned)
 
         return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
-                                   recorded=(document or {}).get("spec"), interfaces=interfaces)
+                                   recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)
 
-    def _addresses_in_use(self, exclude, claimed):
-        """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call."""
-        store = self.engine.store
+    def _addresses_in_use(self, exclude, claimed, warnings):
+        """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call;
+        a document that cannot be read is passed over with a warning (one bad document never blocks its neighbours)."""
         used = dict((ip, owner) for ip, owner in claimed.items() if owner != exclude)
-        for other in store.partition_names():
-            if other != exclude:
-                used.update(_addresses((store.load_partition(other) or {}).get("spec")))
+        for other, document, corrupt in self.engine.store.partition_documents():
+            if corrupt is not None and other != exclude:
+                warnings.append("addresses of partition %s are not known (%s): they were not checked for clashes" % (other, corrupt.msg))
+            elif other != exclude:
+                used.update(_addresses((document or {}).get("spec")))
         return used
 
     def _refuse_shrink(self, recorded, spec):

@@ -22,6 +22,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
@@ -109,8 +110,15 @@ class PartitionEngine:
         return self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
 
     def observe(self, name, runtime_states=None):
-        """What exists now for one partition. runtime_states: a shared runtime_states() for bulk reads."""
-        document = self.store.load_partition(name)
+        """What exists now for one partition. runtime_states: a shared runtime_states() for bulk reads.
+
+        A document that cannot be read is observed as none, with the error in "corrupt": only removing the
+        partition can go on without it.
+        """
+        try:
+            document, corrupt = self.store.load_partition(name), None
+        except CorruptDocument as exc:
+            document, corrupt = None, exc
         state = runtime_states.get(name) if runtime_states is not None else self.runtime.state(name)
         status = runtime_status(state)
         cgroup = self.cgroup(name)
@@ -123,4 +131,5 @@ class PartitionEngine:
             "pid": state.get("pid") if state and status != "stopped" else None,
             "live": live,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
+            "corrupt": corrupt,
         }

@@ -65,6 +65,10 @@ class BuildError(PartitionError):
     """A rootfs template could not be built."""
 
 
+class CorruptDocument(PartitionError):
+    """A state document exists but cannot be read as one (half-written by hand, a disk error)."""
+
+
 class CgroupError(PartitionError):
     """A cgroup could not be read or written."""
 

@@ -33,8 +33,9 @@ def start_autostart(engine):
     """[(what, outcome, error)] for the host networks, then each autostart partition; one failure stops no other."""
     results = restore_networks(engine)
     converger = Converger(engine)
-    documents = [engine.store.load_partition(name) for name in engine.store.partition_names()]
-    chosen = sorted((doc["spec"] for doc in documents if doc and doc["spec"].get("autostart")),
+    documents = engine.store.partition_documents()
+    results += [(name, "failed", corrupt.msg) for name, _document, corrupt in documents if corrupt is not None]
+    chosen = sorted((doc["spec"] for _name, doc, _corrupt in documents if doc and doc["spec"].get("autostart")),
                     key=lambda spec: (spec.get("autostart_order", 100), spec["name"]))
     for spec in chosen:
         try:

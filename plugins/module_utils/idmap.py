@@ -82,6 +82,11 @@ class IdRanges:
             write_json_atomic(self.registry, data, mode=0o644)
             return base
 
+    def owned(self, prefix):
+        """[(owner, base)] of the ranges whose owner key starts with prefix (one state directory's), sorted."""
+        with self._locked(create=False) as data:
+            return sorted((owner, base) for owner, base in data["ranges"].items() if owner.startswith(prefix))
+
     def release(self, owner):
         with self._locked(create=False) as data:
             if owner in data["ranges"]:

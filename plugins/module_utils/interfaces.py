@@ -14,11 +14,13 @@ from ansible.module_utils.six import string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.net import default_mac
+from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import validate_bridge_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import parse_int_range, parse_rate
 
-INNER_NAME = re.compile(r"^[a-z][a-z0-9]{0,14}$")
-MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# \Z, not $: $ also matches before a final newline. lo is the partition's own loopback, there already.
+INNER_NAME = re.compile(r"^(?!lo\Z)[a-z][a-z0-9]{0,14}\Z")
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")
 
 # Fields that can change while the partition runs; the rest define the interface itself.
 LIVE_FIELDS = ("addresses", "gateway", "gateway6", "rate", "dns")
@@ -41,12 +43,17 @@ INTERFACES_ARGSPEC = dict(
 )
 
 
-def _address(option, value, network, mode):
+def _address(option, value, network, mode, host_owned):
     try:
         iface = ipaddress.ip_interface(str(value))
     except ValueError:
         raise InvalidOption(option, value, "expected an IPv4 or IPv6 address, optionally with /prefix")
+    for ip in (iface.ip, getattr(iface.ip, "ipv4_mapped", None)):
+        if ip is not None and (ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified):
+            raise InvalidOption(option, value, "is a loopback, link-local, multicast or unspecified address, not one a partition can own")
     if mode == "routed":
+        if str(iface.ip) in host_owned:  # a host route to the partition would take it from the host
+            raise InvalidOption(option, value, "is %s" % host_owned[str(iface.ip)])
         return iface.ip, "%s/%d" % (iface.ip, iface.max_prefixlen)
     gateway = network.get("ipv%d" % iface.version)
     if not gateway:
@@ -103,13 +110,25 @@ def _dns(option, value):
     return {"nameservers": nameservers, "search": search}
 
 
-def normalise_interfaces(raw, partition, networks, used):
+def _host_owned(networks, host_addresses):
+    """{ip: whose} of the addresses a routed interface may not take: the host's own and its networks' gateways."""
+    owned = dict((str(ipaddress.ip_interface(str(address)).ip), "an address of the host") for address in host_addresses or ())
+    for network in networks.values():
+        for key in ("ipv4", "ipv6"):
+            if (network or {}).get(key):
+                owned[str(ipaddress.ip_interface(network[key]).ip)] = "the gateway address of network %s" % network["name"]
+    return owned
+
+
+def normalise_interfaces(raw, partition, networks, used, host_addresses=()):
     """raw interface dicts -> normalised list.
 
-    networks: {name: network spec}; used: {ip: partition} for addresses of *other* partitions.
+    networks: {name: network spec}; used: {ip: partition} for addresses of *other* partitions;
+    host_addresses: the host's own addresses (with or without /prefix), which no routed interface may take.
     """
     result = []
     seen_names, seen_ips = set(), {}
+    host_owned = _host_owned(networks, host_addresses)
     for index, item in enumerate(raw or []):
         option = "interfaces[%d]" % index
         name = item.get("name") or "eth%d" % index
@@ -122,7 +141,7 @@ def normalise_interfaces(raw, partition, networks, used):
             if item.get("network"):
                 raise InvalidOption(option + ".network", item["network"], "a routed interface has no network")
         elif mode == "bridge":
-            network = networks.get(item.get("network"))
+            network = networks.get(validate_bridge_name(option + ".network", item.get("network")))
             if network is None:
                 raise InvalidOption(option + ".network", item.get("network"),
                                     "no such network; create it with linuxvps.partitions.network")
@@ -130,7 +149,7 @@ def normalise_interfaces(raw, partition, networks, used):
             raise InvalidOption(option + ".network", None, "give a network, or mode: routed")
         addresses = []
         for value in item.get("addresses") or []:
-            ip, cidr = _address(option + ".addresses", value, network, mode)
+            ip, cidr = _address(option + ".addresses", value, network, mode, host_owned)
             owner = used.get(str(ip)) or seen_ips.get(str(ip))
             if owner:
                 raise InvalidOption(option + ".addresses", value, "is already used by partition %s" % owner)

@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.guest import configure_identity, write_authorized_keys, write_file
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, linuxvps.partitions contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host primitives the engine's rooms share, each defined once: libc through ctypes (mount, umount2,
-setns, quotactl), the mount table, and forgiving readers of small kernel files.
+setns, openat2, quotactl), the mount table, and forgiving readers of small kernel files.
 
 Every libc call raises OSError with the call's errno, like the os module's own functions.
 """
@@ -18,6 +18,7 @@ import os
 import re
 
 MNT_DETACH = 2
+SYS_OPENAT2 = 437  # x86_64, aarch64 and every architecture but alpha and ia64 (numbers unified since 5.1)
 MOUNTINFO = "/proc/self/mountinfo"
 _OCTAL_ESCAPE = re.compile(br"\\([0-7]{3})")
 _libc = None
@@ -52,6 +53,20 @@ def umount(target, lazy=False):
 
 def setns(fd, nstype):
     check(libc().setns(fd, nstype), "setns")
+
+
+class OpenHow(ctypes.Structure):
+    """struct open_how of openat2(2)."""
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd, path, flags, mode, resolve):
+    """The new fd; OSError ENOSYS on kernels before 5.6 (glibc has no wrapper, hence syscall(2))."""
+    how = OpenHow(flags, mode, resolve)
+    fd = libc().syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_long(dirfd), ctypes.c_char_p(os.fsencode(path)),
+                        ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    check(min(fd, 0), "openat2 %s" % path)  # an fd on success, -1 on failure
+    return fd
 
 
 def unescape(field):

@@ -176,13 +176,19 @@ def write_sysctl(path, value):
 
 # ---- bridges (host networks) --------------------------------------------------------------------
 def bridge_state(name):
-    """{'exists', 'addresses': [cidr...]} of a host bridge."""
+    """{'exists', 'kind', 'addresses': [cidr...]} of a host bridge; kind is the link's ('bridge', 'veth'; None for eth0, lo)."""
     target = "bridge %s" % name
     with host_netlink() as ipr:
         index = _index(ipr, name, target)
         if index is None:
-            return {"exists": False, "addresses": []}
-        return {"exists": True, "addresses": _addresses(ipr, index, target)}
+            return {"exists": False, "kind": None, "addresses": []}
+        return {"exists": True, "kind": _kind(ipr, index, target), "addresses": _addresses(ipr, index, target)}
+
+
+def _kind(ipr, index, target):
+    (link,) = netlink_call(ipr, "get_links", index, target=target)
+    info = link.get_attr("IFLA_LINKINFO")
+    return None if info is None else info.get_attr("IFLA_INFO_KIND")
 
 
 def _addresses(ipr, index, target):
@@ -192,6 +198,13 @@ def _addresses(ipr, index, target):
         if msg["scope"] == 0:
             found.append("%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
     return sorted(found)
+
+
+def host_addresses():
+    """Every address of the host's own interfaces (IFA_LOCAL where set: the host's end of a point-to-point link)."""
+    with host_netlink() as ipr:
+        return sorted(set(msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+                          for msg in netlink_call(ipr, "get_addr", target="the host")))
 
 
 def ensure_bridge(name, addresses):

@@ -13,8 +13,19 @@ import re
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
 
-BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")  # the bridge's own name: IFNAMSIZ allows 15
-IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
+# \Z, not $: $ also matches before a final newline.
+BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}\Z")  # the bridge's own name: IFNAMSIZ allows 15
+IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}\Z")
+# Links of the host a network may never be: its loopback, and the partitions' veth ends (net.host_ifname, its peer + "p").
+NOT_A_BRIDGE = re.compile(r"^(lo|lv[0-9a-f]{11}p?)\Z")
+
+
+def validate_bridge_name(option, name):
+    if not isinstance(name, str) or not BRIDGE_NAME.match(name):
+        raise InvalidOption(option, name, "must be a bridge name: a letter, then up to 14 of a-z, 0-9 and '-'")
+    if NOT_A_BRIDGE.match(name):
+        raise InvalidOption(option, name, "is the host's loopback or the name of a partition's veth, not a bridge")
+    return name
 
 
 def gateway_interface(option, value, version):
@@ -34,11 +45,8 @@ def gateway_interface(option, value, version):
 
 
 def normalise_network(params):
-    name = params.get("name")
-    if not isinstance(name, str) or not BRIDGE_NAME.match(name):
-        raise InvalidOption("name", name, "must be a bridge name: a letter, then up to 14 of a-z, 0-9 and '-'")
     spec = {
-        "name": name,
+        "name": validate_bridge_name("name", params.get("name")),
         "ipv4": gateway_interface("ipv4", params.get("ipv4"), 4),
         "ipv6": gateway_interface("ipv6", params.get("ipv6"), 6),
         "nat": bool(params.get("nat")),
@@ -80,12 +88,13 @@ class NetworkStore:
     def converge(self, params, check_mode=False):
         """Make the network present or absent; returns (changed, network, diff)."""
         state = params.get("state") or "present"
-        spec = normalise_network(params) if state == "present" else {"name": params.get("name")}
-        if state == "absent" and not (isinstance(spec["name"], str) and BRIDGE_NAME.match(spec["name"])):
-            raise InvalidOption("name", spec["name"], "must be a bridge name")
+        spec = normalise_network(params) if state == "present" else {"name": validate_bridge_name("name", params.get("name"))}
         name = spec["name"]
         with self.store.lock(create=not check_mode):
             observed = self.observe(name)
+            if observed["bridge"]["exists"] and observed["bridge"]["kind"] != "bridge":
+                # eth0, a veth, a bond...: taking it would put the bridge's addresses on it, removing would delete it
+                raise InvalidOption("name", name, "is a host interface that is not a bridge (%s)" % (observed["bridge"]["kind"] or "a device"))
             document = observed["document"]
             before = dict(document, state="present") if document else {"state": "absent"}
             if state == "absent":

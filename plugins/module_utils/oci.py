@@ -84,8 +84,9 @@ def base_mounts(systemd):
 
 
 def user_mounts(spec):
+    # rro (runc >= 1.1, kernel >= 5.12) makes the submounts of a read-only source read-only too; ro alone does only its top
     return [_mount(item["target"], "bind", item["source"],
-                   ["rbind", "rprivate", "ro" if item["read_only"] else "rw"])
+                   ["rbind", "rprivate"] + (["ro", "rro"] if item["read_only"] else ["rw"]))
             for item in spec.get("mounts") or []]
 
 

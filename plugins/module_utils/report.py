@@ -56,8 +56,9 @@ class Reporter:
         result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes(), "limit_bytes": None, "used_inodes": None, "limit_inodes": None}
         return result
 
-    def info(self, name=None):
-        """Reports with usage for one partition (NotFound if unknown) or all, sharing one runtime listing."""
+    def info(self, name=None, warnings=None):
+        """Reports with usage for one partition (NotFound if unknown, CorruptDocument if unreadable) or all, sharing
+        one runtime listing; listing all, a partition whose document cannot be read is left out with a warning."""
         store = self.engine.store
         if name is not None:
             validate_name(name)
@@ -67,6 +68,8 @@ class Reporter:
         reports = []
         for item in [name] if name is not None else store.partition_names():
             observed = self.engine.observe(item, runtime_states=states)
+            if observed["corrupt"] is not None and warnings is not None:
+                warnings.append("partition %s is left out: %s (state: absent removes it)" % (item, observed["corrupt"].msg))
             if observed["document"] is not None:
                 reports.append(self.report(item, observed, usage=True))
         return reports

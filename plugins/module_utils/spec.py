@@ -21,8 +21,10 @@ import shlex
 from ansible.module_utils.six import string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import REGISTRY
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import INTERFACES_ARGSPEC
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, STATE_DIR_ARGSPEC
+from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import validate_template_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
     parse_cpus,
     parse_cpuset,
@@ -30,11 +32,12 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.units import (
     parse_size,
 )
 
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$")
-LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
-SSH_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# \Z, not $: $ also matches before a final newline, and a name ending in one would pass.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+HOSTNAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?\Z")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}\Z")
+SSH_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 STATES = ["present", "started", "stopped", "restarted", "frozen", "absent"]
 
 # Resource keys enforced through cgroups (changeable live) and the ones fixed at start.
@@ -42,7 +45,12 @@ CGROUP_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "i
 START_RESOURCES = ("nofile",)
 RESOURCE_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
 DEFAULT_PIDS = 4096  # a fork bomb stops here even when the user set no limit
+MAX_PIDS = 4194304  # the kernel's PID_MAX_LIMIT: pids.max refuses more
+NOFILE_MAX = 2147483584  # the kernel's ceiling of fs.nr_open, for a host whose own hard limit is unlimited
+MAX_INODES = 2 ** 32 - 1  # ext4 counts inodes in 32 bits
 MIB = 1024 * 1024
+# Where a bind mount may not go inside the partition: the kernel's views that runc sets up, masks and makes read-only.
+KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 # Settings that take effect only when the partition's init starts.
 RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "mounts")
@@ -145,18 +153,21 @@ def normalise_resources(raw, host):
     res["swap"] = parse_size("resources.swap", raw.get("swap"))
     if res["swap"] is not None and res["memory"] is None:
         raise InvalidOption("resources.swap", raw.get("swap"), "a swap limit needs resources.memory")
+    for key in ("memory", "swap"):
+        if host.memory_bytes and res[key] is not None and res[key] > host.memory_bytes:
+            raise InvalidOption("resources." + key, raw.get(key), "is more than this host's memory (%d bytes)" % host.memory_bytes)
     res["cpus"] = parse_cpus("resources.cpus", raw.get("cpus"), host.cpu_count)
     res["cpu_weight"] = parse_int_range("resources.cpu_weight", _default(raw, "cpu_weight"), 1, 10000)
     res["cpuset"] = parse_cpuset("resources.cpuset", raw.get("cpuset"), host.online_cpus)
-    res["pids"] = parse_int_range("resources.pids", raw.get("pids"), 1)
+    res["pids"] = parse_int_range("resources.pids", raw.get("pids"), 1, MAX_PIDS)
     if res["pids"] is None:
         res["pids"] = DEFAULT_PIDS
     res["io_weight"] = parse_int_range("resources.io_weight", _default(raw, "io_weight"), 1, 10000)
-    res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard)
+    res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard or NOFILE_MAX)
     res["disk"] = parse_size("resources.disk", raw.get("disk"))
     if res["disk"] is not None and res["disk"] < 64 * MIB:
         raise InvalidOption("resources.disk", raw.get("disk"), "must be at least 64M")
-    res["inodes"] = parse_int_range("resources.inodes", raw.get("inodes"), 1024)
+    res["inodes"] = parse_int_range("resources.inodes", raw.get("inodes"), 1024, MAX_INODES)
     if res["inodes"] is not None and res["disk"] is None:
         raise InvalidOption("resources.inodes", raw.get("inodes"), "an inode limit needs resources.disk")
     return res
@@ -193,24 +204,53 @@ def normalise_env(value):
     return env
 
 
-def normalise_mounts(value):
+def normalise_mounts(value, protected=()):
+    """protected: host trees a source may not be in or above (see protected_trees)."""
     mounts = []
     targets = set()
     for index, item in enumerate(value or []):
         option = "mounts[%d]" % index
-        source, target = item["source"], item["target"]
-        if not os.path.isabs(source):
+        source = item["source"]
+        if not isinstance(source, string_types) or not os.path.isabs(source):
             raise InvalidOption(option + ".source", source, "must be an absolute path on the host")
         if not os.path.exists(source):
             raise InvalidOption(option + ".source", source, "does not exist on the host")
-        norm = os.path.normpath(target) if isinstance(target, string_types) else None
-        if not norm or not os.path.isabs(norm) or norm == "/" or ".." in target.split("/"):
-            raise InvalidOption(option + ".target", target, "must be an absolute path inside the partition, not /")
-        if norm in targets:
-            raise InvalidOption(option + ".target", target, "is mounted twice")
-        targets.add(norm)
-        mounts.append({"source": os.path.normpath(source), "target": norm, "read_only": bool(item.get("read_only"))})
+        refuse_protected(option + ".source", source, protected)
+        target = _mount_target(option + ".target", item["target"])
+        if target in targets:
+            raise InvalidOption(option + ".target", item["target"], "is mounted twice")
+        targets.add(target)
+        # the real path: what is checked is what runc mounts, whatever a symlink on the way says
+        mounts.append({"source": os.path.realpath(source), "target": target, "read_only": bool(item.get("read_only"))})
     return mounts
+
+
+def _mount_target(option, target):
+    if not isinstance(target, string_types) or not target.startswith("/") or ".." in target.split("/") \
+            or any(ord(char) < 32 for char in target):
+        raise InvalidOption(option, target, "must be an absolute path inside the partition, without '..' or control characters")
+    norm = "/" + os.path.normpath(target).lstrip("/")  # normpath keeps a leading '//'
+    if norm == "/" or any(_within(norm, path) for path in KERNEL_PATHS):
+        raise InvalidOption(option, target, "may not be /, nor be or lie under %s" % ", ".join(KERNEL_PATHS))
+    return norm
+
+
+def _within(path, base):
+    """True when path is base or lies under it."""
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def protected_trees(state_dir):
+    """What only a privileged partition may mount: the state directory (partitions' trees, templates) and the ID ranges."""
+    return [os.path.realpath(path) for path in (state_dir, os.path.dirname(REGISTRY))]
+
+
+def refuse_protected(option, source, protected):
+    real = os.path.realpath(source)
+    for path in protected:
+        if _within(real, path) or _within(path, real):  # above: / or /var would show the tree too
+            raise InvalidOption(option, source, "%s inside or above %s; only a privileged partition may mount it"
+                                % ("lies" if real == source else "resolves to %s, which lies" % real, path))
 
 
 def normalise_labels(value):
@@ -226,18 +266,19 @@ def normalise_labels(value):
 def normalise_keys(value):
     keys = []
     for key in value or []:
-        if not isinstance(key, string_types) or not SSH_KEY.match(key.strip()) or "\n" in key.strip():
+        if not isinstance(key, string_types) or not SSH_KEY.match(key.strip()):
             raise InvalidOption("authorized_keys", key, "expected one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'")
         keys.append(key.strip())
     return keys
 
 
-def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=None):
+def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=None, state_dir=DEFAULT_STATE_DIR):
     """Module parameters -> normalised spec dict.
 
     An option left out (None) keeps the value recorded for an existing partition, else its
     default; ``resources`` and ``interfaces`` given are taken whole. rootfs_exists(name) asks the
-    template store; interfaces(raw) validates interfaces against host networks and other partitions.
+    template store; interfaces(raw) validates interfaces against host networks and other partitions;
+    state_dir is the partition's state directory, which a mount may not expose.
     """
     recorded = recorded or {}
     name = validate_name(params["name"])
@@ -249,7 +290,7 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
         return value
 
     rootfs = params.get("rootfs")
-    if rootfs is not None and not rootfs_exists(rootfs):
+    if rootfs is not None and not rootfs_exists(validate_template_name(rootfs, "rootfs")):
         raise InvalidOption("rootfs", rootfs, "no such rootfs template; build it with linuxvps.partitions.rootfs")
     if rootfs is None:
         rootfs = recorded.get("rootfs")
@@ -275,7 +316,13 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
     }
     spec["command"] = recorded.get("command") if params.get("command") is None else normalise_command(params["command"])
     spec["env"] = recorded.get("env", {}) if params.get("env") is None else normalise_env(params["env"])
-    spec["mounts"] = recorded.get("mounts", []) if params.get("mounts") is None else normalise_mounts(params["mounts"])
+    protected = () if spec["privileged"] else protected_trees(state_dir)
+    if params.get("mounts") is None:
+        spec["mounts"] = recorded.get("mounts", [])
+        for index, item in enumerate(spec["mounts"]):  # privileged may have been dropped since they were recorded
+            refuse_protected("mounts[%d].source" % index, item["source"], protected)
+    else:
+        spec["mounts"] = normalise_mounts(params["mounts"], protected)
     if params.get("resources") is None and "resources" in recorded:
         spec["resources"] = recorded["resources"]
     else:

@@ -30,6 +30,7 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import (
+    CorruptDocument,
     LockTimeout,
     PartitionError,
 )
@@ -49,8 +50,8 @@ def read_json(path):
         if exc.errno == errno.ENOENT:
             return None
         raise
-    except ValueError as exc:
-        raise PartitionError("state document %s is not valid JSON: %s" % (path, exc))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptDocument("state document %s is not valid JSON: %s" % (path, exc), path=path)
 
 
 def write_json_atomic(path, data, mode=0o600):
@@ -158,8 +159,22 @@ class StateStore:
         if cached is not None and cached[0] == identity:
             return cached[1]
         document = read_json(path)
+        spec = document.get("spec") if isinstance(document, dict) else None
+        if not isinstance(spec, dict):
+            raise CorruptDocument("state document %s is not a partition's document (it has no spec)" % path, path=path)
         self._documents[path] = (identity, document)
         return document
+
+    def partition_documents(self):
+        """[(name, document, None)] of every partition, with (name, None, CorruptDocument) for one that cannot be read:
+        a scan over all partitions goes on past a bad document and decides what it means for itself."""
+        found = []
+        for name in self.partition_names():
+            try:
+                found.append((name, self.load_partition(name), None))
+            except CorruptDocument as exc:
+                found.append((name, None, exc))
+        return found
 
     def save_partition(self, name, document):
         document = dict(document, version=DOCUMENT_VERSION)

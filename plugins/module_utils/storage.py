@@ -23,18 +23,66 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.projquota impo
 
 STORAGE_MODES = ("overlay", "copy")
 XFS_MIN_BYTES = 300 * 1024 * 1024
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def tree_size(path):
-    """Disk space (allocated blocks) of the files below path."""
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
+    """Disk space (allocated blocks) of the files below path.
+
+    The tree may be a tenant's, of any depth and with any links: the walk follows no link, does not recurse, keeps
+    one directory open and climbs back by "..", checked to be the directory it came from (a tenant moving
+    directories meanwhile ends the count there instead of letting it wander).
+    """
+    try:
+        fd = os.open(path, _DIRECTORY_FLAGS)
+    except OSError:
+        return 0
+    total, subdirs = _scan(fd)
+    stack = [(_identity(fd), subdirs)]  # the open directory and each above it: (dev, inode), subdirectories left
+    try:
+        while stack:
+            subdirs = stack[-1][1]
+            if subdirs:
+                try:
+                    child = os.open(subdirs.pop(), _DIRECTORY_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue  # removed or replaced meanwhile
+                os.close(fd)
+                fd = child
+                size, subdirs = _scan(fd)
+                total += size
+                stack.append((_identity(fd), subdirs))
+                continue
+            stack.pop()
+            if stack:
+                parent = os.open("..", _DIRECTORY_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                if _identity(fd) != stack[-1][0]:
+                    break
+    finally:
+        os.close(fd)
+    return total
+
+
+def _scan(fd):
+    """(bytes of the files in the open directory fd, names of its subdirectories)."""
+    size, subdirs = 0, []
+    with os.scandir(fd) as entries:
+        for entry in entries:
             try:
-                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(entry.name)
+                else:
+                    size += entry.stat(follow_symlinks=False).st_blocks * 512
             except OSError:
                 pass  # removed meanwhile
-    return total
+    return size, subdirs
+
+
+def _identity(fd):
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 def unmount_tree(path, points=None):

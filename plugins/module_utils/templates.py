@@ -6,6 +6,8 @@
 A template is built in a staging directory ``rootfs/.build-<name>-*`` and renamed into place, and
 removed by renaming it to ``rootfs/.trash-*`` first, so a killed run never leaves half a template
 under its real name. Staging and trash directories found later are garbage and swept.
+A copy shifted to a tenant's ID range (``rootfs/<name>/shifted-<base>``) is used only when its completion
+marker ``shifted-<base>.complete`` is there: written last, removed first.
 
 API for the rest of the engine (all paths are on the target)::
 
@@ -25,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -32,14 +35,16 @@ import re
 import stat
 import tempfile
 import time
+from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mounts
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
 
-TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?\Z")  # \Z: $ would let a final newline through
 
 # Each partition must make its own SSH host keys: sshd on Debian refuses to start without them.
 SSH_KEYGEN_DROPIN = """# Written by linuxvps.partitions: host keys are made per partition at first start.
@@ -50,9 +55,10 @@ ExecStartPre=/usr/sbin/sshd -t
 """
 
 
-def validate_template_name(name):
+def validate_template_name(name, option="name"):
+    """A template's name, in the rootfs module (name) and in a partition (rootfs): one directory under rootfs/."""
     if not isinstance(name, str) or not TEMPLATE_NAME.match(name) or ".." in name:
-        raise InvalidOption("name", name, "must be 1 to 63 characters of a-z, 0-9, '.' and '-', "
+        raise InvalidOption(option, name, "must be 1 to 63 characters of a-z, 0-9, '.' and '-', "
                                           "starting and ending with a letter or digit")
     return name
 
@@ -112,9 +118,10 @@ class TemplateStore:
             if entry.startswith((".build-", ".trash-")):
                 remove_tree(path)
             elif not entry.startswith(".") and os.path.isdir(path) and not os.path.islink(path):
-                for inner in os.listdir(path):
-                    if inner.startswith(".shifting-"):
-                        remove_tree(os.path.join(path, inner))
+                # a systemd unit's start shifts copies without the host lock: its staging tree is live while it holds this one
+                with self._shift_lock(entry, wait=False) as held:
+                    if held:
+                        self._sweep_shifting(entry)
 
     def build(self, name, builder):
         """Build the template and put it in place (replacing an existing one); return its manifest."""
@@ -130,7 +137,7 @@ class TemplateStore:
             options = builder.options()
             manifest.update(name=name, method=builder.method, options=options, source=source_digest(options),
                             packages=options.get("packages", []), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            manifest.update((key, options[key]) for key in ("mirror", "variant", "src") if key in options)
+            manifest.update((key, options[key]) for key in ("mirror", "variant", "src", "checksum") if key in options)
             write_json_atomic(os.path.join(staging, "manifest.json"), manifest, mode=0o644)
             final = self.store.rootfs_dir(name)
             if os.path.exists(final):
@@ -179,24 +186,84 @@ class TemplateStore:
         """The template's tree with every owner moved up by base, for a user namespace mapping 0 to base.
 
         Made once per template and range (a reflinked copy where the filesystem can, then chown), staged
-        and renamed into place, and reused by every partition of that range.
+        and renamed into place, and reused by every partition of that range. Only a copy with its marker is
+        whole: a kill may leave one half made, or half removed by drop_shifted.
         """
-        final = os.path.join(self.store.rootfs_dir(name), "shifted-%d" % base)
-        if os.path.isdir(final):
-            return final
-        staging = tempfile.mkdtemp(prefix=".shifting-%d-" % base, dir=self.store.rootfs_dir(name))
-        try:
-            run(["cp", "-a", "--reflink=auto", self.root(name), os.path.join(staging, "tree")])
-            shift_ownership(os.path.join(staging, "tree"), base)
-            os.rename(os.path.join(staging, "tree"), final)
-        finally:
-            remove_tree(staging)
+        final, marker = self._shifted_paths(name, base)
+        with self._shift_lock(name):
+            self._sweep_shifting(name)  # whoever staged what is left there held this lock: it was killed
+            if os.path.lexists(final) and not os.path.exists(marker):
+                if _mounted_as_lower(final):
+                    _write_marker(marker, base)  # made whole by a version without markers: a partition runs on it
+                else:
+                    self._discard(name, final)
+            if os.path.exists(marker) and os.path.isdir(final):
+                return final
+            staging = tempfile.mkdtemp(prefix=".shifting-%d-" % base, dir=self.store.rootfs_dir(name))
+            try:
+                tree = os.path.join(staging, "tree")
+                run(["cp", "-a", "--reflink=auto", self.root(name), tree])
+                shift_ownership(tree, base)
+                _sync(tree, filesystem=True)  # the files and their owners are on disk before anything says they are whole
+                os.rename(tree, final)
+                _sync(os.path.dirname(final))
+                _write_marker(marker, base)
+            finally:
+                remove_tree(staging)
         return final
 
     def drop_shifted(self, base):
-        """Remove every template's copy shifted to this ID range."""
+        """Remove every template's copy shifted to this ID range: its marker first, so no half is ever used."""
         for name in self.store.rootfs_names():
-            remove_tree(os.path.join(self.store.rootfs_dir(name), "shifted-%d" % base))
+            final, marker = self._shifted_paths(name, base)
+            with self._shift_lock(name):
+                self._sweep_shifting(name)
+                if os.path.exists(marker):
+                    os.unlink(marker)
+                    _sync(os.path.dirname(marker))
+                self._discard(name, final)
+
+    def _shifted_paths(self, name, base):
+        """(copy, completion marker) of the template's copy shifted to base."""
+        final = os.path.join(self.store.rootfs_dir(name), "shifted-%d" % base)
+        return final, final + ".complete"
+
+    @contextmanager
+    def _shift_lock(self, name, wait=True):
+        """Held by whoever makes, drops or sweeps the template's shifted copies; yields whether it is held.
+
+        The host lock is not enough: a partition's systemd unit makes a missing copy in its start command,
+        without it (the run that started the unit holds it, or no run at all when systemd restarts the unit).
+        """
+        fd = os.open(os.path.join(self.store.rootfs_dir(name), ".shift.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                held = True
+            except (IOError, OSError) as exc:
+                if wait or exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                held = False
+            yield held
+        finally:
+            os.close(fd)
+
+    def _sweep_shifting(self, name):
+        """Staging and trash trees of shifted copies left by killed runs (the caller holds the shift lock)."""
+        directory = self.store.rootfs_dir(name)
+        for entry in os.listdir(directory):
+            path = os.path.join(directory, entry)
+            if entry.startswith((".shifting-", ".trash-")):
+                remove_tree(path)
+            elif entry.startswith(".tmp-"):
+                os.unlink(path)  # a marker being written
+
+    def _discard(self, name, final):
+        """Remove a copy without its marker: renamed away first, so a kill leaves trash, not half a copy under its name."""
+        if os.path.lexists(final):
+            trash = tempfile.mkdtemp(prefix=".trash-%s-" % os.path.basename(final), dir=self.store.rootfs_dir(name))
+            os.rename(final, os.path.join(trash, "tree"))
+            remove_tree(trash)
 
     def remove(self, name):
         self.sweep()
@@ -210,6 +277,28 @@ class TemplateStore:
 def _differences(old, new):
     old = old or {}
     return ["%s %r -> %r" % (key, old.get(key), new.get(key)) for key in sorted(new) if old.get(key) != new.get(key)] or ["unknown"]
+
+
+def _write_marker(marker, base):
+    write_json_atomic(marker, {"base": base}, mode=0o644)
+    _sync(os.path.dirname(marker))
+
+
+def _sync(path, filesystem=False):
+    """fsync(2) of the directory path (its entries), or syncfs(2) of the filesystem holding it (a whole tree in one call)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if filesystem:
+            check(libc().syncfs(fd), "syncfs %s" % path)
+        else:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mounted_as_lower(tree):
+    """Whether a mounted overlay has tree as its lower layer."""
+    return any(entry.fstype == "overlay" and "lowerdir=" + tree in entry.options for entry in mounts())
 
 
 def shift_ownership(tree, base):

@@ -9,17 +9,24 @@ __metaclass__ = type
 
 import math
 import re
+from fractions import Fraction
 
-from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible.module_utils.six import integer_types, string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtpe]?)(i?b?)\s*$", re.IGNORECASE)
-_CPU_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtpe]?)(i?b?)\s*\Z", re.IGNORECASE)
+_CPU_RANGE = re.compile(r"^(\d+)(?:-(\d+))?\Z")
+_SIZE_UNITS = "BKMGTPE"
 
 CPU_PERIOD_US = 100000
 MIN_CPU_QUOTA_US = 1000
+# Near 2**63 (8E) the kernel's page counters and quota fields read a size as "no limit", and a longer number not
+# at all: up to 4E, every size accepted is a real limit.
+MAX_SIZE = 4 * 1024 ** 6
+MAX_CPU = 1 << 16  # above any kernel's NR_CPUS; keeps a CPU range from expanding without end
+# tc's tbf takes a 32-bit byte rate: a faster one fails on the host, after the interface exists.
+MAX_RATE_BITS = (2 ** 32 - 1) * 8
 
 
 def parse_size(option, value):
@@ -28,25 +35,35 @@ def parse_size(option, value):
         return None
     if isinstance(value, bool):
         raise InvalidOption(option, value, "expected a size such as 512M, 2G or a number of bytes")
-    if isinstance(value, integer_types):
-        if value < 0:
-            raise InvalidOption(option, value, "a size cannot be negative")
-        return int(value)
     if isinstance(value, float):
-        if value < 0 or value != int(value):
+        if math.isinf(value) or math.isnan(value) or value != int(value):
             raise InvalidOption(option, value, "a size in bytes must be a whole, non-negative number")
-        return int(value)
-    if not isinstance(value, string_types):
+        size = int(value)
+    elif isinstance(value, integer_types):
+        size = value
+    elif isinstance(value, string_types):
+        match = _SIZE.match(value)
+        number = _fraction(match.group(1)) if match else None
+        if number is None:
+            raise InvalidOption(option, value, "expected a size such as 512M, 2G or a number of bytes "
+                                               "(units B, K, M, G, T, P, E; binary multiples)")
+        size = int(round(number * 1024 ** _SIZE_UNITS.index(match.group(2).upper() or "B")))
+    else:
         raise InvalidOption(option, value, "expected a size such as 512M, 2G or a number of bytes")
-    match = _SIZE.match(value)
-    if not match:
-        raise InvalidOption(option, value, "expected a size such as 512M, 2G or a number of bytes "
-                                           "(units B, K, M, G, T, P, E; binary multiples)")
-    number, unit = match.group(1), match.group(2).upper()
+    if size < 0:
+        raise InvalidOption(option, value, "a size cannot be negative")
+    if size > MAX_SIZE:
+        raise InvalidOption(option, value, "must be at most 4E (%d bytes)" % MAX_SIZE)
+    return int(size)
+
+
+def _fraction(digits):
+    """The exact number a decimal string says (a float would make a long one inf, or lose its last digits); None when
+    it has more digits than Python converts."""
     try:
-        return int(human_to_bytes(number, default_unit=unit or "B"))
-    except ValueError as exc:
-        raise InvalidOption(option, value, str(exc))
+        return Fraction(digits)
+    except ValueError:
+        return None
 
 
 def parse_cpus(option, value, host_cpus):
@@ -93,7 +110,7 @@ def parse_cpu_list(text):
             raise ValueError("bad CPU list element %r" % part)
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) is not None else first
-        if last < first:
+        if last < first or last >= MAX_CPU:
             raise ValueError("bad CPU range %r" % part)
         cpus.update(range(first, last + 1))
     return sorted(cpus)
@@ -143,7 +160,7 @@ def parse_int_range(option, value, low, high=None):
         raise InvalidOption(option, value, "expected an integer")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         raise InvalidOption(option, value, "expected an integer")
     if isinstance(value, float) and number != value:
         raise InvalidOption(option, value, "expected an integer")
@@ -154,7 +171,7 @@ def parse_int_range(option, value, low, high=None):
     return number
 
 
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps)?\s*$", re.IGNORECASE)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps)?\s*\Z", re.IGNORECASE)
 _RATE_FACTORS = {"bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9, "tbit": 10 ** 12,
                  "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9}
 
@@ -164,9 +181,12 @@ def parse_rate(option, value):
     if value is None:
         return None
     match = _RATE.match(str(value)) if not isinstance(value, bool) else None
-    if not match:
+    number = _fraction(match.group(1)) if match else None
+    if number is None:
         raise InvalidOption(option, value, "expected a rate such as 10mbit, 512kbit or 1gbit")
-    bits = int(float(match.group(1)) * _RATE_FACTORS[(match.group(2) or "bit").lower()])
+    bits = int(number * _RATE_FACTORS[(match.group(2) or "bit").lower()])
     if bits < 8000:
         raise InvalidOption(option, value, "must be at least 8kbit")
+    if bits > MAX_RATE_BITS:
+        raise InvalidOption(option, value, "must be at most %dbit (tc's 32-bit byte rate)" % MAX_RATE_BITS)
     return bits

@@ -113,15 +113,20 @@ options:
     elements: dict
     suboptions:
       source:
-        description: Absolute path on the host; must exist.
+        description:
+          - Absolute path on the host; must exist. Its real path (symlinks resolved) is what is mounted and recorded.
+          - Unless O(privileged=true), it may not be V(/), lie inside the state directory or the ID range registry's
+            directory, or be a directory above them.
         type: path
         required: true
       target:
-        description: Absolute path inside the partition.
+        description:
+          - Absolute path inside the partition, normalised (V(//data/) is V(/data)); no V(..) component.
+          - It may not be V(/) nor be or lie under V(/proc), V(/sys) or V(/dev).
         type: str
         required: true
       read_only:
-        description: Mount read-only.
+        description: Mount read-only, recursively (submounts too; needs kernel 5.12 or later).
         type: bool
         default: false
   autostart:

@@ -114,7 +114,7 @@ partitions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
-from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC
 
@@ -125,11 +125,15 @@ def main():
         supports_check_mode=True,
     )
 
+    warnings = []
+
     def work():
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], check_mode=True)
-        return Reporter(engine).info(module.params["name"])
+        return Reporter(engine).info(module.params["name"], warnings)
 
-    module.exit_json(changed=False, partitions=run_engine(module, work))
+    partitions = run_engine(module, work)
+    emit_warnings(module, warnings)
+    module.exit_json(changed=False, partitions=partitions)
 
 
 if __name__ == "__main__":

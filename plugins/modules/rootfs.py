@@ -12,8 +12,11 @@ module: rootfs
 short_description: Build and remove rootfs templates that Linux VPS partitions are cloned from
 version_added: 0.1.0
 description:
-  - Builds a root filesystem template with debootstrap or from a local tarball, and records a manifest
+  - Builds a root filesystem template with debootstrap, dnf or apk, or from a tarball, and records a manifest
     (distro, release, arch, packages, init, creation time).
+  - Every source is verified. debootstrap checks the archive's Release file with the distro's keyring
+    (C(/usr/share/keyrings/debian-archive-keyring.gpg), or C(ubuntu-archive-keyring.gpg) for Ubuntu releases and archives),
+    dnf and apk check package signatures with O(gpg_keys), and a tarball from a URL must match O(checksum).
   - Partitions (M(linuxvps.partitions.partition)) use the template as the read-only lower layer of their overlay,
     so a template is never changed under them. A template in use cannot be removed or rebuilt.
   - The tree is built in a staging directory and renamed into place, so a failed or killed build leaves no
@@ -58,7 +61,11 @@ options:
     type: list
     elements: str
   gpg_keys:
-    description: URLs of the GPG keys that sign the O(repos) packages, for O(method=dnf). Without them packages are not checked.
+    description:
+      - The keys that sign the O(repos). Required with O(method=dnf) and O(method=apk); signature checks cannot be turned off.
+      - For O(method=dnf), URLs (V(https://), V(file://)) of the distro's GPG keys, e.g. V(https://dl.rockylinux.org/pub/rocky/RPM-GPG-KEY-Rocky-9).
+      - For O(method=apk), absolute paths on the target of the distro's C(*.rsa.pub) keys, or of a directory of them such as V(/etc/apk/keys)
+        (Alpine's C(alpine-keys) package ships them).
     type: list
     elements: str
   mirror:
@@ -77,8 +84,20 @@ options:
     elements: str
     default: []
   src:
-    description: Absolute path on the target of a rootfs tarball (C(.tar), C(.tar.gz), C(.tar.xz), C(.tar.zst)). Required with O(method=tarball).
-    type: path
+    description:
+      - A rootfs tarball (C(.tar), C(.tar.gz), C(.tar.xz), C(.tar.zst)) for O(method=tarball), which requires it.
+      - Either an absolute path on the target, or an V(http://) or V(https://) URL, which requires O(checksum).
+    type: str
+  checksum:
+    description:
+      - Checksum of the O(src) tarball, spelled as M(ansible.builtin.get_url) spells it, C(<algorithm>:<hex digest>),
+        e.g. V(sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08).
+        The algorithm is one of V(sha1), V(sha224), V(sha256), V(sha384) or V(sha512).
+      - Required when O(src) is a URL. The download is streamed into the state directory's staging area (at most 8 GiB),
+        verified, and only then extracted; a mismatch fails, naming the expected and actual digests, and leaves nothing.
+      - A local O(src) is verified too when O(checksum) is given.
+      - Recorded in the template's manifest.
+    type: str
   force:
     description:
       - Rebuild the template even though it exists. Refused while partitions use it.
@@ -89,6 +108,7 @@ requirements:
   - debootstrap on the target for O(method=debootstrap)
   - tar on the target for O(method=tarball)
   - dnf on the target for O(method=dnf), apk for O(method=apk)
+  - the distro's archive keyring on the target for O(method=debootstrap) (package C(debian-archive-keyring), C(ubuntu-keyring) for Ubuntu)
 seealso:
   - module: linuxvps.partitions.partition
 """
@@ -111,6 +131,20 @@ EXAMPLES = r"""
     name: alpine
     method: tarball
     src: /srv/images/alpine-minirootfs.tar.gz
+
+- name: A template from a tarball downloaded and checked against its published digest
+  linuxvps.partitions.rootfs:
+    name: alpine320
+    method: tarball
+    src: https://dl-cdn.alpinelinux.org/alpine/v3.20/releases/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz
+    checksum: "sha256:{{ alpine_minirootfs_sha256 }}"
+
+- name: Alpine from its repositories, trusting the keys of the host's /etc/apk/keys
+  linuxvps.partitions.rootfs:
+    name: alpine320-apk
+    method: apk
+    repos: [https://dl-cdn.alpinelinux.org/alpine/v3.20/main]
+    gpg_keys: [/etc/apk/keys]
 
 - name: Remove a template no partition uses
   linuxvps.partitions.rootfs:
@@ -169,8 +203,12 @@ rootfs:
       type: str
       sample: minbase
     src:
-      description: The tarball, for O(method=tarball).
+      description: The tarball's path or URL, for O(method=tarball).
       type: str
+    checksum:
+      description: The tarball's checksum (C(<algorithm>:<hex digest>)) it was verified against, when O(checksum) was given.
+      type: str
+      sample: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     pretty_name:
       description: C(PRETTY_NAME) from the tree's os-release.
       type: str
@@ -203,11 +241,12 @@ def main():
             packages=dict(type="list", elements="str", default=[]),
             repos=dict(type="list", elements="str"),
             gpg_keys=dict(type="list", elements="str", no_log=False),
-            src=dict(type="path"),
+            src=dict(type="str"),
+            checksum=dict(type="str", no_log=False),
             force=dict(type="bool", default=False),
             **STATE_DIR_ARGSPEC
         ),
-        required_if=[("method", "tarball", ["src"]), ("method", "dnf", ["release", "repos"]), ("method", "apk", ["repos"])],
+        required_if=[("method", "tarball", ["src"]), ("method", "dnf", ["release", "repos", "gpg_keys"]), ("method", "apk", ["repos", "gpg_keys"])],
         supports_check_mode=True,
     )
 

@@ -125,11 +125,12 @@ class FakeCgroupHost:
 
 
 class FakeTemplates:
-    """Templates by name, each a directory tree; shifting is a name."""
+    """Templates by name, each a directory tree; shifting is a name. Drops logged as ("drop_shifted", base)."""
 
-    def __init__(self, root, names):
+    def __init__(self, root, names, log):
         self.root = root
         self.names = set(names)
+        self.log = log
         self.dropped = []
 
     def exists(self, name):
@@ -142,6 +143,7 @@ class FakeTemplates:
         return os.path.join(self.root, "%s@%d" % (name, base))
 
     def drop_shifted(self, base):
+        self.log.append(("drop_shifted", base))
         self.dropped.append(base)
 
 
@@ -199,7 +201,10 @@ class FakeDisk:
 
 
 class FakeIdRanges:
-    def __init__(self):
+    """Ranges as {owner: base}; releases logged as ("release", owner)."""
+
+    def __init__(self, log):
+        self.log = log
         self.ranges = {}
 
     def lookup(self, owner):
@@ -208,7 +213,11 @@ class FakeIdRanges:
     def allocate(self, owner):
         return self.ranges.setdefault(owner, 100000 + 65536 * len(self.ranges))
 
+    def owned(self, prefix):
+        return sorted((owner, base) for owner, base in self.ranges.items() if owner.startswith(prefix))
+
     def release(self, owner):
+        self.log.append(("release", owner))
         self.ranges.pop(owner, None)
 
 
@@ -226,8 +235,8 @@ class FakeEngine(PartitionEngine):
         self.log = []
         FakeDisk.disks = {}
         super(FakeEngine, self).__init__(FakeStore(state_dir), FakeRuntime(self.log, fail_create), FakeCgroupHost(self.log, unenforced),
-                                         check_mode=check_mode, id_ranges=FakeIdRanges())
-        self.templates = FakeTemplates(os.path.join(state_dir, "rootfs"), templates)
+                                         check_mode=check_mode, id_ranges=FakeIdRanges(self.log))
+        self.templates = FakeTemplates(os.path.join(state_dir, "rootfs"), templates, self.log)
         self._host_facts = HOST
 
     def disk(self, spec):

@@ -38,15 +38,18 @@ def test_catalog_names():
         "alpine-3.20", "debian-12", "debian-13", "fedora-41", "rocky-9", "ubuntu-22.04", "ubuntu-24.04"]
 
 
-@pytest.mark.parametrize("name, release, mirror", [
-    ("debian-12", "bookworm", "http://deb.debian.org/debian"),
-    ("debian-13", "trixie", "http://deb.debian.org/debian"),
-    ("ubuntu-22.04", "jammy", "http://archive.ubuntu.com/ubuntu"),
-    ("ubuntu-24.04", "noble", "http://archive.ubuntu.com/ubuntu"),
+@pytest.mark.parametrize("name, release, mirror, keyring", [
+    ("debian-12", "bookworm", "http://deb.debian.org/debian", "debian-archive-keyring"),
+    ("debian-13", "trixie", "http://deb.debian.org/debian", "debian-archive-keyring"),
+    ("ubuntu-22.04", "jammy", "http://archive.ubuntu.com/ubuntu", "ubuntu-keyring"),
+    ("ubuntu-24.04", "noble", "http://archive.ubuntu.com/ubuntu", "ubuntu-keyring"),
 ])
-def test_debootstrap_distros(name, release, mirror):
-    cmd = builders.make_builder(params_for(name)).command("/t")
-    assert cmd[0] == "debootstrap" and cmd[-3:] == [release, "/t", mirror]
+def test_debootstrap_distros(name, release, mirror, keyring):
+    builder = builders.make_builder(params_for(name))
+    cmd = builder.command("/t")
+    assert cmd[:2] == ["debootstrap", "--keyring=" + builder.keyring] and cmd[-3:] == [release, "/t", mirror]
+    # the role installs the package that ships the keyring debootstrap is given
+    assert builder.keyring_package == keyring and keyring in catalog()["_distro_rootfs_catalog"][name]["host_packages"]
     include = [arg for arg in cmd if arg.startswith("--include=")][0].split("=", 1)[1].split(",")
     for package in ("systemd-sysv", "openssh-server", "iproute2", "ca-certificates", "locales"):
         assert package in include
@@ -56,7 +59,7 @@ def test_debootstrap_distros(name, release, mirror):
 def test_rpm_distros(name, release, release_package):
     cmd = builders.make_builder(params_for(name)).command("/t")
     assert cmd[:3] == ["dnf", "--installroot=/t", "--releasever=" + release]
-    assert "--disablerepo=*" in cmd and "--setopt=gpgcheck=1" in cmd
+    assert "--disablerepo=*" in cmd and "--setopt=gpgcheck=1" in cmd and "--setopt=linuxvps-0.gpgcheck=1" in cmd
     assert all(arg.startswith("--repofrompath=linuxvps-") for arg in cmd if arg.startswith("--repofrompath"))
     installed = cmd[cmd.index("install") + 1:]
     for package in (release_package, "systemd", "openssh-server", "iproute", "ca-certificates"):
@@ -65,7 +68,7 @@ def test_rpm_distros(name, release, release_package):
 
 def test_alpine():
     cmd = builders.make_builder(params_for("alpine-3.20")).command("/t")
-    assert cmd[:4] == ["apk", "--root", "/t", "--initdb"]
+    assert cmd[:6] == ["apk", "--root", "/t", "--initdb", "--keys-dir", "/apk-keys"] and "--allow-untrusted" not in cmd
     assert "https://dl-cdn.alpinelinux.org/alpine/v3.20/main" in cmd
     installed = cmd[cmd.index("add") + 1:]
     for package in ("alpine-base", "openrc", "openssh", "iproute2", "ca-certificates"):

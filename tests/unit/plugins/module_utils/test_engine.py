@@ -7,14 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine
 
 MIB = 1024 * 1024
@@ -144,6 +147,48 @@ def test_destroying_a_tenants_last_partition_releases_its_range_and_the_shared_p
     assert engine.cgroups.removed_parents == [engine.parent]
 
 
+def test_a_range_is_released_after_its_files_and_copies_and_before_the_directory_goes(engine):
+    started(engine)
+    key = engine.tenant_key({"name": "web1"})
+    base = engine.id_ranges.lookup(key)
+    Converger(engine).converge({"name": "web1", "state": "absent"})
+    order = [entry for entry in engine.log if entry[0] in ("wipe", "drop_shifted", "release", "destroy")]
+    assert order == [("wipe", "web1"), ("drop_shifted", base), ("release", key), ("destroy", "web1")]
+
+
+def test_a_failed_drop_of_the_shifted_copies_keeps_the_range_and_the_partition_for_the_rerun(engine, monkeypatch):
+    started(engine)
+    key = engine.tenant_key({"name": "web1"})
+    base = engine.id_ranges.lookup(key)
+
+    def failing(base):
+        raise PartitionError("disk error")
+
+    monkeypatch.setattr(engine.templates, "drop_shifted", failing)
+    with pytest.raises(PartitionError):
+        Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert engine.id_ranges.lookup(key) == base and engine.store.partition_names() == ["web1"]
+    monkeypatch.undo()
+    plan, _report = Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert plan.actions == ["destroy"] and engine.templates.dropped == [base]
+    assert engine.id_ranges.ranges == {} and engine.store.partition_names() == []
+
+
+def test_the_staging_tree_of_a_killed_shift_is_swept_by_the_next_partition_start(engine, monkeypatch):
+    """The first start of a tenant was killed while its copy of the template was shifted; the next one sweeps it."""
+    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
+    engine.templates = templates.TemplateStore(engine.store)
+    engine.store.ensure_layout()
+    directory = engine.store.rootfs_dir("debian12")
+    os.makedirs(os.path.join(directory, "rootfs", "etc"))
+    write_json_atomic(engine.store.rootfs_manifest("debian12"), {"name": "debian12", "init": "/sbin/init"})
+    os.makedirs(os.path.join(directory, ".shifting-100000-killed", "tree", "etc"))
+    plan, _report = Converger(engine).converge({"name": "web1", "rootfs": "debian12"})
+    base = engine.id_ranges.lookup(engine.tenant_key(plan.spec))
+    assert sorted(os.listdir(directory)) == [".shift.lock", "manifest.json", "rootfs", "shifted-%d" % base, "shifted-%d.complete" % base]
+    assert FakeDisk.disks[engine.store.partition_dir("web1")] == os.path.join(directory, "shifted-%d" % base)
+
+
 def test_reports_of_stopped_and_unknown_partitions(engine):
     Converger(engine).converge({"name": "web1", "rootfs": "debian12", "state": "stopped"})
     reporter = Reporter(engine)
@@ -175,3 +220,54 @@ def test_the_unit_stop_command_leaves_nothing_running(engine):
 def test_host_command_usage(capsys):
     assert hostcmd.main(["bogus"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def corrupt(engine, name):
+    with open(engine.store.partition_document(name), "w") as handle:
+        handle.write('{"name": "%s", "spec": {"na' % name)  # cut short, as by a full disk or an editor
+
+
+def test_a_corrupt_document_blocks_only_its_own_partition(engine):
+    started(engine, "web1")
+    started(engine, "web2")
+    corrupt(engine, "web2")
+    with pytest.raises(CorruptDocument):
+        Converger(engine).converge({"name": "web2", "rootfs": "debian12"})
+    routed = {"name": "web1", "rootfs": "debian12", "interfaces": [{"mode": "routed", "addresses": ["10.213.50.9"]}]}
+    plan, _report = Converger(engine.checking()).converge(routed)
+    assert [w for w in plan.warnings if "addresses of partition web2 are not known" in w]
+    warnings = []
+    assert [report["name"] for report in Reporter(engine).info(warnings=warnings)] == ["web1"]
+    assert "web2" in warnings[0] and "state: absent" in warnings[0]
+    with pytest.raises(CorruptDocument):
+        Reporter(engine).info("web2")
+
+
+def test_absent_removes_a_partition_whose_document_is_corrupt(engine):
+    started(engine, "web1")
+    corrupt(engine, "web1")
+    plan, report = Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert plan.actions == ["destroy"] and [w for w in plan.warnings if "removing what is found by its name" in w]
+    assert report["state"] == "absent" and engine.store.partition_names() == []
+    assert engine.runtime.containers == {} and ("stop", "web1") in engine.log
+
+
+def test_autostart_reports_a_corrupt_document_and_starts_the_others(engine):
+    Converger(engine).converge_many([{"name": name, "rootfs": "debian12", "state": "present", "autostart": True} for name in ("web1", "web2")])
+    corrupt(engine, "web1")
+    results = hostcmd.start_autostart(engine)
+    assert [(name, outcome) for name, outcome, _error in results] == [("web1", "failed"), ("web2", "started")]
+    assert "not valid JSON" in results[0][2]
+
+
+def test_ranges_are_kept_while_a_document_cannot_be_read_and_freed_with_the_next_destroy(engine):
+    started(engine, "web1")
+    started(engine, "web2")
+    started(engine, "web3", tenant="shop")
+    corrupt(engine, "web2")
+    key = dict((name, engine.tenant_key({"name": name})) for name in ("web1", "web2"))
+    Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert engine.id_ranges.lookup(key["web1"]) is not None, "web2's tenant cannot be read: it might be web1"
+    Converger(engine).converge({"name": "web2", "state": "absent"})
+    assert sorted(engine.id_ranges.ranges) == [engine.tenant_key({"name": "web3", "tenant": "shop"})]
+    assert len(engine.templates.dropped) == 2  # web1's and web2's copies went with their ranges

@@ -75,3 +75,11 @@ def test_no_range_left_is_an_error(registry):
 
 def test_owner_key_is_the_normalised_state_dir_and_tenant():
     assert idmap.owner_key("/var/lib/linuxvps/", "acme") == idmap.owner_key("/var/lib//linuxvps", "acme") == "/var/lib/linuxvps:acme"
+
+
+def test_owned_lists_one_state_directorys_ranges(registry):
+    ranges = idmap.IdRanges(registry, reserved=[])
+    for owner in ("/srv/a:t1", "/srv/ab:t2", "/srv/a:t0"):
+        ranges.allocate(owner)
+    assert [owner for owner, _base in ranges.owned("/srv/a:")] == ["/srv/a:t0", "/srv/a:t1"]
+    assert ranges.owned("/srv/none:") == []

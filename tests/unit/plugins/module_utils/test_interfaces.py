@@ -15,11 +15,13 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.net import def
 NETWORKS = {
     "lan": {"name": "lan", "ipv4": "10.213.0.1/24", "ipv6": "fd42:213::1/64"},
     "v4only": {"name": "v4only", "ipv4": "10.9.0.1/24", "ipv6": None},
+    "odd": {"name": "odd", "ipv4": "169.254.0.1/16", "ipv6": "fe80::1/64"},
 }
+HOST_ADDRESSES = ["192.0.2.1/24", "2001:db8::1"]
 
 
 def normalise(raw, used=None):
-    return interfaces.normalise_interfaces(raw, "web1", NETWORKS, used or {})
+    return interfaces.normalise_interfaces(raw, "web1", NETWORKS, used or {}, host_addresses=HOST_ADDRESSES)
 
 
 def test_a_bridged_interface_gets_defaults_from_its_network():
@@ -71,12 +73,44 @@ def test_names_count_up_and_gateways_follow_the_families_used():
     ([{"network": "lan", "rate": {"egress": "fast"}}], {}, "interfaces[0].rate.egress", "expected a rate"),
     ([{"network": "lan", "dns": {"nameservers": ["dns.example"]}}], {}, "interfaces[0].dns.nameservers", "expected an IP address"),
     ([{"network": "lan", "dns": {"search": ["-bad-"]}}], {}, "interfaces[0].dns.search", "not a domain name"),
+    # names end where they seem to: no final newline
+    ([{"name": "eth0\n", "network": "lan"}], {}, "interfaces[0].name", "unique interface name"),
+    ([{"name": "lo", "network": "lan"}], {}, "interfaces[0].name", "unique interface name"),
+    ([{"network": "lan\n"}], {}, "interfaces[0].network", "must be a bridge name"),
+    ([{"network": "lo"}], {}, "interfaces[0].network", "loopback"),
+    ([{"mode": "bridge"}], {}, "interfaces[0].network", "must be a bridge name"),
+    ([{"network": "lan", "mac": "02:00:00:00:00:01\n"}], {}, "interfaces[0].mac", "unicast MAC"),
+    ([{"network": "lan", "dns": {"search": ["example.org\n"]}}], {}, "interfaces[0].dns.search", "not a domain name"),
+    # addresses no partition can own, routed or bridged
+    ([{"mode": "routed", "addresses": ["127.0.0.1"]}], {}, "interfaces[0].addresses", "loopback"),
+    ([{"mode": "routed", "addresses": ["::1"]}], {}, "interfaces[0].addresses", "loopback"),
+    ([{"mode": "routed", "addresses": ["::ffff:127.0.0.1"]}], {}, "interfaces[0].addresses", "loopback"),
+    ([{"mode": "routed", "addresses": ["169.254.169.254"]}], {}, "interfaces[0].addresses", "link-local"),
+    ([{"mode": "routed", "addresses": ["fe80::1"]}], {}, "interfaces[0].addresses", "link-local"),
+    ([{"mode": "routed", "addresses": ["224.0.0.1"]}], {}, "interfaces[0].addresses", "multicast"),
+    ([{"mode": "routed", "addresses": ["ff02::1"]}], {}, "interfaces[0].addresses", "multicast"),
+    ([{"mode": "routed", "addresses": ["0.0.0.0"]}], {}, "interfaces[0].addresses", "unspecified"),
+    ([{"mode": "routed", "addresses": ["::"]}], {}, "interfaces[0].addresses", "unspecified"),
+    ([{"network": "odd", "addresses": ["169.254.0.5"]}], {}, "interfaces[0].addresses", "link-local"),
+    ([{"network": "odd", "addresses": ["fe80::5"]}], {}, "interfaces[0].addresses", "link-local"),
+    # routed addresses the host itself answers to
+    ([{"mode": "routed", "addresses": ["192.0.2.1"]}], {}, "interfaces[0].addresses", "an address of the host"),
+    ([{"mode": "routed", "addresses": ["2001:db8:0::1/64"]}], {}, "interfaces[0].addresses", "an address of the host"),
+    ([{"mode": "routed", "addresses": ["10.213.0.1"]}], {}, "interfaces[0].addresses", "the gateway address of network lan"),
+    ([{"mode": "routed", "addresses": ["fd42:213::1"]}], {}, "interfaces[0].addresses", "the gateway address of network lan"),
 ])
 def test_invalid_interfaces_name_the_option(raw, used, option, reason):
     with pytest.raises(InvalidOption) as caught:
         normalise(raw, used)
     assert caught.value.option == option
     assert reason in caught.value.msg
+
+
+def test_routed_edges_stay_valid():
+    [iface] = normalise([{"mode": "routed", "addresses": ["192.0.2.2", "10.213.0.2", "2001:db8::2", "203.0.113.255"]}])
+    assert iface["addresses"] == ["10.213.0.2/32", "192.0.2.2/32", "2001:db8::2/128", "203.0.113.255/32"]
+    [iface] = interfaces.normalise_interfaces([{"mode": "routed", "addresses": ["192.0.2.1"]}], "web1", {}, {})
+    assert iface["addresses"] == ["192.0.2.1/32"]  # without the host's addresses, only the networks' gateways are known
 
 
 def test_identity_and_live_part_split_the_fields():

@@ -42,6 +42,7 @@ class FakeNetlink:
 
     def __init__(self):
         self.links = {"host": {"lo": 1, "br0": BRIDGE_INDEX}, "partition": {"lo": 1}}
+        self.kinds = {BRIDGE_INDEX: "bridge"}  # index -> IFLA_INFO_KIND; none for a device such as lo or eth0
         self.addresses = {}  # (namespace, index) -> ["cidr", ...]
         self.qdiscs = {}  # index on the host -> ["tbf", ...]
         self.calls = []  # (namespace, method, *args, kwargs)
@@ -99,6 +100,7 @@ class FakeIPRoute:
                 raise NetlinkError(errno.EEXIST)
             for name in new:
                 links[name] = self.world.next_index
+                self.world.kinds[self.world.next_index] = kwargs.get("kind")
                 self.world.next_index += 1
         elif command == "del":
             if kwargs["index"] not in names:
@@ -109,9 +111,15 @@ class FakeIPRoute:
         elif "ifname" in kwargs:
             links[kwargs["ifname"]] = links.pop(names[kwargs["index"]])
 
+    def get_links(self, index):
+        self._record("get_links", (index,), {})
+        kind = self.world.kinds.get(index)
+        return (FakeMessage({"IFLA_LINKINFO": FakeMessage({"IFLA_INFO_KIND": kind}) if kind else None}),)
+
     def get_addr(self, **kwargs):
         self._record("get_addr", (), kwargs)
-        cidrs = self.world.addresses.get((self.namespace, kwargs["index"]), [])
+        cidrs = [cidr for (namespace, index), found in sorted(self.world.addresses.items())
+                 if namespace == self.namespace and kwargs.get("index") in (None, index) for cidr in found]
         return [FakeMessage({"IFA_ADDRESS": cidr.split("/")[0]}, scope=0, prefixlen=int(cidr.split("/")[1])) for cidr in cidrs]
 
     def get_qdiscs(self, **kwargs):
@@ -287,10 +295,18 @@ def test_a_bridge_that_cannot_be_made_is_not_taken_as_made(netlink):
         net.ensure_bridge("lvbr", [])
 
 
-def test_bridge_state_reports_global_addresses(netlink):
+def test_bridge_state_reports_kind_and_global_addresses(netlink):
     netlink.addresses[("host", BRIDGE_INDEX)] = ["fd42::1/64", "10.213.0.1/24"]
-    assert net.bridge_state("br0") == {"exists": True, "addresses": ["10.213.0.1/24", "fd42::1/64"]}
-    assert net.bridge_state("nope") == {"exists": False, "addresses": []}
+    assert net.bridge_state("br0") == {"exists": True, "kind": "bridge", "addresses": ["10.213.0.1/24", "fd42::1/64"]}
+    assert net.bridge_state("nope") == {"exists": False, "kind": None, "addresses": []}
+
+
+def test_bridge_state_tells_a_device_or_veth_from_a_bridge(netlink):
+    netlink.links["host"].update(eth0=2, lv0=3)
+    netlink.kinds[3] = "veth"
+    assert net.bridge_state("eth0")["kind"] is None
+    assert net.bridge_state("lo") == {"exists": True, "kind": None, "addresses": []}
+    assert net.bridge_state("lv0")["kind"] == "veth"
 
 
 def test_delete_link_tolerates_a_link_gone_meanwhile_but_not_a_refusal(netlink):
@@ -410,3 +426,10 @@ def test_set_download_rate_names_a_missing_host_end_and_a_refused_qdisc(netlink)
     netlink.fail("tc", "replace", errno.EINVAL)
     with pytest.raises(NetworkError, match="netlink tc replace tbf 10 65536 .* on %s" % HOST_END):
         net.set_download_rate("web1", "eth0", 10 ** 7)
+
+
+def test_host_addresses_lists_every_address_of_the_hosts_own_namespace(netlink):
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24", "fd42:213::1/64"]
+    netlink.addresses[("host", 1)] = ["127.0.0.1/8"]
+    netlink.addresses[("partition", 7)] = ["10.213.0.2/24"]
+    assert net.host_addresses() == ["10.213.0.1", "127.0.0.1", "fd42:213::1"]

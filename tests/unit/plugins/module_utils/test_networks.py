@@ -44,12 +44,23 @@ def test_normalise_network_keeps_what_was_given():
     assert networks.normalise_network({"name": "br-x"})["nat"] is False
 
 
+@pytest.mark.parametrize("name", ["lvdemo0", "lvtestbr0", "lvvm0", "lo0", "lan", "a" * 15])
+def test_bridge_names_the_roles_and_tests_use_stay_valid(name):
+    assert networks.normalise_network({"name": name})["name"] == name
+
+
 @pytest.mark.parametrize("params, option", [
     ({"name": "Lan"}, "name"),
     ({"name": "a-very-long-bridge"}, "name"),
     ({"name": "lan0", "ipv4": "10.213.0.1/24", "nat": True}, "uplink"),
     ({"name": "lan0", "ipv6": "fd42::1/64", "nat": True, "uplink": "eth0"}, "nat"),
     ({"name": "lan0", "uplink": "eth 0"}, "uplink"),
+    ({"name": "lan0\n"}, "name"),
+    ({"name": "lo"}, "name"),
+    ({"name": "lv0123456789a"}, "name"),
+    ({"name": "lv0123456789ap"}, "name"),
+    ({"name": None}, "name"),
+    ({"name": "lan0", "uplink": "eth0\n"}, "uplink"),
 ])
 def test_invalid_networks_name_the_option(params, option):
     with pytest.raises(InvalidOption) as caught:
@@ -67,11 +78,15 @@ class FakeHost:
 
     def __init__(self):
         self.bridges = {}  # name -> addresses
+        self.devices = {"eth0": None, "veth1": "veth"}  # other links: name -> kind
         self.nat = {}  # network -> (subnet, uplink)
         self.calls = []
 
     def bridge_state(self, name):
-        return {"exists": name in self.bridges, "addresses": self.bridges.get(name, [])}
+        if name in self.devices:
+            return {"exists": True, "kind": self.devices[name], "addresses": ["192.0.2.1/24"]}
+        return {"exists": name in self.bridges, "kind": "bridge" if name in self.bridges else None,
+                "addresses": self.bridges.get(name, [])}
 
     def ensure_bridge(self, name, addresses):
         self.calls.append("ensure_bridge %s" % name)
@@ -155,3 +170,19 @@ def test_removing_a_network_in_use_needs_force(host, store):
     assert host.calls == ["remove_nat lan0", "delete_link lan0", "remove_empty_tables linuxvps"]
     assert store.store.load_network("lan0") is None
     assert store.converge({"name": "lan0", "state": "absent"})[0] is False
+
+
+@pytest.mark.parametrize("name, state", [("eth0", "present"), ("eth0", "absent"), ("veth1", "present"), ("veth1", "absent")])
+def test_a_host_link_that_is_not_a_bridge_is_neither_taken_nor_removed(host, store, name, state):
+    with pytest.raises(InvalidOption) as caught:
+        store.converge(dict(LAN, name=name, state=state, force=True))
+    assert caught.value.option == "name" and repr(name) in caught.value.msg and "not a bridge" in caught.value.msg
+    assert host.calls == [] and name in host.devices
+    assert store.store.load_network(name) is None
+
+
+def test_removing_names_the_loopback_refused_before_any_look(host, store):
+    with pytest.raises(InvalidOption) as caught:
+        store.converge({"name": "lo", "state": "absent"})
+    assert caught.value.option == "name"
+    assert host.calls == []

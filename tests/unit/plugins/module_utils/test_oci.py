@@ -54,10 +54,12 @@ def test_command_partition_has_no_systemd_mounts_and_terminates_with_sigterm():
 
 
 def test_unlimited_resources_and_bind_mounts(tmp_path):
-    s = make_spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}])
+    s = make_spec(mounts=[{"source": str(tmp_path), "target": "/data", "read_only": True}, {"source": str(tmp_path), "target": "/rw"}])
     config = oci.build_config(s, "r", "/p/n", None)
     data = mounts_by_target(config)["/data"]
-    assert data["type"] == "bind" and data["source"] == str(tmp_path) and "ro" in data["options"]
+    # rro: the source's submounts are read-only too, not only its top
+    assert data["type"] == "bind" and data["source"] == str(tmp_path) and data["options"] == ["rbind", "rprivate", "ro", "rro"]
+    assert mounts_by_target(config)["/rw"]["options"] == ["rbind", "rprivate", "rw"]
     assert {"type": "network"} in config["linux"]["namespaces"]  # its own, new network namespace
 
 

@@ -5,10 +5,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import spec as spec_module
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts, normalise_partition
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import MAX_PIDS, NOFILE_MAX, HostFacts, normalise_partition
 
 HOST = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=20000, memory_bytes=4 * 1024 ** 3)
 
@@ -43,7 +46,7 @@ def test_resources_are_normalised():
     assert spec["resources"]["cpuset"] == "0-1"
 
 
-@pytest.mark.parametrize("name", ["../x", "A B", "", "-a", "a-", "x" * 64, "Web1", "a_b"])
+@pytest.mark.parametrize("name", ["../x", "A B", "", "-a", "a-", "x" * 64, "Web1", "a_b", "web1\n", None])
 def test_bad_names(name):
     with pytest.raises(InvalidOption) as info:
         normalise(name=name)
@@ -59,6 +62,17 @@ def test_bad_names(name):
     ({"pids": 0}, "resources.pids"),
     ({"nofile": 10 ** 7}, "resources.nofile"),
     ({"cpu_weight": 0}, "resources.cpu_weight"),
+    ({"memory": float("inf")}, "resources.memory"),
+    ({"memory": float("nan")}, "resources.memory"),
+    ({"memory": "1" * 23}, "resources.memory"),
+    ({"memory": 10 ** 23}, "resources.memory"),
+    ({"memory": -1}, "resources.memory"),
+    ({"memory": "1G", "swap": "1e400"}, "resources.swap"),
+    ({"disk": "5E"}, "resources.disk"),
+    ({"pids": MAX_PIDS + 1}, "resources.pids"),
+    ({"pids": float("inf")}, "resources.pids"),
+    ({"disk": "1G", "inodes": 2 ** 32}, "resources.inodes"),
+    ({"nofile": 20001}, "resources.nofile"),
 ])
 def test_bad_resources_name_the_option(resources, option):
     with pytest.raises(InvalidOption) as info:
@@ -116,3 +130,112 @@ def test_labels_and_keys():
         assert info.value.option == "authorized_keys"
     with pytest.raises(InvalidOption):
         normalise(labels={"bad key!": "x"})
+
+
+@pytest.mark.parametrize("key", ["memory", "swap"])
+def test_memory_and_swap_above_the_hosts_memory_are_refused_naming_its_size(key):
+    with pytest.raises(InvalidOption) as info:
+        normalise(resources={"memory": "1G", key: "5G"})
+    assert info.value.option == "resources." + key and "'5G'" in info.value.msg
+    assert "this host's memory (%d bytes)" % (4 * 1024 ** 3) in info.value.msg
+
+
+def test_resource_edges_are_accepted():
+    res = normalise(resources={"memory": "4G", "swap": "4G", "pids": MAX_PIDS, "disk": "1G", "inodes": 2 ** 32 - 1, "nofile": 20000})["resources"]
+    assert (res["memory"], res["swap"], res["pids"], res["inodes"], res["nofile"]) == (4 * 2 ** 30, 4 * 2 ** 30, MAX_PIDS, 2 ** 32 - 1, 20000)
+    unknown = HostFacts(cpu_count=2, online_cpus=[0, 1], nofile_hard=None, memory_bytes=None)
+    res = normalise_partition(params(resources={"memory": "1T", "nofile": NOFILE_MAX}), unknown, lambda name: True)["resources"]
+    assert (res["memory"], res["nofile"]) == (2 ** 40, NOFILE_MAX)
+    with pytest.raises(InvalidOption) as info:
+        normalise_partition(params(resources={"nofile": NOFILE_MAX + 1}), unknown, lambda name: True)
+    assert info.value.option == "resources.nofile"
+
+
+@pytest.mark.parametrize("overrides, option", [
+    ({"hostname": "web1\n"}, "hostname"),
+    ({"tenant": "acme\n"}, "tenant"),
+    ({"env": {"A\n": "x"}}, "env"),
+    ({"labels": {"tenant\n": "x"}}, "labels"),
+    ({"rootfs": "debian12\n"}, "rootfs"),
+    ({"rootfs": "../partitions/x/upper"}, "rootfs"),
+    ({"rootfs": "/"}, "rootfs"),
+    ({"rootfs": "a..b"}, "rootfs"),
+    ({"authorized_keys": ["ssh-ed25519 AAAA\nssh-rsa BBBB"]}, "authorized_keys"),
+])
+def test_names_with_a_final_newline_or_a_path_are_refused(overrides, option):
+    with pytest.raises(InvalidOption) as info:
+        normalise(**overrides)
+    assert info.value.option == option
+
+
+def test_rootfs_is_checked_as_a_template_name_before_the_store_is_asked():
+    asked = []
+    with pytest.raises(InvalidOption):
+        normalise_partition(params(rootfs="../partitions/x/upper"), HOST, asked.append)
+    assert asked == []
+
+
+def test_mount_targets_are_normalised(tmp_path):
+    mounts = normalise(mounts=[{"source": str(tmp_path), "target": "//data//x/"}, {"source": str(tmp_path), "target": "/devices"},
+                               {"source": str(tmp_path), "target": "/srv/proc"}])["mounts"]
+    assert [item["target"] for item in mounts] == ["/data/x", "/devices", "/srv/proc"]
+
+
+@pytest.mark.parametrize("target", ["/", "//", "/proc", "/proc/sys", "//sys/", "/sys/fs/cgroup", "/dev", "/dev/shm", "/dev/",
+                                    "data", "", "/x/../proc", "/x\n", "/x\x00"])
+def test_mount_targets_over_the_kernels_views_are_refused(tmp_path, target):
+    with pytest.raises(InvalidOption) as info:
+        normalise(mounts=[{"source": str(tmp_path), "target": target}])
+    assert info.value.option == "mounts[0].target" and repr(target) in info.value.msg
+
+
+def test_mount_sources_are_their_real_path(tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "link"))
+    [mount] = normalise(mounts=[{"source": str(tmp_path / "link") + "/", "target": "/data"}])["mounts"]
+    assert mount["source"] == str(tmp_path / "real")
+
+
+def _state(tmp_path):
+    state = tmp_path / "state"
+    (state / "partitions" / "x" / "upper").mkdir(parents=True)
+    os.symlink(str(state), str(tmp_path / "to-state"))
+    return str(state)
+
+
+@pytest.mark.parametrize("source", ["/", "{state}", "{state}/partitions/x/upper", "{tmp}", "{tmp}/to-state", "{tmp}/to-state/partitions"])
+def test_mount_sources_that_expose_the_state_directory_or_root_are_refused(tmp_path, source):
+    state = _state(tmp_path)
+    source = source.format(state=state, tmp=str(tmp_path))
+    with pytest.raises(InvalidOption) as info:
+        normalise_partition(params(mounts=[{"source": source, "target": "/data"}]), HOST, lambda name: True, state_dir=state)
+    assert info.value.option == "mounts[0].source" and repr(source) in info.value.msg
+    spec = normalise_partition(params(mounts=[{"source": source, "target": "/data"}], privileged=True), HOST, lambda name: True,
+                               state_dir=state)
+    assert spec["mounts"][0]["source"] == os.path.realpath(source)
+
+
+def test_the_default_state_directory_and_the_id_ranges_are_protected_and_a_sibling_is_not(tmp_path, monkeypatch):
+    state = _state(tmp_path)
+    (tmp_path / "state-sibling").mkdir()
+    for source in ("/var", "/var/lib"):
+        with pytest.raises(InvalidOption) as info:
+            normalise(mounts=[{"source": source, "target": "/data"}])
+        assert "inside or above /var/lib/linuxvps;" in info.value.msg
+    (tmp_path / "idmap").mkdir()
+    monkeypatch.setattr(spec_module, "REGISTRY", str(tmp_path / "idmap" / "ranges.json"))
+    with pytest.raises(InvalidOption) as info:
+        normalise(mounts=[{"source": str(tmp_path / "idmap"), "target": "/data"}])
+    assert info.value.option == "mounts[0].source"
+    spec = normalise_partition(params(mounts=[{"source": str(tmp_path / "state-sibling"), "target": "/data"}]), HOST,
+                               lambda name: True, state_dir=state)
+    assert spec["mounts"][0]["source"] == str(tmp_path / "state-sibling")
+
+
+def test_recorded_mounts_are_checked_again_when_privileged_is_dropped(tmp_path):
+    state = _state(tmp_path)
+    recorded = normalise_partition(params(mounts=[{"source": state, "target": "/data"}], privileged=True), HOST, lambda name: True,
+                                   state_dir=state)
+    with pytest.raises(InvalidOption) as info:
+        normalise_partition(params(rootfs=None, privileged=False), HOST, lambda name: True, recorded, state_dir=state)
+    assert info.value.option == "mounts[0].source"

@@ -5,14 +5,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
+import hashlib
+import io
 import json
 import os
+import tarfile
 
 import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import templates
-from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import Builder, DebootstrapBuilder
+from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import Builder, DebootstrapBuilder, TarballBuilder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import Mount
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 
 
@@ -109,10 +114,14 @@ def test_converge_idempotence_warning_and_in_use(tmp_path, monkeypatch):
     assert ts.converge({"name": "debian12", "state": "absent"})[0] is False
 
 
-@pytest.mark.parametrize("name", ["../x", "A B", "", "a..b", "-x"])
+@pytest.mark.parametrize("name", ["../x", "A B", "", "a..b", "-x", "debian12\n", "/", "../partitions/x/upper"])
 def test_bad_template_names(name):
-    with pytest.raises(InvalidOption):
+    with pytest.raises(InvalidOption) as caught:
         templates.validate_template_name(name)
+    assert caught.value.option == "name"
+    with pytest.raises(InvalidOption) as caught:
+        templates.validate_template_name(name, "rootfs")
+    assert caught.value.option == "rootfs"
 
 
 def test_resolve_inside_stays_in_the_tree(tmp_path):
@@ -209,7 +218,8 @@ def test_converge_runs_the_builder_with_the_injected_run_command(tmp_path, monke
               "mirror": "http://deb.debian.org/debian", "packages": ["systemd-sysv", "dbus", "iproute2"]}
     changed, manifest, warnings, diff = ts.converge(params)
     assert changed and not warnings
-    assert len(commands) == 1 and commands[0][:3] == ["debootstrap", "--variant=minbase", "--include=dbus,iproute2,systemd-sysv"]
+    assert len(commands) == 1 and commands[0][:4] == ["debootstrap", "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
+                                                     "--variant=minbase", "--include=dbus,iproute2,systemd-sysv"]
     assert commands[0][-3] == "bookworm" and commands[0][-1] == "http://deb.debian.org/debian"
     assert os.path.basename(os.path.dirname(commands[0][-2])).startswith(".build-debian12-")
     assert manifest["arch"] == "amd64" and manifest["mirror"] == "http://deb.debian.org/debian"
@@ -260,7 +270,7 @@ def test_any_run_sweeps_garbage_of_killed_runs(tmp_path, monkeypatch):
     assert ".build-other-abc" in os.listdir(ts.store.rootfs_base)  # check mode changes nothing
     assert ts.converge({"name": "debian12"})[0] is False
     assert os.listdir(ts.store.rootfs_base) == ["debian12"]
-    assert sorted(os.listdir(ts.store.rootfs_dir("debian12"))) == ["manifest.json", "rootfs"]
+    assert sorted(os.listdir(ts.store.rootfs_dir("debian12"))) == [".shift.lock", "manifest.json", "rootfs"]
 
 
 def test_an_exception_in_the_builder_leaves_nothing(tmp_path):
@@ -273,3 +283,133 @@ def test_an_exception_in_the_builder_leaves_nothing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         ts.build("debian12", Exploding())
     assert os.listdir(ts.store.rootfs_base) == []
+
+
+@pytest.fixture
+def shifting(tmp_path, monkeypatch):
+    """A store with one template, whose shifts are logged (as [(tree, base, marker there then)]) instead of chowning."""
+    ts = store(tmp_path)
+    ts.build("debian12", FakeBuilder())
+    ts.shifts = []
+    marker = os.path.join(ts.store.rootfs_dir("debian12"), "shifted-100000.complete")
+    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: ts.shifts.append((tree, base, os.path.exists(marker))))
+    return ts
+
+
+def test_a_shifted_copy_is_made_once_and_marked_whole_last(shifting):
+    final = shifting.shifted_root("debian12", 100000)
+    assert final == os.path.join(shifting.store.rootfs_dir("debian12"), "shifted-100000")
+    assert os.path.isfile(os.path.join(final, "etc/os-release")) and os.path.isfile(final + ".complete")
+    ((tree, base, marked),) = shifting.shifts
+    assert os.path.basename(os.path.dirname(tree)).startswith(".shifting-100000-") and base == 100000 and not marked
+    assert shifting.shifted_root("debian12", 100000) == final and len(shifting.shifts) == 1
+
+
+def test_a_shifted_copy_without_its_marker_is_made_again_not_used(shifting):
+    """A kill between the rename and the marker, or a copy from before markers: nothing proves it whole."""
+    final = os.path.join(shifting.store.rootfs_dir("debian12"), "shifted-100000")
+    os.makedirs(os.path.join(final, "etc"))
+    open(os.path.join(final, "half"), "w").close()
+    assert shifting.shifted_root("debian12", 100000) == final
+    assert not os.path.exists(os.path.join(final, "half")) and os.path.isfile(os.path.join(final, "etc/os-release"))
+    assert len(shifting.shifts) == 1 and os.path.isfile(final + ".complete")
+
+
+def test_an_unmarked_copy_a_running_partition_sits_on_is_kept(shifting, monkeypatch):
+    """Copies made before markers existed are whole; one a mounted overlay uses is marked, never removed under it."""
+    final = os.path.join(shifting.store.rootfs_dir("debian12"), "shifted-100000")
+    os.makedirs(final)
+    open(os.path.join(final, "in-use"), "w").close()
+    overlay = Mount("/", "/state/partitions/web1/bundle/rootfs", "overlay", "overlay", frozenset(["rw", "lowerdir=" + final]))
+    monkeypatch.setattr(templates, "mounts", lambda: [overlay])
+    assert shifting.shifted_root("debian12", 100000) == final
+    assert os.path.exists(os.path.join(final, "in-use")) and os.path.isfile(final + ".complete") and shifting.shifts == []
+
+
+def test_a_copy_whose_drop_was_interrupted_is_never_used(shifting, monkeypatch):
+    directory = shifting.store.rootfs_dir("debian12")
+    final = shifting.shifted_root("debian12", 100000)
+    other = shifting.shifted_root("debian12", 165536)
+
+    def killed_halfway(path):
+        for top, _dirs, files in os.walk(path):
+            if "os-release" in files:
+                os.unlink(os.path.join(top, "os-release"))
+
+    monkeypatch.setattr(templates, "remove_tree", killed_halfway)
+    shifting.drop_shifted(100000)
+    monkeypatch.undo()
+    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
+    assert not os.path.exists(final) and not os.path.exists(final + ".complete")
+    assert shifting.shifted_root("debian12", 100000) == final and os.path.isfile(os.path.join(final, "etc/os-release"))
+    assert sorted(os.listdir(directory)) == [".shift.lock", "manifest.json", "rootfs", "shifted-100000", "shifted-100000.complete",
+                                             "shifted-165536", "shifted-165536.complete"]
+    shifting.drop_shifted(100000)
+    assert os.path.isfile(os.path.join(other, "etc/os-release"))
+    assert sorted(os.listdir(directory)) == [".shift.lock", "manifest.json", "rootfs", "shifted-165536", "shifted-165536.complete"]
+
+
+def test_a_staging_tree_another_run_is_shifting_now_is_not_swept(shifting):
+    directory = shifting.store.rootfs_dir("debian12")
+    os.makedirs(os.path.join(directory, ".shifting-100000-live", "tree"))
+    with open(os.path.join(directory, ".shift.lock"), "a") as other_run:
+        fcntl.flock(other_run.fileno(), fcntl.LOCK_EX)
+        shifting.sweep()
+        assert ".shifting-100000-live" in os.listdir(directory)
+    shifting.sweep()
+    assert ".shifting-100000-live" not in os.listdir(directory)
+
+
+def tiny_tarball():
+    """A gzipped tarball of a tree with an os-release, as bytes."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        release = b'ID=tiny\nVERSION_ID="1.0"\n'
+        info = tarfile.TarInfo("etc/os-release")
+        info.size = len(release)
+        tar.addfile(info, io.BytesIO(release))
+    return data.getvalue()
+
+
+def python_tar(cmd):
+    """run_command standing in for tar --extract."""
+    with tarfile.open(cmd[cmd.index("--file") + 1]) as tar:
+        tar.extractall(cmd[cmd.index("--directory") + 1])
+    return 0, "", ""
+
+
+def test_a_local_tarball_with_its_checksum(tmp_path):
+    body = tiny_tarball()
+    src = tmp_path / "tiny.tar.gz"
+    src.write_bytes(body)
+    ts = templates.TemplateStore(StateStore(str(tmp_path / "state")), run_command=python_tar)
+    good = "sha256:" + hashlib.sha256(body).hexdigest()
+    manifest = ts.build("tiny", TarballBuilder(str(src), good))
+    assert manifest["distro"] == "tiny" and manifest["src"] == str(src) and manifest["checksum"] == good
+    assert ts.manifest("tiny")["options"]["checksum"] == good
+    with pytest.raises(BuildError) as info:
+        ts.build("other", TarballBuilder(str(src), "sha256:" + "0" * 64))
+    assert "expected sha256:" + "0" * 64 in info.value.msg and "got " + good in info.value.msg
+    assert os.listdir(ts.store.rootfs_base) == ["tiny"]  # no staging directory, no template
+
+
+def test_a_tarball_from_a_url(tmp_path):
+    body = tiny_tarball()
+    ts = templates.TemplateStore(StateStore(str(tmp_path / "state")), run_command=python_tar)
+    url = "https://images.example/tiny.tar.gz"
+    good = "sha256:" + hashlib.sha256(body).hexdigest()
+    manifest = ts.build("tiny", TarballBuilder(url, good, opener=lambda url, timeout: io.BytesIO(body)))
+    assert manifest["distro"] == "tiny" and manifest["src"] == url and manifest["checksum"] == good
+    assert "download.tar.gz" not in os.listdir(ts.store.rootfs_dir("tiny"))  # the download was not kept
+    for checksum, limit in (("sha256:" + "1" * 64, 1 << 20), (good, len(body) - 1)):
+        with pytest.raises(BuildError):
+            ts.build("other", TarballBuilder(url, checksum, opener=lambda url, timeout: io.BytesIO(body), max_bytes=limit))
+        assert os.listdir(ts.store.rootfs_base) == ["tiny"]
+
+
+def test_a_url_without_checksum_is_refused_before_anything_is_made(tmp_path):
+    ts = store(tmp_path)
+    with pytest.raises(InvalidOption) as info:
+        ts.converge({"name": "tiny", "method": "tarball", "src": "https://images.example/tiny.tar.gz"})
+    assert info.value.option == "checksum"
+    assert not os.path.exists(ts.store.root)
