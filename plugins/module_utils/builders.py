@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import time
-import urllib.request
 from urllib.parse import urlparse
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
@@ -165,7 +164,7 @@ class TarballBuilder(Builder):
             if not os.path.isfile(src):
                 raise InvalidOption("src", src, "no such file on the target")
         self.checksum = "%s:%s" % parse_checksum(checksum) if checksum else None
-        self.src, self.opener, self.max_bytes = src, opener or urllib.request.urlopen, max_bytes
+        self.src, self.opener, self.max_bytes = src, opener or _open_url, max_bytes
 
     def options(self):
         if self.url:
@@ -344,6 +343,15 @@ class ApkBuilder(Builder):
             Builder.build(self, target, run_command, attempts, backoff)
         finally:
             shutil.rmtree(keys)
+
+
+def _open_url(url, timeout):
+    """Ansible's open_url (its proxy and certificate handling), imported only here: the host's commands never download."""
+    from ansible.module_utils.urls import ConnectionError as UrlError, open_url
+    try:
+        return open_url(url, timeout=timeout)
+    except UrlError as exc:  # its certificate and proxy errors are not OSErrors
+        raise OSError("cannot fetch %s: %s" % (url, exc))
 
 
 def make_builder(params):

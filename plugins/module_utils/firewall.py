@@ -12,9 +12,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import ipaddress
+import json
 import re
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
 
@@ -61,10 +64,27 @@ def interface_rules(mac, addresses, link_local, upload_bytes_per_second):
     rules.append("ip6 saddr != { %s } drop" % ", ".join(own6 + ["::"]))
     # a neighbour advertisement may only claim the partition's own addresses (no NDP poisoning)
     rules.append("icmpv6 type nd-neighbor-advert @th,64,128 != { %s } drop" % ", ".join(_hex128(a) for a in own6))
+    # no router or address server for its neighbours: what only routers and DHCP servers or relays send
+    rules += [
+        "icmpv6 type { nd-router-advert, nd-redirect, router-renumbering } drop",
+        "icmp type redirect drop",
+        "udp sport { 67, 547 } drop",
+    ]
     if upload_bytes_per_second:
         burst = max(upload_bytes_per_second // 4, 65536)
         rules.append("limit rate over %d bytes/second burst %d bytes drop" % (upload_bytes_per_second, burst))
     return rules
+
+
+def partition_rules(iface):
+    """The guard rules of one normalised partition interface, as applied to its host end."""
+    rate = iface.get("rate") or {}
+    return interface_rules(iface["mac"], iface["addresses"], net.link_local(iface["mac"]), (rate.get("egress") or 0) // 8)
+
+
+def _marker(rules):
+    """The comment every rule of a guard carries: a guard with a rule lost or changed no longer matches it."""
+    return "guard " + hashlib.sha1("\n".join(rules).encode()).hexdigest()[:16]
 
 
 def guard_interface(table, host_ifname, rules):
@@ -74,8 +94,30 @@ def guard_interface(table, host_ifname, rules):
         "add chain netdev %s %s { type filter hook ingress device \"%s\" priority -500; policy accept; }" % (table, chain, host_ifname),
         "flush chain netdev %s %s" % (table, chain),
     ]
-    lines += ["add rule netdev %s %s %s" % (table, chain, rule) for rule in rules]
+    lines += ["add rule netdev %s %s %s comment \"%s\"" % (table, chain, rule, _marker(rules)) for rule in rules]
     _nft("\n".join(lines) + "\n")
+
+
+def guard_chains(table):
+    """{chain: [comment of each rule, in order]} of the table's netdev chains, from one `nft -j list table`
+    ({} when the table is gone, e.g. after `nft flush ruleset`)."""
+    if find_program("nft") is None:
+        return {}  # nothing can guard then: every guard is missing, and restoring one names nft
+    rc, out, _err = run(["nft", "-j", "list", "table", "netdev", table], check=False)
+    if rc != 0:
+        return {}
+    chains = {}
+    for item in json.loads(out).get("nftables") or []:
+        if "chain" in item:
+            chains.setdefault(item["chain"]["name"], [])
+        elif "rule" in item:
+            chains.setdefault(item["rule"]["chain"], []).append(item["rule"].get("comment"))
+    return chains
+
+
+def is_guarded(chains, host_ifname, rules):
+    """Whether guard_chains() shows host_ifname's chain with exactly these rules."""
+    return chains.get("if_" + host_ifname) == [_marker(rules)] * len(rules)
 
 
 def unguard_interface(table, host_ifname):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -21,6 +22,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 )
 
 SIGKILL = 9
+STAT_FILE = "/proc/stat"
 INSTALL_HINT = "Install it with 'apt-get install runc' (Debian/Ubuntu) or 'dnf install runc' (RPM family)."
 
 
@@ -39,12 +41,29 @@ def select_runtime(choice="auto", root=None):
     raise MissingDependency(" or ".join(names), INSTALL_HINT)
 
 
-class OciRuntime:
-    """One runtime binary with one state root (--root)."""
+def boot_time(stat_file=STAT_FILE):
+    """When this boot began (seconds since the epoch), from the kernel's btime."""
+    with open(stat_file) as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    raise PartitionError("no btime line in %s" % stat_file)
 
-    def __init__(self, binary, root):
+
+class OciRuntime:
+    """One runtime binary with one state root (--root).
+
+    The root lives in the state directory, so it outlives a reboot: a container whose state the runtime cannot
+    load and whose state was written before this boot began (a power loss tore its state.json) is stale. No
+    process of it survived the reboot, so it is reported as absent, and its state is removed by the next create
+    or delete (which are changes, never a read's).
+    """
+
+    def __init__(self, binary, root, stat_file=STAT_FILE):
         self.binary = binary
         self.root = root
+        self.stat_file = stat_file
+        self.stale = set()
 
     @property
     def name(self):
@@ -62,8 +81,29 @@ class OciRuntime:
         if rc != 0:
             if "does not exist" in err or "not exist" in out or "No such file" in err:
                 return None
+            if self._from_earlier_boot(container_id):
+                self.stale.add(container_id)
+                return None
             raise CommandFailed(self._cmd("state", container_id), rc, out, err)
         return json.loads(out)
+
+    def _from_earlier_boot(self, container_id):
+        """Whether the container's state in root was last written before this boot began."""
+        if not self.root:
+            return False
+        directory = os.path.join(self.root, container_id)
+        for path in (os.path.join(directory, "state.json"), directory):
+            try:
+                return os.stat(path).st_mtime < boot_time(self.stat_file)
+            except FileNotFoundError:
+                continue
+        return False
+
+    def _forget_stale(self, container_id):
+        """Remove the state of a container reported stale (see the class)."""
+        if container_id in self.stale:
+            shutil.rmtree(os.path.join(self.root, container_id), ignore_errors=True)
+            self.stale.discard(container_id)
 
     def list(self):
         """{id: state} for every container under this root, in one call (for bulk reads)."""
@@ -79,6 +119,7 @@ class OciRuntime:
         console_path None: init keeps this process's stdout and stderr (a systemd unit's journal), where the
         runtime's error then is too.
         """
+        self._forget_stale(container_id)
         cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
         if console_path is None:
             sys.stdout.flush()
@@ -104,6 +145,7 @@ class OciRuntime:
             raise CommandFailed(self._cmd("kill", container_id, str(signal)), rc, out, err)
 
     def delete(self, container_id):
+        self._forget_stale(container_id)
         rc, out, err = run(self._cmd("delete", "--force", container_id), check=False)
         if rc != 0 and "does not exist" not in err:
             raise CommandFailed(self._cmd("delete", "--force", container_id), rc, out, err)

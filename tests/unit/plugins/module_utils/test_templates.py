@@ -218,8 +218,9 @@ def test_converge_runs_the_builder_with_the_injected_run_command(tmp_path, monke
               "mirror": "http://deb.debian.org/debian", "packages": ["systemd-sysv", "dbus", "iproute2"]}
     changed, manifest, warnings, diff = ts.converge(params)
     assert changed and not warnings
-    assert len(commands) == 1 and commands[0][:4] == ["debootstrap", "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
-                                                     "--variant=minbase", "--include=dbus,iproute2,systemd-sysv"]
+    assert len(commands) == 1
+    assert commands[0][:4] == ["debootstrap", "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
+                               "--variant=minbase", "--include=dbus,iproute2,systemd-sysv"]
     assert commands[0][-3] == "bookworm" and commands[0][-1] == "http://deb.debian.org/debian"
     assert os.path.basename(os.path.dirname(commands[0][-2])).startswith(".build-debian12-")
     assert manifest["arch"] == "amd64" and manifest["mirror"] == "http://deb.debian.org/debian"

@@ -302,4 +302,3 @@ def test_tree_size_follows_no_link(tmp_path):
                                                   tmp_path / "a" / "loop", tmp_path / "a" / "host"))
     assert expected > 0 and tree_size(str(tmp_path)) == expected
     assert tree_size(str(tmp_path / "missing")) == 0
-
