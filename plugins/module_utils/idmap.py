@@ -4,7 +4,8 @@
 """Host ID ranges for user namespaces: one 65536-ID range per tenant, never overlapping.
 
 The registry is host-wide (one file, whatever state directory a partition lives in), so tenants of
-two stores never share IDs. Ranges avoid host users and every /etc/subuid and /etc/subgid entry.
+two stores never share IDs. Ranges avoid every user and group the host's name service knows (files, LDAP,
+SSSD: what getent lists) and every /etc/subuid and /etc/subgid entry.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,13 +13,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fcntl
+import grp
 import os
+import pwd
 from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
 
 RANGE_SIZE = 65536
+OVERFLOW_ID = 65534  # where an ID without room in a range goes (the kernel's overflowuid, "nobody")
 FIRST_BASE = 1 << 20  # above any ordinary host user and the usual subordinate ranges (100000...)
 LAST_BASE = (1 << 31) - RANGE_SIZE
 REGISTRY = "/var/lib/linuxvps-idmap/ranges.json"
@@ -37,6 +41,12 @@ def subordinate_ranges(paths=("/etc/subuid", "/etc/subgid")):
         except IOError:
             continue
     return ranges
+
+
+def host_ids():
+    """(id, 1) for every user and group ID the host's name service lists (getpwent/getgrent go through NSS)."""
+    ids = set(entry.pw_uid for entry in pwd.getpwall()) | set(entry.gr_gid for entry in grp.getgrall())
+    return [(number, 1) for number in sorted(ids)]
 
 
 def _overlaps(base, ranges):
@@ -72,7 +82,7 @@ class IdRanges:
             if owner in data["ranges"]:
                 return data["ranges"][owner]
             taken = [(base, RANGE_SIZE) for base in data["ranges"].values()]
-            reserved = subordinate_ranges() if self.reserved is None else self.reserved
+            reserved = subordinate_ranges() + host_ids() if self.reserved is None else self.reserved
             base = FIRST_BASE
             while _overlaps(base, taken) or _overlaps(base, reserved):
                 base += RANGE_SIZE

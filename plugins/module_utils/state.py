@@ -57,7 +57,10 @@ def read_json(path):
 def write_json_atomic(path, data, mode=0o600):
     """Write data as JSON to path so that readers see the old or the new file, never half."""
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    except OSError as exc:
+        raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno)
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
@@ -66,11 +69,13 @@ def write_json_atomic(path, data, mode=0o600):
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):  # a full disk (ENOSPC), a quota, an I/O error: said plainly, no traceback
+            raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno)
         raise
 
 

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID, RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mounts
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
@@ -301,12 +302,18 @@ def _mounted_as_lower(tree):
     return any(entry.fstype == "overlay" and "lowerdir=" + tree in entry.options for entry in mounts())
 
 
+def in_range(owner):
+    """An ID of a template as the tenant's range holds it: one the range has no room for (a tarball may carry any)
+    becomes the overflow ID, as the kernel shows unmapped IDs, so a shifted file never lands in another range."""
+    return owner if 0 <= owner < RANGE_SIZE else OVERFLOW_ID
+
+
 def shift_ownership(tree, base):
-    """Add base to every file's owner and group; keep the setuid/setgid bits chown clears."""
+    """Add base to every file's owner and group (kept inside the range); keep the setuid/setgid bits chown clears."""
     for top, dirs, files in os.walk(tree):
         for path in [top] + [os.path.join(top, entry) for entry in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]]:
             st = os.lstat(path)
-            os.lchown(path, base + st.st_uid, base + st.st_gid)
+            os.lchown(path, base + in_range(st.st_uid), base + in_range(st.st_gid))
             if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o6000:
                 os.chmod(path, stat.S_IMODE(st.st_mode))
 

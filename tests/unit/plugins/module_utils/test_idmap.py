@@ -83,3 +83,11 @@ def test_owned_lists_one_state_directorys_ranges(registry):
         ranges.allocate(owner)
     assert [owner for owner, _base in ranges.owned("/srv/a:")] == ["/srv/a:t0", "/srv/a:t1"]
     assert ranges.owned("/srv/none:") == []
+
+
+def test_host_ids_come_from_the_name_service_and_are_avoided(registry, monkeypatch):
+    assert (0, 1) in idmap.host_ids()  # root, as getent lists it
+    ldap_user = idmap.FIRST_BASE + 5  # a directory user whose ID falls in the first range
+    monkeypatch.setattr(idmap, "host_ids", lambda: [(0, 1), (ldap_user, 1)])
+    monkeypatch.setattr(idmap, "subordinate_ranges", lambda: [])
+    assert idmap.IdRanges(registry).allocate("a") == FIRST + SIZE

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import shutil
 import stat
@@ -14,7 +15,8 @@ import tempfile
 import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils import state
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore, write_json_atomic
 
 
 @pytest.fixture
@@ -55,3 +57,18 @@ def test_a_closed_directory_above_the_state_directory_fails_naming_it(searchable
 
 def test_state_dir_option_is_defined_once_with_the_default():
     assert STATE_DIR_ARGSPEC == {"state_dir": {"type": "path", "default": "/var/lib/linuxvps"}}
+
+
+def test_a_document_that_cannot_be_written_is_a_plain_error_and_leaves_nothing(tmp_path, monkeypatch):
+    with pytest.raises(PartitionError) as caught:
+        write_json_atomic(str(tmp_path / "missing" / "doc.json"), {})
+    assert str(tmp_path / "missing" / "doc.json") in caught.value.msg
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state.os, "fsync", full_disk)
+    with pytest.raises(PartitionError) as caught:
+        write_json_atomic(str(tmp_path / "doc.json"), {"a": 1})
+    assert "No space left on device" in caught.value.msg and caught.value.details["errno"] == errno.ENOSPC
+    assert os.listdir(str(tmp_path)) == ["missing"] or os.listdir(str(tmp_path)) == []

@@ -414,3 +414,19 @@ def test_a_url_without_checksum_is_refused_before_anything_is_made(tmp_path):
         ts.converge({"name": "tiny", "method": "tarball", "src": "https://images.example/tiny.tar.gz"})
     assert info.value.option == "checksum"
     assert not os.path.exists(ts.store.root)
+
+
+def test_shifting_keeps_every_id_inside_the_tenants_range(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name, owner in (("root", 0), ("user", 1000), ("nobody", 65534), ("huge", 2000000), ("edge", 65536)):
+        path = tree / name
+        path.write_text(u"")
+        os.lchown(str(path), owner, owner)
+    os.symlink("user", str(tree / "link"))
+    os.lchown(str(tree / "link"), 3000000, 1000)
+    base = 1 << 20
+    templates.shift_ownership(str(tree), base)
+    owners = dict((entry, os.lstat(str(tree / entry)).st_uid - base) for entry in ("root", "user", "nobody", "huge", "edge", "link"))
+    assert owners == {"root": 0, "user": 1000, "nobody": 65534, "huge": 65534, "edge": 65534, "link": 65534}
+    assert os.lstat(str(tree / "link")).st_gid == base + 1000
