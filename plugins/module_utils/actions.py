@@ -37,6 +37,7 @@ class PartitionActions:
             "stop": self.stop,
             "update": self.update_limits,
             "resize_disk": self.resize_disk,
+            "guard": self.guard,
             "update_network": self.update_network,
             "write_keys": self.write_keys,
             "pause": self.pause,
@@ -128,6 +129,14 @@ class PartitionActions:
     # ---- live changes to a running partition ----------------------------------------------------------
     def update_limits(self, plan, observed, document):
         self.engine.cgroup(plan.name).apply_limits(plan.spec["resources"])  # the plan warned about what is unenforced
+        return document
+
+    def guard(self, plan, observed, document):
+        """Give the running interfaces that lost it their host end's guard again (after `nft flush ruleset`)."""
+        running = (document.get("running") or {}).get("spec") or document["spec"]
+        for iface in running.get("interfaces") or []:
+            if iface["name"] in observed["unguarded"]:
+                self.launcher.guard(plan.name, iface, net.host_ifname(plan.name, iface["name"]))
         return document
 
     def update_network(self, plan, observed, document):

@@ -21,7 +21,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import runtime_status
@@ -48,6 +48,7 @@ class PartitionEngine:
         self.templates = TemplateStore(store)
         self.nft_table = firewall.table_name(self.parent)
         self._host_facts = None
+        self._guards = (None, None)  # (the runtime_states of one bulk read, its guard chains)
 
     @classmethod
     def open(cls, state_dir=DEFAULT_STATE_DIR, runtime="auto", check_mode=False):
@@ -132,4 +133,17 @@ class PartitionEngine:
             "live": live,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
             "corrupt": corrupt,
+            "unguarded": self._unguarded(name, document, runtime_states) if status in ("running", "frozen") else [],
         }
+
+    def _unguarded(self, name, document, runtime_states):
+        """Names of the running interfaces whose host end lost its guard (e.g. to `nft flush ruleset`) or has other rules."""
+        running = (document or {}).get("running") or {}
+        interfaces = (running.get("spec") or (document or {}).get("spec") or {}).get("interfaces") or []
+        if not interfaces:
+            return []
+        if runtime_states is None or self._guards[0] is not runtime_states:
+            self._guards = (runtime_states, firewall.guard_chains(self.nft_table))  # one nft listing per bulk read
+        chains = self._guards[1]
+        return [iface["name"] for iface in interfaces
+                if not firewall.is_guarded(chains, net.host_ifname(name, iface["name"]), firewall.partition_rules(iface))]

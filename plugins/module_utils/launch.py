@@ -64,7 +64,7 @@ class Launcher:
         config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                   machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
-        write_json_atomic(os.path.join(disk.bundle, "config.json"), config, mode=0o644)
+        write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
         try:
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
@@ -73,12 +73,14 @@ class Launcher:
             for iface in spec.get("interfaces") or []:
                 self.guard(name, iface, net.attach(pid, name, iface, iface.get("network")))
             engine.runtime.start(name)
+            document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
+                                               "stop_signal": oci.stop_signal(spec, init)})
+            # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
+            # container down, so the host never runs what the document says is stopped
+            engine.store.save_partition(name, document)
         except Exception:
             self.clean_runtime(name, disk, spec)
             raise
-        document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
-                                           "stop_signal": oci.stop_signal(spec, init)})
-        engine.store.save_partition(name, document)
         return document
 
     def console(self, name):
@@ -113,10 +115,8 @@ class Launcher:
 
     def guard(self, name, iface, host_ifname):
         """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""
-        rate = iface.get("rate") or {}
-        firewall.guard_interface(self.engine.nft_table, host_ifname, firewall.interface_rules(
-            iface["mac"], iface["addresses"], net.link_local(iface["mac"]), (rate.get("egress") or 0) // 8))
-        net.set_download_rate(name, iface["name"], rate.get("ingress"))
+        firewall.guard_interface(self.engine.nft_table, host_ifname, firewall.partition_rules(iface))
+        net.set_download_rate(name, iface["name"], (iface.get("rate") or {}).get("ingress"))
 
     @staticmethod
     def write_resolv_conf(root, spec, owner):

@@ -36,6 +36,8 @@ CLONE_NEWNET = 0x40000000
 IFA_F_NODAD = 0x02
 TBF_HANDLE = 0x10000
 ROUTED_GATEWAY6 = "fe80::1"  # what the host's side of a routed veth answers to
+# Off where the host is the gateway: a neighbour's advertisement or redirect would take the partition's routes.
+ROUTER_INPUT = (("ipv6", "accept_ra"), ("ipv6", "accept_redirects"), ("ipv4", "accept_redirects"))
 
 # What the kernel answers when the object is already in the wanted state.
 ADDRESS_PRESENT = (errno.EEXIST,)
@@ -128,9 +130,9 @@ def host_netlink():
 
 
 @contextlib.contextmanager
-def netns_netlink(pid, partition):
-    """An IPRoute bound to the network namespace of process pid, the init of partition."""
-    require_pyroute2()
+def _entered(pid, partition):
+    """This thread inside the network namespace of process pid, the init of partition, for the with block only;
+    yields how to name that namespace."""
     where = "the network namespace of partition %s (pid %d)" % (partition, pid)
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
@@ -141,12 +143,20 @@ def netns_netlink(pid, partition):
     try:
         _setns(target, where)
         try:
-            ipr = _open_socket(where)
+            yield where
         finally:
-            _setns(own, "the host's network namespace again")  # at once: only the socket lives in the partition's
+            _setns(own, "the host's network namespace again")
     finally:
         os.close(target)
         os.close(own)
+
+
+@contextlib.contextmanager
+def netns_netlink(pid, partition):
+    """An IPRoute bound to the network namespace of process pid, the init of partition."""
+    require_pyroute2()
+    with _entered(pid, partition) as where:
+        ipr = _open_socket(where)  # back out at once: only the socket lives in the partition's namespace
     try:
         yield ipr
     finally:
@@ -172,6 +182,25 @@ def write_sysctl(path, value):
             handle.write(str(value))
     except (IOError, OSError) as exc:
         raise _failure("writing %s to %s" % (value, path), exc)
+
+
+def _refuse_router_input(pid, partition, ifname):
+    """No router advertisements or redirects taken on ifname inside the partition. /proc/sys/net is the namespace
+    of the process that opens it (not of /proc/<pid>), so the files are opened from inside."""
+    ipv6 = os.path.isdir("/proc/sys/net/ipv6")  # absent with ipv6.disable=1: nothing to advertise then
+    keys = [(family, key) for family, key in ROUTER_INPUT if family == "ipv4" or ipv6]
+    with _entered(pid, partition):
+        for family, key in keys:
+            write_sysctl("/proc/sys/net/%s/conf/%s/%s" % (family, ifname, key), 0)
+
+
+def _host_is_gateway(ipr, iface, bridge):
+    """Whether the partition routes through the host on iface: routed, or a gateway that is an address of its bridge."""
+    if iface["mode"] == "routed":
+        return True
+    index = _index(ipr, bridge, "bridge %s" % bridge) if bridge else None
+    own = set(cidr.split("/")[0] for cidr in _addresses(ipr, index, "bridge %s" % bridge)) if index is not None else set()
+    return bool(own & set((iface.get("gateway"), iface.get("gateway6"))))
 
 
 # ---- bridges (host networks) --------------------------------------------------------------------
@@ -280,12 +309,15 @@ def attach(pid, partition, iface, bridge=None):
         if iface["mode"] == "routed":
             enable_forwarding()
             _sync_host_routes(ipr, index, [], iface["addresses"], outside)
+        host_gateway = _host_is_gateway(ipr, iface, bridge)
     inside = _inside(iface["name"], partition)
     with netns_netlink(pid, partition) as nipr:
         loopback = _inside("lo", partition)
         netlink_call(nipr, "link", "set", index=_existing_index(nipr, "lo", loopback), state="up", target=loopback)
         inner = _existing_index(nipr, peer, peer_target)
         netlink_call(nipr, "link", "set", index=inner, ifname=iface["name"], address=iface["mac"], target=peer_target)
+        if host_gateway:  # before the link is up: not one advertisement taken in between
+            _refuse_router_input(pid, partition, iface["name"])
         netlink_call(nipr, "link", "set", index=inner, state="up", target=inside)
         _sync_addresses(nipr, inner, iface["addresses"], inside)
         _sync_routes(nipr, inner, iface, inside)
@@ -294,14 +326,17 @@ def attach(pid, partition, iface, bridge=None):
 
 def update(pid, partition, old, new):
     """Apply address and gateway changes of one interface live."""
-    if new["mode"] == "routed":
-        outside = _host_end(partition, new["name"])
-        with host_netlink() as ipr:
+    with host_netlink() as ipr:
+        if new["mode"] == "routed":
+            outside = _host_end(partition, new["name"])
             index = _existing_index(ipr, host_ifname(partition, new["name"]), outside)
             _sync_host_routes(ipr, index, old["addresses"], new["addresses"], outside)
+        host_gateway = _host_is_gateway(ipr, new, new.get("network"))
     inside = _inside(new["name"], partition)
     with netns_netlink(pid, partition) as nipr:
         inner = _existing_index(nipr, new["name"], inside)
+        if host_gateway:  # the gateway may have just become the host's
+            _refuse_router_input(pid, partition, new["name"])
         _sync_addresses(nipr, inner, new["addresses"], inside)
         _sync_routes(nipr, inner, new, inside)
 

@@ -24,7 +24,7 @@ TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopp
 
 
 # Every action a plan may hold; actions.py has one handler for each.
-ACTIONS = ("destroy", "record", "prepare", "reset_disk", "start", "stop", "update", "resize_disk", "update_network",
+ACTIONS = ("destroy", "record", "prepare", "reset_disk", "start", "stop", "update", "resize_disk", "guard", "update_network",
            "write_keys", "pause", "resume")
 
 
@@ -100,6 +100,7 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
     observed: {"document": dict|None, "status": running|frozen|stopped, "runtime_exists": bool,
                "live": dict|None (limits read from the cgroup, for the diff),
                "pending_writes": [cgroup files whose content differs from spec's resources],
+               "unguarded": [running interfaces whose host end lost its guard chain or rules],
                "disk_exists": bool}
     """
     document = observed.get("document")
@@ -163,6 +164,9 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
     if target in ("running", "frozen") and status in ("running", "frozen") and desired_state != "restarted":
         # Live first: a change the kernel refuses (memory below usage) is then never recorded.
         position = plan.actions.index("record") if "record" in plan.actions else len(plan.actions)
+        if observed.get("unguarded"):
+            plan.actions.insert(position, "guard")  # the running interfaces' guards first: update_network then applies the new ones
+            position += 1
         if observed.get("pending_writes"):
             plan.actions.insert(position, "update")
             position += 1

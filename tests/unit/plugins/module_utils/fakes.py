@@ -8,8 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
+import re
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
@@ -219,6 +222,63 @@ class FakeIdRanges:
     def release(self, owner):
         self.log.append(("release", owner))
         self.ranges.pop(owner, None)
+
+
+class FakeHostNet:
+    """Partition interfaces on the host: net's veth calls log ("attach" | "update" | "detach", partition, ifname), and a
+    fake `nft` (firewall.run) keeps the netdev chains its scripts make, lists them the way `nft -j` does (counted in
+    listings) and loses them all with flush(), as `nft flush ruleset` does. install() puts both in place."""
+
+    RULE = re.compile(r'^add rule netdev \S+ (\S+) .* comment "([^"]*)"$')
+
+    def __init__(self, log):
+        self.log = log
+        self.table = False
+        self.chains = {}  # chain -> [comment of each rule]
+        self.listings = 0
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(firewall, "find_program", lambda name: "/usr/sbin/" + name)
+        monkeypatch.setattr(firewall, "run", self.nft)
+        monkeypatch.setattr(net, "attach", self.attach)
+        monkeypatch.setattr(net, "update", lambda pid, partition, old, new: self.log.append(("update", partition, new["name"])))
+        monkeypatch.setattr(net, "detach", lambda partition, ifname: self.log.append(("detach", partition, ifname)))
+        monkeypatch.setattr(net, "set_download_rate", lambda partition, ifname, rate: None)
+        monkeypatch.setattr(net, "counters", lambda partition, ifname: dict.fromkeys(net.COUNTERS, 0))
+        return self
+
+    def attach(self, pid, partition, iface, bridge=None):
+        self.log.append(("attach", partition, iface["name"]))
+        return net.host_ifname(partition, iface["name"])
+
+    def flush(self):
+        self.table, self.chains = False, {}
+
+    def nft(self, cmd, stdin_data=None, check=True):
+        if cmd[1:] == ["-f", "-"]:
+            for line in stdin_data.splitlines():
+                words = line.split()
+                if words[:3] == ["add", "table", "netdev"]:
+                    self.table = True
+                elif words[:3] == ["add", "chain", "netdev"]:
+                    self.chains.setdefault(words[4], [])
+                elif words[:3] == ["flush", "chain", "netdev"]:
+                    self.chains[words[4]] = []
+                elif words[:3] == ["delete", "chain", "netdev"]:
+                    self.chains.pop(words[4])
+                elif words[:3] == ["add", "rule", "netdev"]:
+                    chain, comment = self.RULE.match(line).groups()
+                    self.log.append(("nft rule", chain))
+                    self.chains[chain].append(comment)
+            return 0, "", ""
+        if cmd[1:4] == ["-j", "list", "table"] and cmd[4] == "netdev":
+            self.listings += 1
+            items = [{"chain": {"name": chain}} for chain in self.chains]
+            items += [{"rule": {"chain": chain, "comment": comment}} for chain, comments in self.chains.items() for comment in comments]
+            return (0, json.dumps({"nftables": items}), "") if self.table else (1, "", "Error: No such file or directory")
+        if cmd[1:4] == ["list", "chain", "netdev"]:
+            return (0, "", "") if cmd[5] in self.chains else (1, "", "Error: No such file or directory")
+        return 1, "", "Error: No such file or directory"
 
 
 class FakeStore(StateStore):

@@ -11,14 +11,14 @@ import os
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, templates
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, net, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
-from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine, FakeHostNet
 
 MIB = 1024 * 1024
 
@@ -271,3 +271,74 @@ def test_ranges_are_kept_while_a_document_cannot_be_read_and_freed_with_the_next
     Converger(engine).converge({"name": "web2", "state": "absent"})
     assert sorted(engine.id_ranges.ranges) == [engine.tenant_key({"name": "web3", "tenant": "shop"})]
     assert len(engine.templates.dropped) == 2  # web1's and web2's copies went with their ranges
+
+
+def test_a_start_whose_document_cannot_be_saved_leaves_the_partition_stopped(engine, monkeypatch):
+    Converger(engine).converge({"name": "web1", "rootfs": "debian12", "state": "present"})
+    save = engine.store.save_partition
+
+    def full_disk(name, document):
+        if document.get("running"):
+            raise PartitionError("cannot write %s: No space left on device" % engine.store.partition_document(name))
+        save(name, document)
+
+    monkeypatch.setattr(engine.store, "save_partition", full_disk)
+    with pytest.raises(PartitionError) as caught:
+        Converger(engine).converge({"name": "web1", "state": "started"})
+    assert "No space left" in caught.value.msg
+    assert engine.runtime.containers == {} and engine.store.load_partition("web1")["running"] is None
+
+
+# ---- the guards on the host ends of partition interfaces ------------------------------------------------
+BRIDGED = {"interfaces": [{"network": "lvbr0", "addresses": ["10.213.0.2"]}]}
+
+
+@pytest.fixture
+def host_net(engine, monkeypatch):
+    engine.store.save_network("lvbr0", {"name": "lvbr0", "ipv4": "10.213.0.1/24", "ipv6": None, "nat": False, "uplink": None})
+    return FakeHostNet(engine.log).install(monkeypatch)
+
+
+def test_a_guard_lost_to_an_nft_flush_is_planned_in_check_mode_and_restored_by_the_next_run(engine, host_net):
+    started(engine, "web1", **BRIDGED)
+    chain = "if_" + net.host_ifname("web1", "eth0")
+    rules = len(host_net.chains[chain])
+
+    def empty_chain():
+        del host_net.chains[chain][:]  # the chain as it is now: each run below makes it anew
+
+    def delete_one_rule():
+        host_net.chains[chain].pop()
+
+    for lose in (host_net.flush, empty_chain, delete_one_rule):
+        lose()  # `nft flush ruleset`, `nft flush table`, one rule deleted
+        ask = dict({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}}, **BRIDGED)
+        checked, report = Converger(engine.checking()).converge(ask)
+        assert checked.actions == ["guard"] and report["state"] == "running"
+        assert len(host_net.chains.get(chain) or []) < rules and engine.log == []  # check mode changed nothing
+        plan, report = Converger(engine).converge(ask)
+        assert plan.actions == ["guard"] and report["pid"] == engine.runtime.containers["web1"]["pid"]
+        assert engine.log == [("nft rule", chain)] * rules  # the guard only: no restart, no new veth
+        assert len(host_net.chains[chain]) == rules
+        del engine.log[:]
+        assert Converger(engine.checking()).converge(ask)[0].actions == []
+        assert Converger(engine).converge(ask)[0].actions == [] and engine.log == []
+
+
+def test_one_nft_listing_serves_every_partition_of_a_call_and_stopped_ones_need_none(engine, host_net):
+    for name, address in (("web1", "10.213.0.2"), ("web2", "10.213.0.3"), ("web3", "10.213.0.4")):
+        started(engine, name, interfaces=[{"network": "lvbr0", "addresses": [address]}])
+    Converger(engine).converge({"name": "web3", "state": "stopped"})
+    host_net.flush()
+    host_net.listings = 0
+    items = [{"name": name, "rootfs": "debian12", "state": state} for name, state in (("web1", "started"), ("web2", "started"), ("web3", "stopped"))]
+    outcomes = Converger(engine.checking()).converge_many(items)
+    assert [outcome.plan.actions for outcome in outcomes] == [["guard"], ["guard"], []]
+    assert host_net.listings == 1
+    assert Reporter(engine).report("web3")["state"] == "stopped" and host_net.listings == 1  # stopped: nothing to read
+
+
+def test_a_partition_without_interfaces_reads_no_guards(engine, host_net):
+    started(engine, "web1")
+    assert Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}})[0].actions == []
+    assert host_net.listings == 0

@@ -6,6 +6,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import json
+
 import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall
@@ -16,6 +19,11 @@ LINK_LOCAL = "fe80::ff:fe00:1"
 # a neighbour advertisement may claim fd42::5 and the link-local address, as 128-bit target fields
 NEIGHBOUR_ADVERT = ("icmpv6 type nd-neighbor-advert @th,64,128 != { 0xfd420000000000000000000000000005, "
                     "0xfe80000000000000000000fffe000001 } drop")
+NO_ROUTER = [
+    "icmpv6 type { nd-router-advert, nd-redirect, router-renumbering } drop",
+    "icmp type redirect drop",
+    "udp sport { 67, 547 } drop",
+]
 
 
 class FakeNft:
@@ -32,7 +40,8 @@ class FakeNft:
         if cmd[1:3] == ["-f", "-"]:
             self.scripts.append(stdin_data)
             return self.answer
-        if cmd[1] == "list" and tuple(cmd[2:]) in self.objects:
+        listed = [arg for arg in cmd[1:] if arg != "-j"]  # -j: the listing is JSON
+        if listed[0] == "list" and tuple(listed[1:]) in self.objects:
             return 0, self.listing, ""
         return 1, "", "Error: No such file or directory"
 
@@ -60,8 +69,23 @@ def test_interface_rules_allow_only_the_partitions_own_addresses_at_its_rate():
         "ip saddr != { 10.213.0.4, 10.213.0.5 } drop",
         "ip6 saddr != { fd42::5, fe80::ff:fe00:1, :: } drop",
         NEIGHBOUR_ADVERT,
+    ] + NO_ROUTER + [
         "limit rate over 125000 bytes/second burst 65536 bytes drop",
     ]
+
+
+def test_router_advertisements_redirects_and_dhcp_replies_are_dropped_but_solicitations_and_requests_pass():
+    rules = firewall.interface_rules(MAC, ["fd42::5/64"], LINK_LOCAL, None)
+    assert rules[-3:] == NO_ROUTER
+    text = "\n".join(rules)
+    assert "nd-router-solicit" not in text and "nd-neighbor-solicit" not in text  # a partition may ask
+    assert "dport" not in text  # DHCP clients send to ports 67 and 547
+
+
+def test_partition_rules_are_the_interfaces_own():
+    iface = {"name": "eth0", "mac": MAC, "addresses": ["fd42::5/64"], "rate": {"ingress": 8000000, "egress": 8000000}}
+    assert firewall.partition_rules(iface) == firewall.interface_rules(MAC, ["fd42::5/64"], LINK_LOCAL, 1000000)
+    assert firewall.partition_rules(dict(iface, rate=None)) == firewall.interface_rules(MAC, ["fd42::5/64"], LINK_LOCAL, None)
 
 
 def test_without_ipv4_arp_and_ipv4_are_dropped_and_no_rate_means_no_limit():
@@ -74,15 +98,53 @@ def test_a_high_upload_rate_gets_a_quarter_second_burst():
     assert firewall.interface_rules(MAC, [], LINK_LOCAL, 10 ** 6)[-1] == "limit rate over 1000000 bytes/second burst 250000 bytes drop"
 
 
-def test_guard_interface_replaces_the_chain_in_one_script(nft):
-    firewall.guard_interface("linuxvps", "lv0123456789a", ["ether saddr != %s drop" % MAC, "ip saddr != { 10.0.0.2 } drop"])
+def test_guard_interface_replaces_the_chain_in_one_script_every_rule_marked_with_the_set(nft):
+    rules = ["ether saddr != %s drop" % MAC, "ip saddr != { 10.0.0.2 } drop"]
+    marker = "guard " + hashlib.sha1("\n".join(rules).encode()).hexdigest()[:16]
+    firewall.guard_interface("linuxvps", "lv0123456789a", rules)
     assert nft.scripts == [
         "add table netdev linuxvps\n"
         "add chain netdev linuxvps if_lv0123456789a { type filter hook ingress device \"lv0123456789a\" priority -500; policy accept; }\n"
         "flush chain netdev linuxvps if_lv0123456789a\n"
-        "add rule netdev linuxvps if_lv0123456789a ether saddr != 02:00:00:00:00:01 drop\n"
-        "add rule netdev linuxvps if_lv0123456789a ip saddr != { 10.0.0.2 } drop\n"
+        "add rule netdev linuxvps if_lv0123456789a ether saddr != 02:00:00:00:00:01 drop comment \"%s\"\n"
+        "add rule netdev linuxvps if_lv0123456789a ip saddr != { 10.0.0.2 } drop comment \"%s\"\n" % (marker, marker)
     ]
+
+
+def _listing(*rules):
+    """`nft -j list table netdev linuxvps` with chain if_lv1 and these (chain, comment) rules."""
+    items = [{"metainfo": {"json_schema_version": 1}}, {"table": {"family": "netdev", "name": "linuxvps"}},
+             {"chain": {"family": "netdev", "table": "linuxvps", "name": "if_lv1", "hook": "ingress"}}]
+    for handle, (chain, comment) in enumerate(rules):
+        rule = {"family": "netdev", "table": "linuxvps", "chain": chain, "handle": handle + 3, "expr": []}
+        if comment is not None:
+            rule["comment"] = comment
+        items.append({"rule": rule})
+    return json.dumps({"nftables": items})
+
+
+def test_a_guard_is_whole_only_with_every_rule_of_its_set(nft):
+    rules = firewall.interface_rules(MAC, ["fd42::5/64"], LINK_LOCAL, None)
+    firewall.guard_interface("linuxvps", "lv1", rules)
+    marker = nft.scripts[0].split("comment ")[1].split("\n")[0].strip('"')
+    nft.objects.add(("table", "netdev", "linuxvps"))
+    nft.listing = _listing(*[("if_lv1", marker)] * len(rules))
+    chains = firewall.guard_chains("linuxvps")
+    assert chains == {"if_lv1": [marker] * len(rules)}
+    assert firewall.is_guarded(chains, "lv1", rules)
+    assert not firewall.is_guarded(chains, "lv2", rules)  # no chain
+    assert not firewall.is_guarded(chains, "lv1", rules[:-1])  # other rules
+    nft.listing = _listing(*[("if_lv1", marker)] * (len(rules) - 1))  # one deleted
+    assert not firewall.is_guarded(firewall.guard_chains("linuxvps"), "lv1", rules)
+    nft.listing = _listing()  # `nft flush table`: the chain stays, empty
+    assert firewall.guard_chains("linuxvps") == {"if_lv1": []}
+    assert not firewall.is_guarded(firewall.guard_chains("linuxvps"), "lv1", rules)
+
+
+def test_without_the_table_or_nft_no_chain_is_seen(nft, monkeypatch):
+    assert firewall.guard_chains("linuxvps") == {}  # `nft flush ruleset`
+    monkeypatch.setattr(firewall, "find_program", lambda name: None)
+    assert firewall.guard_chains("linuxvps") == {}
 
 
 def test_unguard_deletes_only_a_chain_that_exists(nft):

@@ -24,6 +24,8 @@ BRIDGE_INDEX = 5
 MUTATING = ("link", "addr", "route", "tc")
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 IP6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
+NO_ROUTER_INPUT = [("/proc/sys/net/ipv6/conf/eth0/accept_ra", 0), ("/proc/sys/net/ipv6/conf/eth0/accept_redirects", 0),
+                   ("/proc/sys/net/ipv4/conf/eth0/accept_redirects", 0)]
 
 
 class FakeMessage(dict):
@@ -47,7 +49,8 @@ class FakeNetlink:
         self.qdiscs = {}  # index on the host -> ["tbf", ...]
         self.calls = []  # (namespace, method, *args, kwargs)
         self.failures = {}  # (method, first argument) -> errno
-        self.sysctls = []
+        self.sysctls = []  # written in the host's namespace
+        self.inner_sysctls = []  # written from inside the partition's: /proc/sys/net is the writer's namespace
         self.sysctl_values = {}  # what reading a sysctl gives; None (unreadable) when absent
         self.namespace = "host"
         self.sockets = []
@@ -61,7 +64,8 @@ class FakeNetlink:
         self.namespace = "partition" if self.namespace == "host" else "host"  # in, then back out
 
     def write_sysctl(self, path, value):
-        self.sysctls.append((path, value))
+        self.calls.append((self.namespace, "sysctl", path, {"value": value}))
+        (self.sysctls if self.namespace == "host" else self.inner_sysctls).append((path, value))
 
     def socket(self):
         ipr = FakeIPRoute(self, self.namespace)
@@ -150,14 +154,15 @@ def netlink(monkeypatch):
 
 
 def bridged(**overrides):
-    iface = {"name": "eth0", "mode": "bridge", "addresses": ["10.213.0.2/24"], "gateway": "10.213.0.1", "gateway6": None,
-             "mac": MAC, "mtu": None}
+    iface = {"name": "eth0", "network": "br0", "mode": "bridge", "addresses": ["10.213.0.2/24"], "gateway": "10.213.0.1",
+             "gateway6": None, "mac": MAC, "mtu": None}
     iface.update(overrides)
     return iface
 
 
 def routed(**overrides):
-    return bridged(**dict({"mode": "routed", "addresses": ["192.0.2.7/32", "2001:db8::7/128"], "gateway": None}, **overrides))
+    return bridged(**dict({"mode": "routed", "network": None, "addresses": ["192.0.2.7/32", "2001:db8::7/128"], "gateway": None},
+                          **overrides))
 
 
 # ---- names ---------------------------------------------------------------------------------------
@@ -355,6 +360,58 @@ def test_attach_routed_gives_the_host_end_the_gateway_and_a_route_per_address(ne
         ("route", "replace", {"dst": "0.0.0.0/0", "oif": 11, "family": socket.AF_INET, "scope": 253}),
         ("route", "replace", {"dst": "::/0", "oif": 11, "family": socket.AF_INET6, "gateway": net.ROUTED_GATEWAY6}),
     ]
+
+
+def test_attach_routed_takes_no_router_advertisements_or_redirects_from_the_moment_it_is_up(netlink):
+    net.attach(os.getpid(), "web1", routed())
+    assert netlink.inner_sysctls == NO_ROUTER_INPUT
+    inside = [call[1:3] if call[1] == "sysctl" else call[1:] for call in netlink.calls if call[0] == "partition" and call[1] in ("link", "sysctl")]
+    assert inside[-5:] == [  # renamed, then the sysctls, then up: no advertisement is taken in between
+        ("link", "set", {"index": 11, "ifname": "eth0", "address": MAC}),
+        ("sysctl", NO_ROUTER_INPUT[0][0]), ("sysctl", NO_ROUTER_INPUT[1][0]), ("sysctl", NO_ROUTER_INPUT[2][0]),
+        ("link", "set", {"index": 11, "state": "up"}),
+    ]
+    assert netlink.namespace == "host"
+
+
+def test_attach_with_an_address_of_the_bridge_as_either_gateway_refuses_router_input(netlink):
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24", "fd42:213::1/64"]
+    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.9", gateway6="fd42:213::1"), "br0")
+    assert netlink.inner_sysctls == NO_ROUTER_INPUT
+
+
+def test_a_bridged_partition_whose_gateway_is_not_the_host_keeps_its_sysctls(netlink):
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24"]
+    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.254"), "br0")
+    assert netlink.inner_sysctls == [] and netlink.sysctls == []
+
+
+def test_without_ipv6_in_the_kernel_only_ipv4_redirects_are_refused(netlink, monkeypatch):
+    monkeypatch.setattr(net.os.path, "isdir", lambda path: path != "/proc/sys/net/ipv6")
+    net.attach(os.getpid(), "web1", routed(addresses=["192.0.2.7/32"]))
+    assert netlink.inner_sysctls == NO_ROUTER_INPUT[2:]
+
+
+def test_update_refuses_router_input_again_where_the_host_is_the_gateway(netlink):
+    netlink.links["host"][HOST_END] = 10
+    netlink.links["partition"]["eth0"] = 11
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24"]
+    net.update(os.getpid(), "web1", bridged(gateway="10.213.0.254"), bridged())
+    assert netlink.inner_sysctls == NO_ROUTER_INPUT and netlink.namespace == "host"
+    del netlink.inner_sysctls[:]
+    net.update(os.getpid(), "web1", bridged(), bridged(gateway="10.213.0.254"))
+    assert netlink.inner_sysctls == []
+
+
+def test_a_refused_sysctl_names_it_and_the_process_returns_to_the_host(netlink, monkeypatch):
+    def refuse(path, value):
+        if netlink.namespace == "partition":
+            raise net._failure("writing %s to %s" % (value, path), OSError(errno.EACCES, "Permission denied"))
+
+    monkeypatch.setattr(net, "write_sysctl", refuse)
+    with pytest.raises(NetworkError, match="writing 0 to /proc/sys/net/ipv6/conf/eth0/accept_ra failed: Permission denied"):
+        net.attach(os.getpid(), "web1", routed())
+    assert netlink.namespace == "host"
 
 
 def test_attach_removes_a_stale_host_end_first(netlink):

@@ -145,3 +145,39 @@ def test_the_plan_owns_the_spec_it_decided_on(setting, value):
     assert plan.actions == ["record"] and setting in plan.warnings[0]
     rebuilt = plan_partition("started", desired, observed("running", recorded), recreate="options-changed")
     assert rebuilt.spec == desired and rebuilt.actions == ["stop", "reset_disk", "record", "start"]
+
+
+def _bridged(*addresses):
+    return {"name": "eth0", "network": "br0", "mode": "bridge", "addresses": list(addresses), "gateway": "10.213.0.1",
+            "gateway6": None, "mac": "02:00:00:00:00:01", "mtu": None, "rate": None, "dns": None}
+
+
+@pytest.mark.parametrize("status, desired, expected", [
+    ("running", "started", ["guard"]),
+    ("running", "present", ["guard"]),
+    ("frozen", "frozen", ["guard"]),
+    ("frozen", "started", ["guard", "resume"]),
+    ("running", "frozen", ["guard", "pause"]),
+    ("running", "restarted", ["stop", "start"]),  # the start guards anew
+    ("running", "stopped", ["stop"]),
+    ("running", "absent", ["destroy"]),
+])
+def test_a_running_partition_that_lost_its_guard_gets_it_back_unless_it_stops(status, desired, expected):
+    s = dict(make_spec(), interfaces=[_bridged("10.213.0.2/24")])
+    obs = dict(observed(status, s), unguarded=["eth0"])
+    plan = plan_partition(desired, s, obs)
+    assert plan.actions == expected and plan.changed
+
+
+def test_a_stopped_partition_has_no_guard_to_restore():
+    s = dict(make_spec(), interfaces=[_bridged("10.213.0.2/24")])
+    assert plan_partition("stopped", s, observed("stopped", s)).actions == []
+    assert plan_partition("started", s, observed("stopped", s)).actions == ["start"]
+
+
+def test_the_running_guards_come_back_before_a_live_network_change_and_the_record():
+    old = dict(make_spec(), interfaces=[_bridged("10.213.0.2/24")])
+    new = dict(make_spec(resources={"memory": "512M"}), interfaces=[_bridged("10.213.0.2/24", "10.213.0.3/24")])
+    obs = dict(observed("running", old), unguarded=["eth0"], pending_writes=[("memory.max", "/x", "536870912")])
+    assert plan_partition("started", new, obs).actions == ["guard", "update", "update_network", "record"]
+    assert plan_partition("started", old, dict(obs, unguarded=[], pending_writes=[])).actions == []
