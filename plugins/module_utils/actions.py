@@ -55,6 +55,8 @@ class PartitionActions:
     def record(self, plan, observed, document):
         document = dict(document or {"name": plan.name, "created": utc_now(), "running": None})
         document["spec"] = plan.spec
+        if plan.secrets is not None:
+            self.engine.store.save_secrets(plan.name, plan.secrets)  # before the fingerprints that stand for them
         self.engine.store.save_partition(plan.name, document)
         return document
 

@@ -17,7 +17,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
 
 
 class Outcome:
@@ -92,6 +92,8 @@ class Converger:
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        if plan.spec is not None and params.get("secret_env") is not None:
+            plan.secrets = normalise_env(params["secret_env"], "secret_env")
         if observed.get("corrupt") is not None:
             plan.warnings.append("partition %s: %s; removing what is found by its name (runtime, mounts, cgroup, files)"
                                  % (plan.name, observed["corrupt"].msg))

@@ -14,6 +14,7 @@ __metaclass__ = type
 import collections
 import ctypes
 import ctypes.util
+import errno
 import os
 import re
 
@@ -60,11 +61,18 @@ class OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
-def openat2(dirfd, path, flags, mode, resolve):
-    """The new fd; OSError ENOSYS on kernels before 5.6 (glibc has no wrapper, hence syscall(2))."""
+def openat2(dirfd, path, flags, mode, resolve, retries=32):
+    """The new fd; OSError ENOSYS on kernels before 5.6 (glibc has no wrapper, hence syscall(2)).
+
+    With RESOLVE_IN_ROOT the kernel answers EAGAIN when any rename on the host raced its check of a ".." step;
+    that is retried, and EAGAIN raised only when it keeps happening.
+    """
     how = OpenHow(flags, mode, resolve)
-    fd = libc().syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_long(dirfd), ctypes.c_char_p(os.fsencode(path)),
-                        ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    for _attempt in range(retries):
+        fd = libc().syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_long(dirfd), ctypes.c_char_p(os.fsencode(path)),
+                            ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+        if fd >= 0 or ctypes.get_errno() != errno.EAGAIN:
+            break
     check(min(fd, 0), "openat2 %s" % path)  # an fd on success, -1 on failure
     return fd
 

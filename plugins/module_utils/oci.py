@@ -100,11 +100,12 @@ def oci_resources():
 
 
 def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, machine="x86_64",
-                 id_base=None, id_size=65536):
-    """The whole config.json document for one partition; id_base maps its root to that host ID."""
+                 id_base=None, id_size=65536, secret_env=None):
+    """The whole config.json document for one partition; id_base maps its root to that host ID; secret_env: the
+    values of the spec's secret variables (the spec holds only their fingerprints)."""
     systemd = is_systemd(spec, template_init)
     env = ["PATH=" + PATH, "container=linuxvps", "HOSTNAME=" + spec["hostname"]]
-    env += ["%s=%s" % item for item in sorted((spec.get("env") or {}).items())]
+    env += ["%s=%s" % item for item in sorted(dict(spec.get("env") or {}, **(secret_env or {})).items())]
     rlimits = []
     if spec["resources"].get("nofile") is not None:
         rlimits.append({"type": "RLIMIT_NOFILE", "hard": spec["resources"]["nofile"], "soft": spec["resources"]["nofile"]})

@@ -38,6 +38,7 @@ class Plan:
     def __init__(self, name, before, after, spec=None):
         self.name = name
         self.spec = spec
+        self.secrets = None  # {key: value} of secret_env when given: recorded with the spec, never shown
         self.actions = []
         self.warnings = []
         self.before = before

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 import re
 import resource
@@ -53,7 +54,8 @@ MIB = 1024 * 1024
 KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 # Settings that take effect only when the partition's init starts.
-RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "mounts")
+RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "secret_env", "mounts")
+SECRET_ROUNDS = 100000  # PBKDF2 rounds of a secret's fingerprint: it sits in documents and diffs
 # "interfaces" is split: addresses, gateways, rates and DNS change live, the rest needs a restart.
 
 RESOURCES_ARGSPEC = dict(
@@ -77,6 +79,7 @@ ITEM_ARGSPEC = dict(
     hostname=dict(type="str"),
     command=dict(type="raw"),
     env=dict(type="dict"),
+    secret_env=dict(type="dict", no_log=True),
     mounts=dict(type="list", elements="dict", options=dict(
         source=dict(type="path", required=True),
         target=dict(type="str", required=True),
@@ -195,13 +198,33 @@ def normalise_command(value):
     return args
 
 
-def normalise_env(value):
+def normalise_env(value, option="env"):
     env = {}
     for key, item in sorted((value or {}).items()):
         if not ENV_NAME.match(str(key)):
-            raise InvalidOption("env", key, "is not a valid environment variable name")
+            raise InvalidOption(option, key, "is not a valid environment variable name")
         env[str(key)] = "" if item is None else str(item)
     return env
+
+
+def secret_fingerprint(value, salt=None):
+    """'pbkdf2-sha256:<salt>:<digest>' of a secret: what documents, diffs and reports hold instead of it. A
+    recorded fingerprint's salt gives the same fingerprint for the same value, so an unchanged secret is no change."""
+    salt = bytes.fromhex(salt) if salt else os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8", "surrogateescape"), salt, SECRET_ROUNDS)
+    return "pbkdf2-sha256:%s:%s" % (salt.hex(), digest.hex())
+
+
+def normalise_secret_env(value, recorded, env):
+    """{key: fingerprint} of the secret variables (their values go only to a root-only file, see state.py)."""
+    secrets = normalise_env(value, "secret_env")
+    fingerprints = {}
+    for key, item in secrets.items():
+        if key in env:
+            raise InvalidOption("secret_env", key, "is also set in env; give each variable once")
+        parts = (recorded.get(key) or "").split(":")
+        fingerprints[key] = secret_fingerprint(item, parts[1] if len(parts) == 3 else None)
+    return fingerprints, secrets
 
 
 def normalise_mounts(value, protected=()):
@@ -316,6 +339,12 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
     }
     spec["command"] = recorded.get("command") if params.get("command") is None else normalise_command(params["command"])
     spec["env"] = recorded.get("env", {}) if params.get("env") is None else normalise_env(params["env"])
+    if params.get("secret_env") is None:
+        secret_env = recorded.get("secret_env")
+    else:
+        secret_env, _values = normalise_secret_env(params["secret_env"], recorded.get("secret_env") or {}, spec["env"])
+    if secret_env:  # absent when there is none, so documents made before the option compare equal
+        spec["secret_env"] = secret_env
     protected = () if spec["privileged"] else protected_trees(state_dir)
     if params.get("mounts") is None:
         spec["mounts"] = recorded.get("mounts", [])

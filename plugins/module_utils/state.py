@@ -189,6 +189,18 @@ class StateStore:
             os.makedirs(path, 0o711)
         write_json_atomic(self.partition_document(name), document)
 
+    def secrets_file(self, name):
+        return os.path.join(self.partition_dir(name), "secret-env.json")
+
+    def save_secrets(self, name, values):
+        """The values of a partition's secret_env, root only, beside (never in) its document."""
+        if not os.path.isdir(self.partition_dir(name)):
+            os.makedirs(self.partition_dir(name), 0o711)
+        write_json_atomic(self.secrets_file(name), values, mode=0o600)
+
+    def load_secrets(self, name):
+        return read_json(self.secrets_file(name)) or {}
+
     def partition_names(self):
         return _subdirectories(self.partitions_base)
 

@@ -31,7 +31,6 @@ RESOLVE_IN_ROOT = 0x10
 MAX_READ_BYTES = 8 * 1024 * 1024  # room for an ad-blocking /etc/hosts; nothing larger is read into memory
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
-_RETRIES = 32  # openat2 answers EAGAIN when a rename raced its check of a ".." step
 
 
 def hosts_with_name(current, hostname):
@@ -206,17 +205,16 @@ def _opened(root, relative):
 def _resolve(root_fd, root, parts):
     """O_PATH fd of the directory parts below root_fd, or None when one is missing."""
     path = "/".join(parts) or "."
-    for _attempt in range(_RETRIES):
-        try:
-            return openat2(root_fd, path, _DIRECTORY, 0, _RESOLVE)
-        except OSError as exc:
-            if exc.errno == errno.ENOSYS:
-                return _walk(root_fd, root, parts)
-            if exc.errno == errno.ENOENT:
-                return None
-            if exc.errno != errno.EAGAIN:
-                raise _error(root, "/" + path, "not a directory inside the partition (%s)" % os.strerror(exc.errno))
-    raise _error(root, "/" + path, "kept changing while it was opened")
+    try:
+        return openat2(root_fd, path, _DIRECTORY, 0, _RESOLVE)
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:
+            return _walk(root_fd, root, parts)
+        if exc.errno == errno.ENOENT:
+            return None
+        if exc.errno == errno.EAGAIN:  # openat2 retried: renames kept racing the lookup
+            raise _error(root, "/" + path, "kept changing while it was opened")
+        raise _error(root, "/" + path, "not a directory inside the partition (%s)" % os.strerror(exc.errno))
 
 
 def _walk(root_fd, root, parts):

@@ -107,6 +107,17 @@ options:
   env:
     description: Extra environment variables for the partition's init.
     type: dict
+  secret_env:
+    description:
+      - Environment variables for the partition's init whose values are secret (passwords, tokens).
+      - Their values are never returned, shown in a diff or written to the state document; those hold a salted
+        PBKDF2 fingerprint per variable instead, which also tells whether a value changed. The values are kept in
+        a file only root can read in the partition's directory, and reach init through the runtime's config.
+      - Like O(env), a change takes effect when init starts again (a warning says so; O(recreate=options-changed)
+        applies it at once). A variable may not be in both O(env) and O(secret_env). Omitted, the recorded
+        secrets stay; V({}) removes them.
+      - In the list form (O(partitions)), the values are also hidden from the module's output.
+    type: dict
   mounts:
     description: Host directories bind-mounted into the partition.
     type: list
@@ -430,6 +441,8 @@ def list_items(module):
         if result.error_messages:
             label = raw.get("name") or "#%d" % index
             module.fail_json(msg="partitions[%d] (%s): %s" % (index, label, "; ".join(result.error_messages)))
+        for value in (result.validated_parameters.get("secret_env") or {}).values():
+            module.no_log_values.add(str(value))  # the list's items are raw, so their no_log comes from here
         items.append(result.validated_parameters)
     return items
 

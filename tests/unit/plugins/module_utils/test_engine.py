@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 import pytest
@@ -342,3 +343,33 @@ def test_a_partition_without_interfaces_reads_no_guards(engine, host_net):
     started(engine, "web1")
     assert Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}})[0].actions == []
     assert host_net.listings == 0
+
+
+def test_secret_env_reaches_init_only(engine):
+    ask = {"name": "web1", "rootfs": "debian12", "env": {"MODE": "prod"}, "secret_env": {"DB_PASSWORD": "s3cret-value"}}
+    plan, report = Converger(engine).converge(ask)
+    with open(engine.store.partition_document("web1")) as handle:
+        assert "s3cret-value" not in handle.read()
+    assert "s3cret-value" not in repr(plan.diff()) and "s3cret-value" not in repr(report)
+    assert report["config"]["secret_env"]["DB_PASSWORD"].startswith("pbkdf2-sha256:")
+    secrets = engine.store.secrets_file("web1")
+    assert os.stat(secrets).st_mode & 0o777 == 0o600 and engine.store.load_secrets("web1") == {"DB_PASSWORD": "s3cret-value"}
+    config = os.path.join(engine.store.partition_dir("web1"), "bundle", "config.json")
+    assert os.stat(config).st_mode & 0o777 == 0o600
+    with open(config) as handle:
+        assert "DB_PASSWORD=s3cret-value" in json.load(handle)["process"]["env"]
+
+    same, _report = Converger(engine).converge(ask)
+    assert same.actions == []
+    changed, _report = Converger(engine).converge(dict(ask, secret_env={"DB_PASSWORD": "other"}))
+    assert changed.actions == ["record"] and [w for w in changed.warnings if "secret_env changed" in w]
+    assert engine.store.load_secrets("web1") == {"DB_PASSWORD": "other"}
+    kept, _report = Converger(engine).converge({"name": "web1"})
+    assert kept.actions == [] and engine.store.load_secrets("web1") == {"DB_PASSWORD": "other"}
+
+
+def test_a_secret_may_not_also_be_plain(engine):
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge({"name": "web1", "rootfs": "debian12", "env": {"A": "1"}, "secret_env": {"A": "2"}})
+    assert caught.value.option == "secret_env"
+    assert engine.store.partition_names() == []

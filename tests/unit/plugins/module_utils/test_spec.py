@@ -239,3 +239,15 @@ def test_recorded_mounts_are_checked_again_when_privileged_is_dropped(tmp_path):
     with pytest.raises(InvalidOption) as info:
         normalise_partition(params(rootfs=None, privileged=False), HOST, lambda name: True, recorded, state_dir=state)
     assert info.value.option == "mounts[0].source"
+
+
+def test_a_secrets_fingerprint_keeps_its_salt_and_hides_the_value():
+    first = spec_module.secret_fingerprint("hunter2")
+    algorithm, salt, digest = first.split(":")
+    assert algorithm == "pbkdf2-sha256" and len(salt) == 32 and "hunter2" not in first
+    assert spec_module.secret_fingerprint("hunter2", salt) == first
+    assert spec_module.secret_fingerprint("hunter3", salt) != first
+    assert spec_module.secret_fingerprint("hunter2") != first  # a new salt each time there is none recorded
+    with pytest.raises(InvalidOption) as caught:
+        spec_module.normalise_secret_env({"BAD-NAME": "x"}, {}, {})
+    assert caught.value.option == "secret_env"
