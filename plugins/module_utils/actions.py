@@ -56,7 +56,7 @@ class PartitionActions:
         document = dict(document or {"name": plan.name, "created": utc_now(), "running": None})
         document["spec"] = plan.spec
         if plan.secrets is not None:
-            self.engine.store.save_secrets(plan.name, plan.secrets)  # before the fingerprints that stand for them
+            self.engine.store.save_secrets(plan.name, plan.secrets, plan.spec.get("secret_env") or {})  # before the document
         self.engine.store.save_partition(plan.name, document)
         return document
 

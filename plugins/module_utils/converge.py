@@ -11,8 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import spec_addresses
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
@@ -59,24 +59,24 @@ class Converger:
         if duplicates:
             raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
         with engine.store.lock(create=not engine.check_mode):
-            states = engine.runtime_states()
+            reads = engine.read_host()
             planned, claimed = [], {}
             for params in items:
-                observed = engine.observe(params["name"], runtime_states=states)
-                plan = self.plan(params, observed, claimed)
+                observed = engine.observe(params["name"], reads)
+                plan = self.plan(params, observed, reads, claimed)
                 planned.append((observed, plan))
-                claimed.update(_addresses(plan.spec))
+                claimed.update(spec_addresses(plan.spec))
             outcomes = self._apply_all(planned, keep_going)
             if not engine.check_mode:
-                states = engine.runtime_states()
+                reads = engine.read_host()  # the host as the call left it
                 for outcome in outcomes:
                     if not outcome.failed:
-                        outcome.report = self.reporter.report(outcome.plan.name, engine.observe(outcome.plan.name, runtime_states=states))
+                        outcome.report = self.reporter.report(outcome.plan.name, engine.observe(outcome.plan.name, reads))
         return outcomes
 
     # ---- planning: reads only -------------------------------------------------------------------------
-    def plan(self, params, observed, claimed=None):
-        """Validate params against the host and what is recorded, then plan. Changes nothing.
+    def plan(self, params, observed, reads, claimed=None):
+        """Validate params against the host (read once per call in reads) and what is recorded, then plan. Changes nothing.
 
         claimed: {address: partition} held by partitions planned earlier in the same call (not recorded yet).
         """
@@ -86,7 +86,7 @@ class Converger:
         if observed.get("corrupt") is not None and state != "absent":
             raise observed["corrupt"]
         warnings = []
-        spec = None if state == "absent" else self._desired_spec(params, observed["document"], claimed or {}, warnings)
+        spec = None if state == "absent" else self._desired_spec(params, observed["document"], reads, claimed or {}, warnings)
         if spec is not None and observed["live"] is not None:
             observed = dict(observed, pending_writes=engine.cgroup(spec["name"]).plan_writes(spec["resources"]))
         if spec is not None and observed["document"] is not None:
@@ -106,29 +106,18 @@ class Converger:
                                      "give it only to someone you would give the host" % plan.name)
         return plan
 
-    def _desired_spec(self, params, document, claimed, warnings):
+    def _desired_spec(self, params, document, reads, claimed, warnings):
         name = params["name"]
         store = self.engine.store
 
         def interfaces(raw):
             networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())
             # read only when needed: a routed address may not take one of the host's own
-            host_owned = net.host_addresses() if any((item or {}).get("mode") == "routed" for item in raw or []) else ()
-            return normalise_interfaces(raw, name, networks, self._addresses_in_use(name, claimed, warnings), host_addresses=host_owned)
+            host_owned = reads.host_addresses() if any((item or {}).get("mode") == "routed" for item in raw or []) else ()
+            return normalise_interfaces(raw, name, networks, _addresses_in_use(name, reads, claimed, warnings), host_addresses=host_owned)
 
         return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
                                    recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)
-
-    def _addresses_in_use(self, exclude, claimed, warnings):
-        """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call;
-        a document that cannot be read is passed over with a warning (one bad document never blocks its neighbours)."""
-        used = dict((ip, owner) for ip, owner in claimed.items() if owner != exclude)
-        for other, document, corrupt in self.engine.store.partition_documents():
-            if corrupt is not None and other != exclude:
-                warnings.append("addresses of partition %s are not known (%s): they were not checked for clashes" % (other, corrupt.msg))
-            elif other != exclude:
-                used.update(_addresses((document or {}).get("spec")))
-        return used
 
     def _refuse_shrink(self, recorded, spec):
         """A project quota shrinks down to what is used; an image never shrinks."""
@@ -187,7 +176,11 @@ def _would_be(plan, observed):
     return dict(plan.after, name=plan.name, pid=observed["pid"] if target == observed["status"] else None)
 
 
-def _addresses(spec):
-    """{ip: partition} of a spec's interfaces."""
-    return dict((cidr.split("/")[0], spec["name"])
-                for iface in (spec or {}).get("interfaces") or [] for cidr in iface.get("addresses") or [])
+def _addresses_in_use(exclude, reads, claimed, warnings):
+    """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call;
+    a document that cannot be read is passed over with a warning (one bad document never blocks its neighbours)."""
+    recorded, unreadable = reads.partition_addresses()
+    used = dict((ip, owner) for ip, owner in list(recorded.items()) + list(claimed.items()) if owner != exclude)
+    warnings.extend("addresses of partition %s are not known (%s): they were not checked for clashes" % (other, corrupt.msg)
+                    for other, corrupt in unreadable if other != exclude)
+    return used

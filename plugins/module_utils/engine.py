@@ -48,7 +48,6 @@ class PartitionEngine:
         self.templates = TemplateStore(store)
         self.nft_table = firewall.table_name(self.parent)
         self._host_facts = None
-        self._guards = (None, None)  # (the runtime_states of one bulk read, its guard chains)
 
     @classmethod
     def open(cls, state_dir=DEFAULT_STATE_DIR, runtime="auto", check_mode=False):
@@ -106,12 +105,12 @@ class PartitionEngine:
         return os.path.join(self.store.partition_dir(name), "console.log")
 
     # ---- what exists now -------------------------------------------------------------------------
-    def runtime_states(self):
-        """{name: runtime state} of every container of this state directory, from one runtime listing."""
-        return self.runtime.list() if os.path.isdir(self.store.runtime_root) else {}
+    def read_host(self):
+        """A HostReads: what one call reads of the host once, for every partition it observes."""
+        return HostReads(self)
 
-    def observe(self, name, runtime_states=None):
-        """What exists now for one partition. runtime_states: a shared runtime_states() for bulk reads.
+    def observe(self, name, reads=None):
+        """What exists now for one partition. reads: a shared read_host() for calls over many partitions.
 
         A document that cannot be read is observed as none, with the error in "corrupt": only removing the
         partition can go on without it.
@@ -120,7 +119,7 @@ class PartitionEngine:
             document, corrupt = self.store.load_partition(name), None
         except CorruptDocument as exc:
             document, corrupt = None, exc
-        state = runtime_states.get(name) if runtime_states is not None else self.runtime.state(name)
+        state = reads.runtime.get(name) if reads is not None else self.runtime.state(name)
         status = runtime_status(state)
         cgroup = self.cgroup(name)
         live = cgroup.read_limits() if status in ("running", "frozen") and cgroup.exists() else None
@@ -133,17 +132,55 @@ class PartitionEngine:
             "live": live,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
             "corrupt": corrupt,
-            "unguarded": self._unguarded(name, document, runtime_states) if status in ("running", "frozen") else [],
+            "unguarded": self._unguarded(name, document, reads or HostReads(self, runtime={})) if status in ("running", "frozen") else [],
         }
 
-    def _unguarded(self, name, document, runtime_states):
+    def _unguarded(self, name, document, reads):
         """Names of the running interfaces whose host end lost its guard (e.g. to `nft flush ruleset`) or has other rules."""
         running = (document or {}).get("running") or {}
         interfaces = (running.get("spec") or (document or {}).get("spec") or {}).get("interfaces") or []
         if not interfaces:
             return []
-        if runtime_states is None or self._guards[0] is not runtime_states:
-            self._guards = (runtime_states, firewall.guard_chains(self.nft_table))  # one nft listing per bulk read
-        chains = self._guards[1]
+        chains = reads.guard_chains()
         return [iface["name"] for iface in interfaces
                 if not firewall.is_guarded(chains, net.host_ifname(name, iface["name"]), firewall.partition_rules(iface))]
+
+
+def spec_addresses(spec):
+    """{ip: partition} of a spec's interfaces."""
+    return dict((cidr.split("/")[0], spec["name"])
+                for iface in (spec or {}).get("interfaces") or [] for cidr in iface.get("addresses") or [])
+
+
+class HostReads:
+    """What one call reads of the host once, however many partitions it observes or plans: the runtime's listing,
+    and on first need the nft guard chains, the host's own addresses and the addresses every partition records."""
+
+    def __init__(self, engine, runtime=None):
+        self._engine = engine
+        self.runtime = runtime if runtime is not None else (
+            engine.runtime.list() if os.path.isdir(engine.store.runtime_root) else {})
+        self._read = {}
+
+    def _once(self, key, read):
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
+
+    def guard_chains(self):
+        return self._once("guards", lambda: firewall.guard_chains(self._engine.nft_table))
+
+    def host_addresses(self):
+        return self._once("host addresses", net.host_addresses)
+
+    def partition_addresses(self):
+        """({ip: partition} over every recorded interface, [(partition, CorruptDocument)] whose addresses are unknown)."""
+        def read():
+            used, unreadable = {}, []
+            for name, document, corrupt in self._engine.store.partition_documents():
+                if corrupt is not None:
+                    unreadable.append((name, corrupt))
+                else:
+                    used.update(spec_addresses(document["spec"]))
+            return used, unreadable
+        return self._once("partition addresses", read)

@@ -61,9 +61,8 @@ class Launcher:
         write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
         init = manifest.get("init")
         cgroup = engine.cgroup(name)
-        secrets = engine.store.load_secrets(name)
         config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
-                                  secret_env=dict((key, secrets[key]) for key in spec.get("secret_env") or {} if key in secrets),
+                                  secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                   machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
         write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map

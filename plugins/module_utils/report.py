@@ -64,10 +64,10 @@ class Reporter:
             validate_name(name)
             if store.load_partition(name) is None:
                 raise NotFound("partition %s does not exist in %s" % (name, store.root))
-        states = self.engine.runtime_states()
+        reads = self.engine.read_host()
         reports = []
         for item in [name] if name is not None else store.partition_names():
-            observed = self.engine.observe(item, runtime_states=states)
+            observed = self.engine.observe(item, reads)
             if observed["corrupt"] is not None and warnings is not None:
                 warnings.append("partition %s is left out: %s (state: absent removes it)" % (item, observed["corrupt"].msg))
             if observed["document"] is not None:

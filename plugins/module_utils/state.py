@@ -192,14 +192,23 @@ class StateStore:
     def secrets_file(self, name):
         return os.path.join(self.partition_dir(name), "secret-env.json")
 
-    def save_secrets(self, name, values):
-        """The values of a partition's secret_env, root only, beside (never in) its document."""
+    def save_secrets(self, name, values, fingerprints):
+        """The values of a partition's secret_env, root only, beside (never in) its document, each with the
+        fingerprint the document records for it."""
         if not os.path.isdir(self.partition_dir(name)):
             os.makedirs(self.partition_dir(name), 0o711)
-        write_json_atomic(self.secrets_file(name), values, mode=0o600)
+        secrets = dict((key, {"value": value, "fingerprint": fingerprints[key]}) for key, value in values.items())
+        write_json_atomic(self.secrets_file(name), secrets, mode=0o600)
 
-    def load_secrets(self, name):
-        return read_json(self.secrets_file(name)) or {}
+    def load_secrets(self, name, fingerprints):
+        """{key: value} of the secrets the document's fingerprints stand for; a run killed between saving the
+        values and the document leaves values no fingerprint proves, and those are not used."""
+        secrets = read_json(self.secrets_file(name)) or {}
+        missing = sorted(key for key in fingerprints if (secrets.get(key) or {}).get("fingerprint") != fingerprints[key])
+        if missing:
+            raise PartitionError("partition %s: the values of secret_env %s are not on this host as recorded; give "
+                                 "secret_env again" % (name, ", ".join(missing)))
+        return dict((key, secrets[key]["value"]) for key in fingerprints)
 
     def partition_names(self):
         return _subdirectories(self.partitions_base)

@@ -353,7 +353,7 @@ def test_secret_env_reaches_init_only(engine):
     assert "s3cret-value" not in repr(plan.diff()) and "s3cret-value" not in repr(report)
     assert report["config"]["secret_env"]["DB_PASSWORD"].startswith("pbkdf2-sha256:")
     secrets = engine.store.secrets_file("web1")
-    assert os.stat(secrets).st_mode & 0o777 == 0o600 and engine.store.load_secrets("web1") == {"DB_PASSWORD": "s3cret-value"}
+    assert os.stat(secrets).st_mode & 0o777 == 0o600 and engine.store.load_secrets("web1", plan.spec["secret_env"]) == {"DB_PASSWORD": "s3cret-value"}
     config = os.path.join(engine.store.partition_dir("web1"), "bundle", "config.json")
     assert os.stat(config).st_mode & 0o777 == 0o600
     with open(config) as handle:
@@ -363,9 +363,12 @@ def test_secret_env_reaches_init_only(engine):
     assert same.actions == []
     changed, _report = Converger(engine).converge(dict(ask, secret_env={"DB_PASSWORD": "other"}))
     assert changed.actions == ["record"] and [w for w in changed.warnings if "secret_env changed" in w]
-    assert engine.store.load_secrets("web1") == {"DB_PASSWORD": "other"}
+    assert engine.store.load_secrets("web1", changed.spec["secret_env"]) == {"DB_PASSWORD": "other"}
     kept, _report = Converger(engine).converge({"name": "web1"})
-    assert kept.actions == [] and engine.store.load_secrets("web1") == {"DB_PASSWORD": "other"}
+    assert kept.actions == [] and engine.store.load_secrets("web1", kept.spec["secret_env"]) == {"DB_PASSWORD": "other"}
+    with pytest.raises(PartitionError) as caught:  # values no recorded fingerprint stands for (a kill between the saves)
+        engine.store.load_secrets("web1", plan.spec["secret_env"])
+    assert "DB_PASSWORD" in caught.value.msg and "other" not in caught.value.msg
 
 
 def test_a_secret_may_not_also_be_plain(engine):
@@ -373,3 +376,18 @@ def test_a_secret_may_not_also_be_plain(engine):
         Converger(engine).converge({"name": "web1", "rootfs": "debian12", "env": {"A": "1"}, "secret_env": {"A": "2"}})
     assert caught.value.option == "secret_env"
     assert engine.store.partition_names() == []
+
+
+def test_a_call_reads_the_hosts_addresses_and_the_recorded_claims_once(engine, monkeypatch):
+    dumps, scans = [], []
+    monkeypatch.setattr(net, "host_addresses", lambda: dumps.append(1) or ["10.213.50.1"])
+    documents = engine.store.partition_documents
+    monkeypatch.setattr(engine.store, "partition_documents", lambda: scans.append(1) or documents())
+    items = [{"name": "web%d" % index, "rootfs": "debian12", "interfaces": [{"mode": "routed", "addresses": ["10.213.50.%d" % (index + 10)]}]}
+             for index in range(3)]
+    outcomes = Converger(engine.checking()).converge_many(items)
+    assert [outcome.plan.actions for outcome in outcomes] == [["record", "prepare", "start"]] * 3
+    assert (len(dumps), len(scans)) == (1, 1)
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine.checking()).converge({"name": "web9", "rootfs": "debian12", "interfaces": [{"mode": "routed", "addresses": ["10.213.50.1"]}]})
+    assert "an address of the host" in caught.value.msg
