@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import seccomp
+
 OCI_VERSION = "1.0.2"
 SIGRTMIN_PLUS_3 = 37  # glibc SIGRTMIN is 34; systemd halts cleanly on SIGRTMIN+3
 SIGTERM = 15
@@ -29,28 +31,6 @@ MASKED_PATHS = [
     "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-
-# Syscalls that reach the shared kernel itself or widen its attack surface; they fail with EPERM.
-DENIED_SYSCALLS = [
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "open_by_handle_at",
-    "bpf", "perf_event_open", "add_key", "request_key", "keyctl", "userfaultfd", "acct", "swapon", "swapoff",
-    "lookup_dcookie", "quotactl", "nfsservctl", "uselib", "iopl", "ioperm", "settimeofday", "clock_settime",
-    "clock_adjtime", "adjtimex", "syslog", "fanotify_init", "move_mount", "fsopen", "fsmount", "fspick", "open_tree",
-]
-SECCOMP_ARCHES = {
-    "x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-    "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-}
-EPERM = 1
-
-
-def seccomp_profile(machine):
-    """Allow everything but DENIED_SYSCALLS, on the host's architecture and its 32-bit companions."""
-    profile = {"defaultAction": "SCMP_ACT_ALLOW",
-               "syscalls": [{"names": list(DENIED_SYSCALLS), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM}]}
-    if machine in SECCOMP_ARCHES:
-        profile["architectures"] = list(SECCOMP_ARCHES[machine])
-    return profile
 
 
 def is_systemd(spec, template_init):
@@ -131,7 +111,7 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
             "cgroupsPath": cgroups_path,
             "resources": oci_resources(),
             "namespaces": namespaces,
-            "seccomp": seccomp_profile(machine),
+            "seccomp": seccomp.profile(machine),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },

@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import oci, seccomp
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
 
@@ -63,13 +63,26 @@ def test_unlimited_resources_and_bind_mounts(tmp_path):
     assert {"type": "network"} in config["linux"]["namespaces"]  # its own, new network namespace
 
 
-def test_seccomp_denies_kernel_reaching_syscalls_on_every_abi():
+def test_seccomp_is_an_allowlist_that_denies_kernel_reaching_syscalls_on_every_abi():
     config = oci.build_config(make_spec(), "r", "/p/n", None, machine="x86_64")
-    seccomp = config["linux"]["seccomp"]
-    assert seccomp["defaultAction"] == "SCMP_ACT_ALLOW"
-    assert seccomp["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-    denied = seccomp["syscalls"][0]
-    assert denied["action"] == "SCMP_ACT_ERRNO" and denied["errnoRet"] == 1
+    profile = config["linux"]["seccomp"]
+    # anything unlisted (a future kernel's call) reads as "not implemented" so programs fall back
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == seccomp.ENOSYS
+    assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    allowed, denied = profile["syscalls"]
+    assert allowed["action"] == "SCMP_ACT_ALLOW"
+    assert denied["action"] == "SCMP_ACT_ERRNO" and denied["errnoRet"] == seccomp.EPERM
     for name in ("init_module", "finit_module", "kexec_load", "open_by_handle_at", "bpf", "perf_event_open",
-                 "add_key", "keyctl", "request_key", "userfaultfd"):
-        assert name in denied["names"]
+                 "add_key", "keyctl", "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter",
+                 "io_uring_register", "fsopen", "open_tree", "mount_setattr"):
+        assert name in denied["names"] and name not in allowed["names"]
+    # what systemd needs as root of its own user namespace
+    for name in ("mount", "umount2", "pivot_root", "unshare", "setns", "clone", "clone3", "sethostname",
+                 "reboot", "name_to_handle_at", "openat2", "statx", "epoll_pwait2"):
+        assert name in allowed["names"]
+    assert not set(allowed["names"]) & set(denied["names"])
+    assert len(set(allowed["names"])) == len(allowed["names"])
+
+
+def test_seccomp_names_no_architecture_it_does_not_know():
+    assert "architectures" not in oci.build_config(make_spec(), "r", "/p/n", None, machine="riscv64")["linux"]["seccomp"]
