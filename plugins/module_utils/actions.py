@@ -90,6 +90,7 @@ class PartitionActions:
         error_file = engine.start_error_file(plan.name)
         if os.path.exists(error_file):
             os.unlink(error_file)
+        engine.store.hand_over(plan.name)  # the unit's start command runs on this run's lock
         try:
             engine.supervisor.start(unit, engine.store.root, plan.name, engine.disk(document["spec"]).pid_file,
                                     document["spec"].get("stop_timeout", 30))
@@ -104,6 +105,7 @@ class PartitionActions:
     def _stop(self, name, document):
         engine = self.engine
         if engine.supervisor is not None:
+            engine.store.hand_over(name)
             engine.supervisor.stop(engine.unit(name))  # its ExecStop and ExecStopPost stop the runtime and clean up
             document = engine.store.load_partition(name) if document is not None else None
             if engine.runtime.state(name) is None:
@@ -115,6 +117,7 @@ class PartitionActions:
         """Ask a running partition to shut down without waiting (a bulk call signals all before stopping each)."""
         engine = self.engine
         if engine.supervisor is not None:
+            engine.store.hand_over(name)
             engine.supervisor.stop(engine.unit(name), wait=False)
         else:
             running = (observed["document"] or {}).get("running") or {}

@@ -6,8 +6,9 @@
 * ``linuxvps-autostart [STATE_DIR]``: the boot service; restores the recorded host networks, then converges
   every ``autostart`` partition to started, by autostart_order then name.
 * ``linuxvps-partition {start|stop|cleanup} STATE_DIR NAME``: what a partition's systemd unit runs
-  (supervisor.py): its start command, ExecStop and ExecStopPost. They take no lock: the run that starts or
-  stops a unit holds it while systemd runs them.
+  (supervisor.py): its start command, ExecStop and ExecStopPost. They take the host lock like any run, so a
+  restart by systemd or the clean-up after a ``poweroff`` inside never races a run; when the run holding the
+  lock is the one that asked systemd for them, they go ahead on its lock (hostlock.py's hand-over).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,10 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.networks impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 
 UNIT_VERBS = ("start", "stop", "cleanup")
+# How long a unit command waits for the host lock, inside systemd's timeouts for it: TimeoutStartSec (300 s);
+# TimeoutStopSec (the partition's stop_timeout + 30 s) for ExecStop, which then waits for init, and again for
+# ExecStopPost, which only cleans up. A command that times out fails; the next run reconciles.
+UNIT_LOCK_SECONDS = {"start": 240.0, "stop": 20.0, "cleanup": 40.0}
 USAGE = "usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       linuxvps-autostart [STATE_DIR]"
 
 
@@ -94,10 +99,11 @@ def main(argv):
         engine = PartitionEngine.open(state_dir)
         if verb == "autostart":
             return _report_autostart(start_autostart(engine))
-        if verb == "start":
-            unit_start(engine, name)
-        else:
-            unit_stop(engine, name)
+        with engine.store.lock(timeout=UNIT_LOCK_SECONDS[verb], on_behalf_of=name):
+            if verb == "start":
+                unit_start(engine, name)
+            else:
+                unit_stop(engine, name)
     except PartitionError as exc:
         sys.stderr.write("linuxvps-%s: %s\n" % (" ".join(part for part in (verb, name) if part), exc.msg))
         return 1

@@ -5,7 +5,8 @@
 
 Layout under the state directory (default /var/lib/linuxvps)::
 
-    lock                          flock(2) that serialises runs on one host
+    lock                          flock(2) that serialises runs on one host (hostlock.py)
+    handover/<name>               the lock holder's note letting a partition's unit commands run on its lock
     rootfs/<name>/manifest.json   a template's manifest
     rootfs/<name>/rootfs/         the template tree (read-only lower layer)
     partitions/<name>/partition.json
@@ -21,19 +22,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
 import json
 import os
 import stat
 import tempfile
-import time
 from contextlib import contextmanager
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import (
-    CorruptDocument,
-    LockTimeout,
-    PartitionError,
-)
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.hostlock import HostLock
 
 DEFAULT_STATE_DIR = "/var/lib/linuxvps"
 # The state_dir option of every module (documented once, in doc_fragments/state.py).
@@ -237,35 +233,25 @@ class StateStore:
         return [name for name in _subdirectories(self.rootfs_base)
                 if os.path.exists(self.rootfs_manifest(name))]
 
-    # ---- lock ---------------------------------------------------------
+    # ---- lock (hostlock.py) ----------------------------------------------
     @contextmanager
-    def lock(self, timeout=600.0, create=True):
+    def lock(self, timeout=600.0, create=True, on_behalf_of=None):
         """Hold the host lock: one run at a time changes this state directory.
 
         With create=False (check mode) a state directory that does not exist is not made;
-        there is then nothing to lock.
+        there is then nothing to lock. on_behalf_of: see HostLock.hold.
         """
         if not create and not os.path.isdir(self.root):
             yield
             return
         if create:
             self.ensure_layout()
-        handle = open(os.path.join(self.root, "lock"), "a")
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except (IOError, OSError) as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise LockTimeout("another run holds %s/lock for more than %ss" % (self.root, timeout))
-                    time.sleep(0.1)
+        with HostLock(self.root).hold(timeout, on_behalf_of):
             yield
-        finally:
-            handle.close()
+
+    def hand_over(self, name):
+        """Let partition name's systemd unit commands run on the lock this run holds (see hostlock.py)."""
+        HostLock(self.root).hand_over(name)
 
 
 def _subdirectories(path):
