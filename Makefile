@@ -1,14 +1,21 @@
 # linuxvps.partitions — build, test and demo targets.
-#   make test   installs the test needs (apt + pip), then runs sanity, unit and integration tests, and lint
 #   make demo   runs playbooks/site.yml with the demo inventory on this host and prints the report
-# Run as root on a Debian/Ubuntu host. Variables:
+#   make test   installs the test needs (apt + pip), then runs sanity, unit and integration tests, and lint
+# Run as root on a Debian 12 or 13 (or Ubuntu) host; git and make are all it needs beforehand. Variables:
 #   TARGETS=partition      run a subset of the integration targets
 #   TEST_PYTHON=3.11       run sanity and unit tests on one Python instead of every one found
 #   BUILD=/some/dir        where the collection is mirrored (must be outside this work tree)
 
-PYTHON      ?= python3
+# Ansible and the test tools run from a virtual environment inside the checkout (.venv, ignored by git):
+# a stock Debian's python3 refuses `pip install` (PEP 668) and may not even have pip. Nothing goes into the
+# system's site-packages. The venv comes first on every recipe's PATH, so `python3`, `ansible-playbook` and
+# `ansible-test` below are the venv's. Modules on the demo's target run with the host's own /usr/bin/python3.
+HOST_PYTHON ?= python3
+VENV        := $(CURDIR)/.venv
+PYTHON      := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
 # The Python that has ansible-core: integration runs modules with it, so they see its pyroute2.
-PY_VERSION  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_VERSION   = $(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 TARGETS     ?=
 TEST_PYTHON ?=
 
@@ -26,25 +33,44 @@ ifneq ($(filter $(CURDIR) $(CURDIR)/%,$(abspath $(BUILD))),)
 $(error BUILD=$(BUILD) is inside the work tree; ansible-test would see no files there)
 endif
 
-# Host tools the modules and integration targets call: runc, debootstrap, nft, ip/tc, mkfs.ext4 and
-# resize2fs (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's
-# shellcheck test (skipped with only a warning when missing). sshd runs inside partitions, from their
+# What `make demo` needs before Ansible runs (the host role installs what partitions need): a venv, rsync for
+# the collection mirror, certificates for PyPI.
+DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
+# Host tools the integration targets call besides: runc, debootstrap, nft, ip/tc, mkfs.ext4 and resize2fs
+# (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's shellcheck test
+# (skipped with only a warning when missing); qemu for the systemd VM. sshd runs inside partitions, from their
 # rootfs, so the host needs no openssh-server.
-APT_PACKAGES := runc debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping openssh-client \
-                util-linux mount e2fsprogs xfsprogs tar rsync ca-certificates shellcheck qemu-system-x86
+TEST_APT_PACKAGES := runc debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
+                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86
 
-.PHONY: test deps get-pip-standin pythons collection sanity units integration vm-test vm-image vm-start vm-stop lint demo bench clean
+.PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
+        vm-start vm-stop lint demo demo-destroy stock-test bench clean
 
-test: deps get-pip-standin collection sanity units integration vm-test lint
+test: deps get-pip-standin collection sanity units integration stock-test vm-test lint
 
 # apt only when something is missing; apt-get update only when the install fails without it.
-deps:
-	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+APT_INSTALL = if ! dpkg -s $(1) >/dev/null 2>&1; then \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q --no-install-recommends $(APT_PACKAGES) || \
-	  { apt-get update -q && apt-get install -y -q --no-install-recommends $(APT_PACKAGES); }; \
+	  apt-get install -y -q --no-install-recommends $(1) || \
+	  { apt-get update -q && apt-get install -y -q --no-install-recommends $(1); }; \
 	fi
-	$(PYTHON) -m pip install -q --root-user-action=ignore -r requirements.txt ansible-lint
+
+# The venv, made again when a requirements file changed (its stamp is older).
+venv: $(VENV)/.requirements
+$(VENV)/.requirements: requirements.txt
+	@$(call APT_INSTALL,$(DEMO_APT_PACKAGES))
+	@[ -x $(PYTHON) ] || $(HOST_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.test-requirements: $(VENV)/.requirements tests/requirements.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+	touch $@
+
+demo-deps: venv
+
+deps: venv $(VENV)/.test-requirements
+	@$(call APT_INSTALL,$(TEST_APT_PACKAGES))
 
 # ansible-test --venv bootstraps pip in its venvs with a get-pip script downloaded from a host this
 # machine cannot reach; it uses a cached copy when there is one, so put an offline stand-in there.
@@ -98,8 +124,20 @@ lint: collection
 	if [ -z "$$dirs" ]; then echo "lint: no playbooks/ or roles/ yet"; exit 0; fi; \
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --offline --profile production $$dirs
 
-demo: deps collection
+demo: demo-deps collection
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml
+
+# Removes the demo's partitions and its bridge (the templates stay in the state directory).
+demo-destroy: demo-deps collection
+	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/destroy.yml \
+	  -e linuxvps_destroy_confirm=destroy-all-partitions
+	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible -i inventories/demo/hosts.yml localhost \
+	  -m linuxvps.partitions.network -a "name=lvdemo0 state=absent"
+
+# The README's `make demo` on stock Debian 12 and 13 roots (debootstrap + chroot), from this checkout's HEAD.
+STOCK_SUITES ?= bookworm trixie
+stock-test:
+	@for suite in $(STOCK_SUITES); do tests/stock/stock_debian.sh $$suite $(CURDIR) || exit 1; done
 
 # Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script.
 # N=25,100,200 by default; results in benchmarks/results/<time>.json and .md.
@@ -108,4 +146,4 @@ bench: deps collection
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes $(N)
 
 clean:
-	rm -rf $(BUILD) tests/output
+	rm -rf $(BUILD) tests/output $(VENV)

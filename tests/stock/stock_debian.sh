@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The README's first command as a newcomer runs it on a stock Debian: a fresh minbase root made by debootstrap
+# with only what the README says to install first (git, make) plus python3 and ca-certificates, this checkout
+# cloned into it, `make demo` twice (the second run changes nothing), then the demo torn down.
+#
+# Usage: tests/stock/stock_debian.sh SUITE [CHECKOUT]   (SUITE: bookworm | trixie; as root)
+#
+# The root is a chroot, not a VM: it shares the host's kernel, cgroups and network namespace, so the demo's
+# partitions, bridge (lvdemo0, 10.213.100.0/24) and nft table are real and are removed at the end, on failure
+# too. The chroot gets a clean environment (env -i): none of this machine's pip configuration or Python.
+set -euo pipefail
+
+suite=${1:?usage: stock_debian.sh SUITE [CHECKOUT]}
+checkout=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
+mirror=${STOCK_MIRROR:-http://deb.debian.org/debian}
+root=/var/tmp/linuxvps-stock/$suite
+log_dir=/var/tmp/linuxvps-stock/logs
+mkdir -p "$log_dir"
+
+in_root() {
+  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+
+mounted_under() { findmnt -rn -o TARGET | grep -E "^$root(/|$)" || true; }
+
+teardown() {
+  local rc=$?
+  if [ -x "$root/usr/bin/make" ] && [ -d "$root/root/partitions/.venv" ]; then
+    in_root sh -c 'cd /root/partitions && make demo-destroy' > "$log_dir/$suite-destroy.log" 2>&1 \
+      || { echo "demo-destroy failed:"; tail -30 "$log_dir/$suite-destroy.log"; rc=1; }
+  fi
+  # Deepest first; what the demo mounted is gone with demo-destroy, so this is /proc, /sys, /dev, /run.
+  mounted_under | sort -r | while read -r target; do umount -l "$target"; done
+  if [ -n "$(mounted_under)" ]; then
+    echo "still mounted under $root, not removing it:"; mounted_under; exit 1
+  fi
+  rm -rf --one-file-system "$root"
+  exit "$rc"
+}
+
+fail() { echo "FAIL ($suite): $*"; exit 1; }
+
+if [ -n "$(mounted_under)" ]; then
+  fail "$root still has mounts from an earlier run"
+fi
+rm -rf --one-file-system "$root"
+mkdir -p "$root"
+trap teardown EXIT
+
+started=$SECONDS
+debootstrap --variant=minbase --include=git,make,python3,ca-certificates "$suite" "$root" "$mirror" \
+  > "$log_dir/$suite-debootstrap.log" 2>&1 || { tail -20 "$log_dir/$suite-debootstrap.log"; fail "debootstrap"; }
+echo "== $suite: minbase root in $((SECONDS - started)) s"
+
+mount -t proc proc "$root/proc"
+mount --rbind /sys "$root/sys"
+mount --make-rslave "$root/sys"
+mount --rbind /dev "$root/dev"
+mount --make-rslave "$root/dev"
+mount -t tmpfs -o mode=755 tmpfs "$root/run"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A chroot has no init: packages must not try to start their services (the usual policy-rc.d of chroots).
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+
+git clone -q --no-hardlinks "$checkout" "$root/root/partitions"
+
+for round in 1 2; do
+  started=$SECONDS
+  in_root sh -c 'cd /root/partitions && make demo' > "$log_dir/$suite-demo-$round.log" 2>&1 \
+    || { tail -60 "$log_dir/$suite-demo-$round.log"; fail "make demo (run $round)"; }
+  recap=$(grep -E '^localhost +:' "$log_dir/$suite-demo-$round.log")
+  echo "== $suite: make demo run $round in $((SECONDS - started)) s"
+  echo "$recap"
+  if [ "$round" = 2 ] && echo "$recap" | grep -qE 'changed=[1-9]'; then
+    fail "the second make demo changed something (log: $log_dir/$suite-demo-2.log)"
+  fi
+done
+
+# The demo's partitions run and answer on the demo bridge.
+for address in 10.213.100.11 10.213.100.21; do
+  ping -c 1 -W 5 "$address" > /dev/null || fail "demo partition $address does not answer"
+done
+# Nothing went into the system's site-packages: the venv has Ansible, the system Python does not.
+in_root /root/partitions/.venv/bin/python -c 'import ansible' || fail "the venv has no ansible"
+if in_root python3 -c 'import ansible' 2>/dev/null; then fail "ansible was installed into the system Python"; fi
+# The demo installs only what the demo needs.
+for package in qemu-system-x86 shellcheck; do
+  if in_root dpkg -s "$package" > /dev/null 2>&1; then fail "make demo installed $package"; fi
+done
+if in_root /root/partitions/.venv/bin/python -c 'import ansiblelint' 2>/dev/null; then fail "make demo installed ansible-lint"; fi
+echo "== $suite: stock Debian passes"
