@@ -60,6 +60,12 @@ mount --rbind /dev "$root/dev"
 mount --make-rslave "$root/dev"
 mount -t tmpfs -o mode=755 tmpfs "$root/run"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The site's own certificate authorities (a TLS-inspecting egress proxy, as on the CI machine) are this
+# machine's network, not something a newcomer installs: the stock root trusts what this host trusts.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  in_root update-ca-certificates > /dev/null 2>&1 || fail "update-ca-certificates"
+fi
 # A chroot has no init: packages must not try to start their services (the usual policy-rc.d of chroots).
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
