@@ -68,9 +68,13 @@ class PartitionEngine:
     # ---- a partition's names and places on the host ---------------------------------------------
     @property
     def identity(self):
-        """The state directory's identity. Before a run that may write has made it (check mode, reports of a new state
-        directory), a provisional one: names derived from it are only shown then, never made on the host."""
+        """The state directory's identity, made here by a run that may write where none is yet (a partition's unit
+        restarted by systemd before any run since the upgrade). Check mode and reports get a provisional one where
+        there is none: names derived from it are only shown then, never made on the host."""
         found = self.store.identity()
+        if found is None and not self.check_mode:
+            self.store.ensure_layout()
+            found = self.store.identity()
         if found is not None:
             return found
         if self._provisional_identity is None:

@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, networks, oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
@@ -108,17 +108,25 @@ class Launcher:
         return document
 
     def clean_runtime(self, name, disk, spec=None, hosts=None):
-        """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup of a partition that no longer runs."""
+        """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup of a partition that no longer
+        runs. A host end that cannot go (another state directory's link of that name) keeps none of the rest: its
+        error is raised once the container, mount and cgroup are gone."""
+        refused = []
         for iface in (spec or {}).get("interfaces") or []:
             host = (hosts or {}).get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
             firewall.unguard_interface(self.engine.nft_table, host)
-            net.detach(host, name, iface["name"], self.engine.owner)
+            try:
+                net.detach(host, name, iface["name"], self.engine.owner)
+            except NetworkError as exc:
+                refused.append(exc)
         self.engine.runtime.delete(name)
         disk.unmount()
         try:
             self.engine.cgroup(name).remove()
         except CgroupError:
             pass  # the runtime removes its cgroups; this only sweeps leftovers
+        if refused:
+            raise refused[0]
 
     def guard(self, name, iface, host_ifname):
         """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""

@@ -15,7 +15,8 @@ import pytest
 from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, net, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, NetworkError, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
@@ -388,6 +389,30 @@ def test_the_identity_is_made_once_by_the_first_run_that_writes_and_check_mode_m
     assert identity and engine.identity == identity
     started(engine, "web2")
     assert engine.store.identity() == identity
+
+
+def test_a_host_end_that_cannot_go_keeps_no_container_mount_or_cgroup(engine, host_net, monkeypatch):
+    started(engine, "web1", **BRIDGED)
+
+    def refuse(host, partition, ifname, owner):
+        raise NetworkError("refusing to remove %s: it belongs to another state directory" % host)
+
+    monkeypatch.setattr(net, "detach", refuse)
+    with pytest.raises(NetworkError, match="refusing to remove"):
+        Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert ("delete", "web1") in engine.log and engine.runtime.containers == {}
+
+
+def test_a_launch_outside_a_run_makes_the_identity_its_links_are_named_and_marked_by(engine, host_net):
+    """A partition's systemd unit may start it before any run since the upgrade made the identity: the names and
+    marks of its links must be those every later run uses, never a provisional one."""
+    started(engine, "web1", **BRIDGED)
+    os.unlink(engine.store.identity_file)
+    Converger(engine).converge({"name": "web1", "state": "stopped"})
+    os.unlink(engine.store.identity_file)
+    Launcher(engine).launch(engine.store.load_partition("web1"), None)
+    made = engine.store.identity()
+    assert made and engine.store.load_partition("web1")["running"]["host_interfaces"] == {"eth0": net.host_ifname(made, "web1", "eth0")}
 
 
 @pytest.mark.parametrize("alias", [None, net.Owner("f" * 32).mark("network/lvbr0")])
