@@ -139,9 +139,10 @@ class PartitionActions:
     def guard(self, plan, observed, document):
         """Give the running interfaces that lost it their host end's guard again (after `nft flush ruleset`)."""
         running = (document.get("running") or {}).get("spec") or document["spec"]
+        hosts = self.engine.host_interfaces(plan.name, document)
         for iface in running.get("interfaces") or []:
             if iface["name"] in observed["unguarded"]:
-                self.launcher.guard(plan.name, iface, net.host_ifname(plan.name, iface["name"]))
+                self.launcher.guard(plan.name, iface, hosts[iface["name"]])
         return document
 
     def update_network(self, plan, observed, document):
@@ -149,12 +150,13 @@ class PartitionActions:
         spec = plan.spec
         running = document.get("running") or {}
         applied = dict((iface["name"], iface) for iface in (running.get("spec") or {}).get("interfaces") or [])
+        hosts = self.engine.host_interfaces(spec["name"], document)
         for iface in spec.get("interfaces") or []:
             old = applied.get(iface["name"])
             if old is None:
                 continue
-            net.update(observed["pid"], spec["name"], old, iface)
-            self.launcher.guard(spec["name"], iface, net.host_ifname(spec["name"], iface["name"]))
+            net.update(observed["pid"], spec["name"], old, iface, hosts[iface["name"]])
+            self.launcher.guard(spec["name"], iface, hosts[iface["name"]])
             applied[iface["name"]] = dict(old, **dict((key, iface[key]) for key in ("addresses", "gateway", "gateway6", "rate", "dns")))
         self.launcher.write_resolv_conf(self.engine.disk(spec).root_path, spec, self.engine.id_base(spec))
         return self._record_running(document, interfaces=[applied[i["name"]] for i in (running.get("spec") or spec).get("interfaces") or []])

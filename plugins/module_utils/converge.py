@@ -15,6 +15,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import spec_addresses
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
+from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
@@ -114,7 +115,13 @@ class Converger:
             networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())
             # read only when needed: a routed address may not take one of the host's own
             host_owned = reads.host_addresses() if any((item or {}).get("mode") == "routed" for item in raw or []) else ()
-            return normalise_interfaces(raw, name, networks, _addresses_in_use(name, reads, claimed, warnings), host_addresses=host_owned)
+
+            def refusal(net_name):  # the bridge a record names may since be someone else's (or never was ours)
+                return bridge_refusal(net_name, reads.bridge(net_name), networks[net_name], store.identity())
+
+            return normalise_interfaces(raw, name, networks, _addresses_in_use(name, reads, claimed, warnings), host_addresses=host_owned,
+                                        identity=self.engine.identity, recorded=(document or {}).get("spec", {}).get("interfaces"),
+                                        network_refusal=refusal)
 
         return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
                                    recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)

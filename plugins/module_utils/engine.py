@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, supervisor
@@ -48,6 +49,7 @@ class PartitionEngine:
         self.templates = TemplateStore(store)
         self.nft_table = firewall.table_name(self.parent)
         self._host_facts = None
+        self._provisional_identity = None
 
     @classmethod
     def open(cls, state_dir=DEFAULT_STATE_DIR, runtime="auto", check_mode=False):
@@ -64,6 +66,46 @@ class PartitionEngine:
         return self._host_facts
 
     # ---- a partition's names and places on the host ---------------------------------------------
+    @property
+    def identity(self):
+        """The state directory's identity, made here by a run that may write where none is yet (a partition's unit
+        restarted by systemd before any run since the upgrade). Check mode and reports get a provisional one where
+        there is none: names derived from it are only shown then, never made on the host."""
+        found = self.store.identity()
+        if found is None and not self.check_mode:
+            self.store.ensure_layout()
+            found = self.store.identity()
+        if found is not None:
+            return found
+        if self._provisional_identity is None:
+            self._provisional_identity = binascii.hexlify(os.urandom(16)).decode()
+        return self._provisional_identity
+
+    @property
+    def owner(self):
+        """The mark of the links this state directory makes (net.Owner)."""
+        return net.Owner(self.identity)
+
+    def host_ifname(self, name, ifname):
+        """The host end of interface ifname of partition name, as a start now names it."""
+        return net.host_ifname(self.identity, name, ifname)
+
+    def host_interfaces(self, name, document):
+        """{interface: its host end} of the partition's interfaces: as the running record names them; for a partition an
+        earlier version started (its record names none), by that version's naming; else as a start now names them."""
+        running = (document or {}).get("running") or {}
+        spec = running.get("spec") or (document or {}).get("spec") or {}
+        recorded = running.get("host_interfaces")
+        names = {}
+        for iface in spec.get("interfaces") or []:
+            if recorded is not None and iface["name"] in recorded:
+                names[iface["name"]] = recorded[iface["name"]]
+            elif running and recorded is None:
+                names[iface["name"]] = net.legacy_host_ifname(name, iface["name"])
+            else:
+                names[iface["name"]] = self.host_ifname(name, iface["name"])
+        return names
+
     def tenant_key(self, spec):
         return owner_key(self.store.root, spec.get("tenant") or spec["name"])
 
@@ -142,8 +184,9 @@ class PartitionEngine:
         if not interfaces:
             return []
         chains = reads.guard_chains()
+        hosts = self.host_interfaces(name, document)
         return [iface["name"] for iface in interfaces
-                if not firewall.is_guarded(chains, net.host_ifname(name, iface["name"]), firewall.partition_rules(iface))]
+                if not firewall.is_guarded(chains, hosts[iface["name"]], firewall.partition_rules(iface))]
 
 
 def spec_addresses(spec):
@@ -172,6 +215,10 @@ class HostReads:
 
     def host_addresses(self):
         return self._once("host addresses", net.host_addresses)
+
+    def bridge(self, name):
+        """net.bridge_state of one bridge."""
+        return self._once("bridge " + name, lambda: net.bridge_state(name))
 
     def partition_addresses(self):
         """({ip: partition} over every recorded interface, [(partition, CorruptDocument)] whose addresses are unknown)."""

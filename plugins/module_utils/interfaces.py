@@ -13,7 +13,7 @@ import re
 from ansible.module_utils.six import string_types
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
-from ansible_collections.linuxvps.partitions.plugins.module_utils.net import default_mac
+from ansible_collections.linuxvps.partitions.plugins.module_utils.net import default_mac, legacy_default_mac
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import validate_bridge_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import parse_int_range, parse_rate
 
@@ -120,11 +120,22 @@ def _host_owned(networks, host_addresses):
     return owned
 
 
-def normalise_interfaces(raw, partition, networks, used, host_addresses=()):
+def _default_mac(partition, name, identity, recorded):
+    """The MAC of an interface given none: the one recorded for it when that is the default from before identities
+    (a partition keeps its MAC across the upgrade), else the default of this state directory's identity."""
+    legacy = legacy_default_mac(partition, name)
+    if any(iface.get("name") == name and iface.get("mac") == legacy for iface in recorded or []):
+        return legacy
+    return default_mac(identity, partition, name)
+
+
+def normalise_interfaces(raw, partition, networks, used, host_addresses=(), identity=None, recorded=None, network_refusal=None):
     """raw interface dicts -> normalised list.
 
     networks: {name: network spec}; used: {ip: partition} for addresses of *other* partitions;
-    host_addresses: the host's own addresses (with or without /prefix), which no routed interface may take.
+    host_addresses: the host's own addresses (with or without /prefix), which no routed interface may take;
+    identity: the state directory's, for default MACs; recorded: the partition's recorded interfaces;
+    network_refusal(name): why the bridge of a recorded network is not this state directory's to join, or None.
     """
     result = []
     seen_names, seen_ips = set(), {}
@@ -145,6 +156,9 @@ def normalise_interfaces(raw, partition, networks, used, host_addresses=()):
             if network is None:
                 raise InvalidOption(option + ".network", item.get("network"),
                                     "no such network; create it with linuxvps.partitions.network")
+            refusal = network_refusal(network["name"]) if network_refusal else None
+            if refusal:
+                raise InvalidOption(option + ".network", item.get("network"), refusal)
         else:
             raise InvalidOption(option + ".network", None, "give a network, or mode: routed")
         addresses = []
@@ -155,7 +169,7 @@ def normalise_interfaces(raw, partition, networks, used, host_addresses=()):
                 raise InvalidOption(option + ".addresses", value, "is already used by partition %s" % owner)
             seen_ips[str(ip)] = partition
             addresses.append(cidr)
-        mac = (item.get("mac") or default_mac(partition, name)).lower()
+        mac = (item.get("mac") or _default_mac(partition, name, identity, recorded)).lower()
         if not MAC.match(mac) or int(mac[:2], 16) & 1:
             raise InvalidOption(option + ".mac", item.get("mac"), "expected a unicast MAC such as 02:00:00:00:00:01")
         has4 = any(":" not in cidr for cidr in addresses)

@@ -18,8 +18,8 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, networks, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
@@ -66,21 +66,26 @@ class Launcher:
                                   annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                   machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
         write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
+        hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
         try:
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
             pid = int(read_text(disk.pid_file))  # written by the runtime's create
             for iface in spec.get("interfaces") or []:
-                self.guard(name, iface, net.attach(pid, name, iface, iface.get("network")))
+                network = iface.get("network")
+                net.attach(pid, name, iface, hosts[iface["name"]], engine.owner, network,
+                           bridge_unmarked_ok=network is not None and networks.claims_unmarked(engine.store.load_network(network)))
+                self.guard(name, iface, hosts[iface["name"]])
             engine.runtime.start(name)
+            # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
-                                               "stop_signal": oci.stop_signal(spec, init)})
+                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)
         except Exception:
-            self.clean_runtime(name, disk, spec)
+            self.clean_runtime(name, disk, spec, hosts)
             raise
         return document
 
@@ -96,28 +101,37 @@ class Launcher:
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
-        self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec)
+        self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document))
         if document is not None:
             document = dict(document, running=None)
             self.engine.store.save_partition(name, document)
         return document
 
-    def clean_runtime(self, name, disk, spec=None):
-        """Interfaces, container, overlay mount and cgroup of a partition that no longer runs."""
+    def clean_runtime(self, name, disk, spec=None, hosts=None):
+        """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup of a partition that no longer
+        runs. A host end that cannot go (another state directory's link of that name) keeps none of the rest: its
+        error is raised once the container, mount and cgroup are gone."""
+        refused = []
         for iface in (spec or {}).get("interfaces") or []:
-            firewall.unguard_interface(self.engine.nft_table, net.host_ifname(name, iface["name"]))
-            net.detach(name, iface["name"])
+            host = (hosts or {}).get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
+            firewall.unguard_interface(self.engine.nft_table, host)
+            try:
+                net.detach(host, name, iface["name"], self.engine.owner)
+            except NetworkError as exc:
+                refused.append(exc)
         self.engine.runtime.delete(name)
         disk.unmount()
         try:
             self.engine.cgroup(name).remove()
         except CgroupError:
             pass  # the runtime removes its cgroups; this only sweeps leftovers
+        if refused:
+            raise refused[0]
 
     def guard(self, name, iface, host_ifname):
         """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""
         firewall.guard_interface(self.engine.nft_table, host_ifname, firewall.partition_rules(iface))
-        net.set_download_rate(name, iface["name"], (iface.get("rate") or {}).get("ingress"))
+        net.set_download_rate(host_ifname, name, iface["name"], (iface.get("rate") or {}).get("ingress"))
 
     @staticmethod
     def write_resolv_conf(root, spec, owner):

@@ -52,15 +52,64 @@ def require_pyroute2():
         raise MissingDependency("pyroute2", "Install it with 'apt-get install python3-pyroute2' or 'pip install pyroute2'.")
 
 
-def host_ifname(partition, ifname):
-    """Deterministic host-side veth name within IFNAMSIZ (15): 'lv' + 11 hex digits."""
+def host_ifname(identity, partition, ifname):
+    """Host-side veth name within IFNAMSIZ (15): 'lv' + 11 hex digits of (state directory identity, partition,
+    interface), so partitions of the same name in two state directories never share (and remove) one name."""
+    return "lv" + hashlib.sha1(("%s/%s/%s" % (identity, partition, ifname)).encode()).hexdigest()[:11]
+
+
+def legacy_host_ifname(partition, ifname):
+    """The name before identities: what partitions started by earlier versions still run with."""
     return "lv" + hashlib.sha1(("%s/%s" % (partition, ifname)).encode()).hexdigest()[:11]
 
 
-def default_mac(partition, ifname):
-    """A stable, locally administered unicast MAC derived from partition and interface names."""
-    digest = hashlib.sha1(("mac/%s/%s" % (partition, ifname)).encode()).digest()
+def default_mac(identity, partition, ifname):
+    """A stable, locally administered unicast MAC derived from the state directory, partition and interface."""
+    return _mac(hashlib.sha1(("mac/%s/%s/%s" % (identity, partition, ifname)).encode()).digest())
+
+
+def legacy_default_mac(partition, ifname):
+    """The default MAC before identities (interfaces recorded with it keep it)."""
+    return _mac(hashlib.sha1(("mac/%s/%s" % (partition, ifname)).encode()).digest())
+
+
+def _mac(digest):
     return ":".join("%02x" % byte for byte in (0x02,) + tuple(bytearray(digest[:5])))
+
+
+class Owner:
+    """The links one state directory makes carry 'linuxvps:<identity>:<what>' as their alias (IFLA_IFALIAS): the kernel
+    keeps it with the link, `ip link` shows it, and a state directory removes only links that carry its own.
+
+    The kernel ignores an alias given with the link's creation, so it is set right after; a run killed in between
+    leaves an unmarked link, which only a record of the state directory (or a name derived from its identity) claims.
+    """
+
+    PREFIX = "linuxvps:"
+
+    def __init__(self, identity):
+        self.identity = identity
+
+    def mark(self, what):
+        return "%s%s:%s" % (self.PREFIX, self.identity, what)
+
+    @classmethod
+    def of(cls, alias):
+        """The identity an alias names, or None for a link without our mark (docker0, eth0, one of an earlier version)."""
+        parts = (alias or "").split(":", 2)
+        return parts[1] if len(parts) == 3 and alias.startswith(cls.PREFIX) and parts[1] else None
+
+    def refusal(self, alias, name, unmarked_ok=False):
+        """None when this state directory may change or remove the link; else why not."""
+        owner = self.of(alias)
+        if owner is not None and owner == self.identity:
+            return None
+        if owner is not None:
+            return "%s belongs to another state directory (identity %s)" % (name, owner)
+        if unmarked_ok:
+            return None
+        return "%s was not made by this state directory (it carries no linuxvps owner mark%s)" % (
+            name, ", its alias is %r" % alias if alias else "")
 
 
 def link_local(mac):
@@ -71,8 +120,8 @@ def link_local(mac):
     return str(ipaddress.IPv6Address(bytes(bytearray([0xFE, 0x80] + [0] * 6 + eui))))
 
 
-def _host_end(partition, ifname):
-    return "%s (host end of %s/%s)" % (host_ifname(partition, ifname), partition, ifname)
+def _host_end(host, partition, ifname):
+    return "%s (host end of %s/%s)" % (host, partition, ifname)
 
 
 def _inside(ifname, partition):
@@ -205,19 +254,25 @@ def _host_is_gateway(ipr, iface, bridge):
 
 # ---- bridges (host networks) --------------------------------------------------------------------
 def bridge_state(name):
-    """{'exists', 'kind', 'addresses': [cidr...]} of a host bridge; kind is the link's ('bridge', 'veth'; None for eth0, lo)."""
+    """{'exists', 'kind', 'alias', 'owner', 'addresses': [cidr...]} of a host bridge; kind is the link's ('bridge', 'veth';
+    None for eth0, lo), owner the state directory identity its alias marks it with (None: unmarked)."""
     target = "bridge %s" % name
     with host_netlink() as ipr:
         index = _index(ipr, name, target)
         if index is None:
-            return {"exists": False, "kind": None, "addresses": []}
-        return {"exists": True, "kind": _kind(ipr, index, target), "addresses": _addresses(ipr, index, target)}
+            return {"exists": False, "kind": None, "alias": None, "owner": None, "addresses": []}
+        kind, alias = _kind_and_alias(ipr, index, target)
+        return {"exists": True, "kind": kind, "alias": alias, "owner": Owner.of(alias), "addresses": _addresses(ipr, index, target)}
 
 
-def _kind(ipr, index, target):
+def _kind_and_alias(ipr, index, target):
     (link,) = netlink_call(ipr, "get_links", index, target=target)
     info = link.get_attr("IFLA_LINKINFO")
-    return None if info is None else info.get_attr("IFLA_INFO_KIND")
+    return (None if info is None else info.get_attr("IFLA_INFO_KIND")), link.get_attr("IFLA_IFALIAS")
+
+
+def _set_alias(ipr, index, alias, target):
+    netlink_call(ipr, "link", "set", index=index, ifalias=alias, target=target)
 
 
 def _addresses(ipr, index, target):
@@ -236,26 +291,38 @@ def host_addresses():
                           for msg in netlink_call(ipr, "get_addr", target="the host")))
 
 
-def ensure_bridge(name, addresses):
-    """Create the bridge if needed, bring it up and make its addresses exactly these."""
+def ensure_bridge(name, addresses, mark):
+    """Create the bridge if needed, mark it as ours, bring it up and make its addresses exactly these.
+
+    The caller has decided the bridge is its own (networks.bridge_refusal); a link of that name made by someone
+    else meanwhile fails the creation (EEXIST) instead of being taken."""
     target = "bridge %s" % name
     with host_netlink() as ipr:
         if _index(ipr, name, target) is None:
             netlink_call(ipr, "link", "add", ifname=name, kind="bridge", target=target)
         index = _existing_index(ipr, name, target)
+        if _kind_and_alias(ipr, index, target)[1] != mark:
+            _set_alias(ipr, index, mark, target)
         netlink_call(ipr, "link", "set", index=index, state="up", target=target)
         _sync_addresses(ipr, index, addresses, target)
 
 
-def delete_link(name):
-    _delete_link(name, name)
+def delete_bridge(name, owner, unmarked_ok=False):
+    """Remove the bridge if it is owner's (unmarked_ok: a record of owner's claims an unmarked one); else NetworkError."""
+    _delete_owned(name, "bridge %s" % name, "bridge", owner, unmarked_ok)
 
 
-def _delete_link(name, target):
+def _delete_owned(name, target, kind, owner, unmarked_ok):
+    """Remove the link name if it is a kind link of owner; gone already is fine, anyone else's is refused."""
     with host_netlink() as ipr:
         index = _index(ipr, name, target)
-        if index is not None:
-            netlink_call(ipr, "link", "del", index=index, target=target, tolerate=LINK_GONE)
+        if index is None:
+            return
+        found, alias = _kind_and_alias(ipr, index, target)
+        refusal = owner.refusal(alias, target, unmarked_ok) if found == kind else "%s is not a %s (%s)" % (target, kind, found or "a device")
+        if refusal:
+            raise NetworkError("refusing to remove %s: %s" % (name, refusal), link=name)
+        netlink_call(ipr, "link", "del", index=index, target=target, tolerate=LINK_GONE)
 
 
 def _sync_addresses(ipr, index, wanted, target):
@@ -280,25 +347,24 @@ def enable_forwarding():
 
 
 # ---- partition interfaces ---------------------------------------------------------------------
-def attach(pid, partition, iface, bridge=None):
-    """Create the veth pair for one interface of a running partition and configure both ends."""
-    host = host_ifname(partition, iface["name"])
+def attach(pid, partition, iface, host, owner, bridge=None, bridge_unmarked_ok=False):
+    """Create the veth pair host/host+"p" for one interface of a running partition, marked as owner's, and configure
+    both ends. The bridge must be owner's (bridge_unmarked_ok: a record of owner's claims an unmarked one)."""
     peer = host + "p"
-    outside = _host_end(partition, iface["name"])
+    outside = _host_end(host, partition, iface["name"])
     peer_target = "%s (partition end of %s/%s)" % (peer, partition, iface["name"])
     with host_netlink() as ipr:
+        bridge_index = None if bridge is None else _owned_bridge(ipr, bridge, owner, bridge_unmarked_ok)
         stale = _index(ipr, host, outside)
-        if stale is not None:  # left by a partition that died without us
-            netlink_call(ipr, "link", "del", index=stale, target=outside, tolerate=LINK_GONE)
+        if stale is not None:  # left by a partition that died without us, or by a run killed before marking it
+            _delete_owned(host, outside, "veth", owner, unmarked_ok=True)  # the name derives from owner's identity
         netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, target=outside)
         index, peer_index = _existing_index(ipr, host, outside), _existing_index(ipr, peer, peer_target)
+        _set_alias(ipr, index, owner.mark("partition/%s/%s" % (partition, iface["name"])), outside)
         if iface.get("mtu"):
             netlink_call(ipr, "link", "set", index=index, mtu=iface["mtu"], target=outside)
             netlink_call(ipr, "link", "set", index=peer_index, mtu=iface["mtu"], target=peer_target)
-        if bridge is not None:
-            bridge_index = _index(ipr, bridge, "bridge %s" % bridge)
-            if bridge_index is None:
-                raise NetworkError("network bridge %s does not exist; create it with linuxvps.partitions.network" % bridge)
+        if bridge_index is not None:
             netlink_call(ipr, "link", "set", index=index, master=bridge_index, target=outside)
         netlink_call(ipr, "link", "set", index=peer_index, net_ns_pid=pid, target=peer_target)
         if iface["mode"] == "routed":
@@ -324,12 +390,25 @@ def attach(pid, partition, iface, bridge=None):
     return host
 
 
-def update(pid, partition, old, new):
-    """Apply address and gateway changes of one interface live."""
+def _owned_bridge(ipr, bridge, owner, unmarked_ok):
+    """The index of the bridge a partition joins, once it is known to be a bridge of owner's."""
+    target = "bridge %s" % bridge
+    index = _index(ipr, bridge, target)
+    if index is None:
+        raise NetworkError("network bridge %s does not exist; create it with linuxvps.partitions.network" % bridge)
+    kind, alias = _kind_and_alias(ipr, index, target)
+    refusal = owner.refusal(alias, target, unmarked_ok) if kind == "bridge" else "%s is not a bridge (%s)" % (target, kind or "a device")
+    if refusal:
+        raise NetworkError("refusing to join %s: %s" % (bridge, refusal), link=bridge)
+    return index
+
+
+def update(pid, partition, old, new, host):
+    """Apply address and gateway changes of one interface live (host: the name of its host end)."""
     with host_netlink() as ipr:
         if new["mode"] == "routed":
-            outside = _host_end(partition, new["name"])
-            index = _existing_index(ipr, host_ifname(partition, new["name"]), outside)
+            outside = _host_end(host, partition, new["name"])
+            index = _existing_index(ipr, host, outside)
             _sync_host_routes(ipr, index, old["addresses"], new["addresses"], outside)
         host_gateway = _host_is_gateway(ipr, new, new.get("network"))
     inside = _inside(new["name"], partition)
@@ -372,11 +451,11 @@ def _sync_routes(ipr, index, iface, target):
             netlink_call(ipr, "route", "del", tolerate=ROUTE_GONE, **default)
 
 
-def set_download_rate(partition, ifname, bits_per_second):
-    """Shape what the host sends into the partition (the host end's egress) with tbf; None removes it."""
-    outside = _host_end(partition, ifname)
+def set_download_rate(host, partition, ifname, bits_per_second):
+    """Shape what the host sends into the partition (the egress of host, its host end) with tbf; None removes it."""
+    outside = _host_end(host, partition, ifname)
     with host_netlink() as ipr:
-        index = _existing_index(ipr, host_ifname(partition, ifname), outside)
+        index = _existing_index(ipr, host, outside)
         qdiscs = netlink_call(ipr, "get_qdiscs", index=index, target=outside)
         shaped = any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in qdiscs)
         if bits_per_second is None:
@@ -390,17 +469,19 @@ def set_download_rate(partition, ifname, bits_per_second):
                      target=outside)
 
 
-def detach(partition, ifname):
-    """Remove the host end of an interface (its peer and the routes through it go with it)."""
-    _delete_link(host_ifname(partition, ifname), _host_end(partition, ifname))
+def detach(host, partition, ifname, owner):
+    """Remove host, the host end of an interface (its peer and the routes through it go with it), unless another
+    state directory marked it. Its name derives from owner's identity (or, for a partition an earlier version
+    started, from the partition's): unmarked, it is one a run killed before marking it left."""
+    _delete_owned(host, _host_end(host, partition, ifname), "veth", owner, unmarked_ok=True)
 
 
 COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
 
 
-def counters(partition, ifname):
-    """rx/tx bytes and packets as the partition sees them (the host end counts the other way)."""
-    base = "/sys/class/net/%s/statistics/" % host_ifname(partition, ifname)
+def counters(host):
+    """rx/tx bytes and packets as the partition sees them (host, its host end, counts the other way)."""
+    base = "/sys/class/net/%s/statistics/" % host
     values = dict((name, lowlevel.to_int(lowlevel.read_text(base + name))) for name in COUNTERS)
     return {"rx_bytes": values["tx_bytes"], "tx_bytes": values["rx_bytes"],
             "rx_packets": values["tx_packets"], "tx_packets": values["rx_packets"]}

@@ -1,7 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, linuxvps.partitions contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Host networks: a Linux bridge with gateway addresses and optional NAT, recorded in the state directory."""
+"""Host networks: a Linux bridge with gateway addresses and optional NAT, recorded in the state directory.
+
+The bridge is named by the user, so what makes it this state directory's is its owner mark (net.Owner) and the
+record: the record is saved before the bridge is made, with "bridge": "creating", and says "made" once the bridge
+carries the mark. A bridge another state directory marked, or an unmarked one no record of ours claims (docker0,
+a bridge the administrator made), is never taken, changed or removed.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -61,6 +67,24 @@ def normalise_network(params):
     return spec
 
 
+def claims_unmarked(document):
+    """Whether the network's record claims a bridge without our mark: a record saved before the bridge was made and
+    marked (a run killed in between), or one an earlier version saved (before marks)."""
+    return document is not None and document.get("bridge") != "made"
+
+
+def bridge_refusal(name, bridge, document, identity):
+    """None when the state directory of identity may manage bridge (net.bridge_state of name) with its record
+    document; else why not."""
+    if not bridge["exists"]:
+        return None
+    if bridge["kind"] != "bridge":
+        # eth0, a veth, a bond...: taking it would put the bridge's addresses on it, removing would delete it
+        return "is a host interface that is not a bridge (%s)" % (bridge["kind"] or "a device")
+    refusal = net.Owner(identity).refusal(bridge.get("alias"), "bridge %s" % name, claims_unmarked(document))
+    return None if refusal is None else "is not this state directory's to manage: " + refusal
+
+
 def bridge_addresses(spec):
     return sorted(cidr for cidr in (spec.get("ipv4"), spec.get("ipv6")) if cidr)
 
@@ -91,34 +115,44 @@ class NetworkStore:
         spec = normalise_network(params) if state == "present" else {"name": validate_bridge_name("name", params.get("name"))}
         name = spec["name"]
         with self.store.lock(create=not check_mode):
+            identity = self.store.identity()
             observed = self.observe(name)
-            if observed["bridge"]["exists"] and observed["bridge"]["kind"] != "bridge":
-                # eth0, a veth, a bond...: taking it would put the bridge's addresses on it, removing would delete it
-                raise InvalidOption("name", name, "is a host interface that is not a bridge (%s)" % (observed["bridge"]["kind"] or "a device"))
-            document = observed["document"]
+            document, bridge = observed["document"], observed["bridge"]
+            refusal = bridge_refusal(name, bridge, document, identity)
+            if refusal and (state == "present" or document is None):
+                raise InvalidOption("name", name, refusal)
             before = dict(document, state="present") if document else {"state": "absent"}
+            before.pop("bridge", None)
             if state == "absent":
-                if document is None and not observed["bridge"]["exists"]:
-                    return False, None, {"before": before, "after": before}
-                users = self.users(name)
-                if users and not params.get("force"):
-                    raise Conflict("network %s has partitions attached: %s; detach them or use force: true"
-                                   % (name, ", ".join(users)), partitions=users)
-                if not check_mode:
-                    firewall.remove_nat(self.table, name)
-                    net.delete_link(name)
-                    self.store.remove_network(name)
-                    firewall.remove_empty_tables(self.table)
-                return True, None, {"before": before, "after": {"state": "absent"}}
-            live_ok = (observed["bridge"]["exists"] and observed["bridge"]["addresses"] == bridge_addresses(spec)
-                       and observed["nat"] == spec["nat"])
+                return self._remove(name, params, document, bridge, refusal, before, check_mode)
+            live_ok = (bridge["exists"] and bridge["owner"] is not None and bridge["owner"] == identity
+                       and bridge["addresses"] == bridge_addresses(spec) and observed["nat"] == spec["nat"])
             changed = document is None or {k: document.get(k) for k in spec} != spec or not live_ok
             if changed and not check_mode:
-                net.ensure_bridge(name, bridge_addresses(spec))
+                owner = net.Owner(identity)
+                # recorded first: a run killed before the bridge carries the mark leaves a record claiming it
+                self.store.save_network(name, dict(spec, bridge="made" if bridge["owner"] == identity else "creating"))
+                net.ensure_bridge(name, bridge_addresses(spec), owner.mark("network/" + name))
                 if spec["nat"]:
                     net.enable_forwarding()
                     firewall.ensure_nat(self.table, name, str(ipaddress.ip_interface(spec["ipv4"]).network), spec["uplink"])
                 else:
                     firewall.remove_nat(self.table, name)
-                self.store.save_network(name, spec)
+                self.store.save_network(name, dict(spec, bridge="made"))
             return changed, spec, {"before": before, "after": dict(spec, state="present")}
+
+    def _remove(self, name, params, document, bridge, refusal, before, check_mode):
+        """Remove the network: its NAT, its bridge (unless refusal says the bridge is not ours: it stays), its record."""
+        if document is None and not bridge["exists"]:
+            return False, None, {"before": before, "after": before}
+        users = self.users(name)
+        if users and not params.get("force"):
+            raise Conflict("network %s has partitions attached: %s; detach them or use force: true"
+                           % (name, ", ".join(users)), partitions=users)
+        if not check_mode:
+            firewall.remove_nat(self.table, name)
+            if refusal is None:
+                net.delete_bridge(name, net.Owner(self.store.identity()), unmarked_ok=claims_unmarked(document))
+            self.store.remove_network(name)
+            firewall.remove_empty_tables(self.table)
+        return True, None, {"before": before, "after": {"state": "absent"}}

@@ -40,13 +40,20 @@ class Reporter:
             console_log=None if engine.supervisor else engine.console_log(name),
             config=spec,
             id_base=engine.recorded_id_base(spec),
-            interfaces=[dict(iface, host_interface=net.host_ifname(name, iface["name"]),
-                             **(dict.fromkeys(net.COUNTERS) if stopped else net.counters(name, iface["name"])))
-                        for iface in spec.get("interfaces") or []],
+            interfaces=self._interfaces(name, document, spec, stopped),
         )
         if usage:
             view["usage"] = self.usage(name, spec, observed)
         return view
+
+    def _interfaces(self, name, document, spec, stopped):
+        """The spec's interfaces with their host end (as running, or as a start would name it) and its counters."""
+        hosts = self.engine.host_interfaces(name, {"spec": spec} if stopped else document)
+        views = []
+        for iface in spec.get("interfaces") or []:
+            host = hosts.get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
+            views.append(dict(iface, host_interface=host, **(dict.fromkeys(net.COUNTERS) if stopped else net.counters(host))))
+        return views
 
     def usage(self, name, spec, observed):
         """Counters of the partition's cgroup while it runs, and its disk use."""

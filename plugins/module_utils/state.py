@@ -7,6 +7,7 @@ Layout under the state directory (default /var/lib/linuxvps)::
 
     lock                          flock(2) that serialises runs on one host (hostlock.py)
     handover/<name>               the lock holder's note letting a partition's unit commands run on its lock
+    identity                      this state directory's random ID, made once: its links on the host carry it
     rootfs/<name>/manifest.json   a template's manifest
     rootfs/<name>/rootfs/         the template tree (read-only lower layer)
     partitions/<name>/partition.json
@@ -21,9 +22,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import json
 import os
+import re
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -35,6 +38,8 @@ DEFAULT_STATE_DIR = "/var/lib/linuxvps"
 # The state_dir option of every module (documented once, in doc_fragments/state.py).
 STATE_DIR_ARGSPEC = dict(state_dir=dict(type="path", default=DEFAULT_STATE_DIR))
 DOCUMENT_VERSION = 1
+# 128 random bits as hex: the state directory's identity, not its path (a state directory may move).
+IDENTITY = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def read_json(path):
@@ -118,11 +123,53 @@ class StateStore:
     def rootfs_manifest(self, name):
         return os.path.join(self.rootfs_dir(name), "manifest.json")
 
+    @property
+    def identity_file(self):
+        return os.path.join(self.root, "identity")
+
     def ensure_layout(self):
-        """Create the top-level directories (idempotent)."""
+        """Create the top-level directories and the identity (idempotent)."""
         for path in (self.root, self.rootfs_base, self.partitions_base, self.networks_base, self.runtime_root):
             if not os.path.isdir(path):
                 os.makedirs(path, 0o711)
+        if self.identity() is None:
+            self._make_identity()
+
+    def identity(self):
+        """This state directory's identity (32 hex digits), or None before ensure_layout made it.
+
+        Names and owner marks of the host links the state directory makes derive from it, so two state
+        directories on one host never take each other's links, wherever either is moved to.
+        """
+        try:
+            with open(self.identity_file, "r") as handle:
+                value = handle.read(64).strip()
+        except IOError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise PartitionError("cannot read %s: %s" % (self.identity_file, exc.strerror), path=self.identity_file)
+        if not IDENTITY.match(value):
+            raise CorruptDocument("state directory identity %s is not 32 hex digits: %r" % (self.identity_file, value[:40]),
+                                  path=self.identity_file)
+        return value
+
+    def _make_identity(self):
+        """Write a new identity where there is none: linked into place, so a concurrent maker's stays and a
+        killed run leaves either none or a whole one."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-identity-", dir=self.root)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write("%s\n" % binascii.hexlify(os.urandom(16)).decode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            try:
+                os.link(tmp, self.identity_file)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise PartitionError("cannot write %s: %s" % (self.identity_file, exc.strerror), path=self.identity_file)
+        finally:
+            os.unlink(tmp)
 
     def ensure_searchable(self, path):
         """Let others pass through every directory from / down to path, which lies in the state directory.

@@ -15,6 +15,8 @@ description:
   - Creates a Linux bridge on the target with the gateway addresses partitions on it use, and optionally
     masquerades its IPv4 subnet to an uplink with nftables (a table of the collection's own).
   - Partitions join it through their O(linuxvps.partitions.partition#module:interfaces[].network) option.
+  - The network is recorded in O(state_dir) before its bridge is made, so a run killed in between leaves a record
+    the next run converges.
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
@@ -28,7 +30,11 @@ attributes:
     description: Shows the network's settings before and after.
 options:
   name:
-    description: Name of the network, which is also the bridge's interface name (a letter, then up to 14 of V(a-z), V(0-9), V(-)).
+    description:
+      - Name of the network, which is also the bridge's interface name (a letter, then up to 14 of V(a-z), V(0-9), V(-)).
+      - The bridge carries an owner mark of the state directory in its alias. A host interface of that name that is not
+        a bridge, a bridge another state directory marked, or a bridge without a mark that no record of this state
+        directory claims (such as C(docker0)) is refused, with either O(state), before anything changes.
     type: str
     required: true
   state:

@@ -233,7 +233,10 @@ options:
         description: Interface name inside the partition. Defaults to C(eth<index>).
         type: str
       network:
-        description: A network made by M(linuxvps.partitions.network) (bridge mode).
+        description:
+          - A network made by M(linuxvps.partitions.network) in the same O(state_dir) (bridge mode).
+          - Host interfaces that are no network of the state directory (C(eth0), C(lo), C(docker0), a partition's veth)
+            and a recorded network whose bridge now belongs to someone else are refused.
         type: str
       mode:
         description:
@@ -255,7 +258,9 @@ options:
         description: IPv6 default gateway. Defaults to the network's address in bridge mode.
         type: str
       mac:
-        description: MAC address. Defaults to a stable, locally administered one derived from the partition and interface names.
+        description:
+          - MAC address. Defaults to a stable, locally administered one derived from the state directory's identity and
+            the partition and interface names (an interface recorded with the default of earlier versions keeps it).
         type: str
       mtu:
         description: MTU of both ends of the veth pair.

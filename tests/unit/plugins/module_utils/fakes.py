@@ -225,7 +225,8 @@ class FakeIdRanges:
 
 
 class FakeHostNet:
-    """Partition interfaces on the host: net's veth calls log ("attach" | "update" | "detach", partition, ifname), and a
+    """Partition interfaces on the host: net's veth calls log ("attach" | "update" | "detach", partition, ifname) and
+    the host ends live in `links` ({host end: partition/ifname}); bridges are recorded ones of this state directory. A
     fake `nft` (firewall.run) keeps the netdev chains its scripts make, lists them the way `nft -j` does (counted in
     listings) and loses them all with flush(), as `nft flush ruleset` does. install() puts both in place."""
 
@@ -236,20 +237,32 @@ class FakeHostNet:
         self.table = False
         self.chains = {}  # chain -> [comment of each rule]
         self.listings = 0
+        self.links = {}  # host end -> "partition/ifname"
+        self.detached = []  # host ends, in the order detach was asked to remove them
+        self.bridges = {}  # name -> net.bridge_state()
 
     def install(self, monkeypatch):
         monkeypatch.setattr(firewall, "find_program", lambda name: "/usr/sbin/" + name)
         monkeypatch.setattr(firewall, "run", self.nft)
         monkeypatch.setattr(net, "attach", self.attach)
-        monkeypatch.setattr(net, "update", lambda pid, partition, old, new: self.log.append(("update", partition, new["name"])))
-        monkeypatch.setattr(net, "detach", lambda partition, ifname: self.log.append(("detach", partition, ifname)))
-        monkeypatch.setattr(net, "set_download_rate", lambda partition, ifname, rate: None)
-        monkeypatch.setattr(net, "counters", lambda partition, ifname: dict.fromkeys(net.COUNTERS, 0))
+        monkeypatch.setattr(net, "update", lambda pid, partition, old, new, host: self.log.append(("update", partition, new["name"])))
+        monkeypatch.setattr(net, "detach", self.detach)
+        monkeypatch.setattr(net, "set_download_rate", lambda host, partition, ifname, rate: None)
+        monkeypatch.setattr(net, "counters", lambda host: dict.fromkeys(net.COUNTERS, 0))
+        monkeypatch.setattr(net, "bridge_state", self.bridge_state)
         return self
 
-    def attach(self, pid, partition, iface, bridge=None):
+    def attach(self, pid, partition, iface, host, owner, bridge=None, bridge_unmarked_ok=False):
         self.log.append(("attach", partition, iface["name"]))
-        return net.host_ifname(partition, iface["name"])
+        self.links[host] = "%s/%s" % (partition, iface["name"])
+
+    def detach(self, host, partition, ifname, owner):
+        self.log.append(("detach", partition, ifname))
+        self.detached.append(host)
+        self.links.pop(host, None)
+
+    def bridge_state(self, name):
+        return self.bridges.get(name) or {"exists": False, "kind": None, "alias": None, "owner": None, "addresses": []}
 
     def flush(self):
         self.table, self.chains = False, {}

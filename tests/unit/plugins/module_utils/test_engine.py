@@ -15,7 +15,8 @@ import pytest
 from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, net, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, NetworkError, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
@@ -302,7 +303,7 @@ def host_net(engine, monkeypatch):
 
 def test_a_guard_lost_to_an_nft_flush_is_planned_in_check_mode_and_restored_by_the_next_run(engine, host_net):
     started(engine, "web1", **BRIDGED)
-    chain = "if_" + net.host_ifname("web1", "eth0")
+    chain = "if_" + engine.host_ifname("web1", "eth0")
     rules = len(host_net.chains[chain])
 
     def empty_chain():
@@ -343,6 +344,85 @@ def test_a_partition_without_interfaces_reads_no_guards(engine, host_net):
     started(engine, "web1")
     assert Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}})[0].actions == []
     assert host_net.listings == 0
+
+
+def test_two_state_directories_name_their_partitions_links_apart_and_remove_only_their_own(tmp_path, monkeypatch):
+    first, second = FakeEngine(str(tmp_path / "one")), FakeEngine(str(tmp_path / "two"))
+    host_net = FakeHostNet(first.log).install(monkeypatch)
+    for engine in (first, second):
+        engine.store.save_network("lvbr0", {"name": "lvbr0", "ipv4": "10.213.0.1/24", "ipv6": None, "nat": False, "uplink": None})
+        started(engine, "web1", **BRIDGED)
+    ends = [engine.host_ifname("web1", "eth0") for engine in (first, second)]
+    assert len(set(ends)) == 2 and sorted(host_net.links) == sorted(ends)
+    # the control: the naming before identities gives both the one name, so either start removed the other's link
+    legacy = [net.legacy_host_ifname("web1", "eth0") for _engine in (first, second)]
+    assert legacy[0] == legacy[1] and legacy[0] not in ends
+    macs = [engine.store.load_partition("web1")["spec"]["interfaces"][0]["mac"] for engine in (first, second)]
+    assert macs[0] != macs[1]
+    Converger(first).converge({"name": "web1", "state": "absent"})
+    assert host_net.detached == [ends[0]] and list(host_net.links) == [ends[1]]
+
+
+def test_the_running_record_names_its_host_ends_and_a_start_of_an_earlier_version_is_stopped_by_its_old_names(engine, host_net):
+    started(engine, "web1", **BRIDGED)
+    document = engine.store.load_partition("web1")
+    assert document["running"]["host_interfaces"] == {"eth0": engine.host_ifname("web1", "eth0")}
+    legacy = net.legacy_host_ifname("web1", "eth0")
+    running = dict(document["running"])
+    del running["host_interfaces"]  # as an earlier version recorded it, running with its naming
+    engine.store.save_partition("web1", dict(document, running=running))
+    host_net.links = {legacy: "web1/eth0"}
+    assert engine.host_interfaces("web1", engine.store.load_partition("web1")) == {"eth0": legacy}
+    assert Reporter(engine).report("web1")["interfaces"][0]["host_interface"] == legacy
+    Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert host_net.detached == [legacy] and host_net.links == {}
+    Converger(engine).converge({"name": "web1", "state": "started"})  # started again: the names of now
+    assert list(host_net.links) == [engine.host_ifname("web1", "eth0")]
+    assert Reporter(engine).report("web1")["interfaces"][0]["host_interface"] == engine.host_ifname("web1", "eth0")
+
+
+def test_the_identity_is_made_once_by_the_first_run_that_writes_and_check_mode_makes_none(engine):
+    Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12"})
+    assert engine.store.identity() is None
+    started(engine, "web1")
+    identity = engine.store.identity()
+    assert identity and engine.identity == identity
+    started(engine, "web2")
+    assert engine.store.identity() == identity
+
+
+def test_a_host_end_that_cannot_go_keeps_no_container_mount_or_cgroup(engine, host_net, monkeypatch):
+    started(engine, "web1", **BRIDGED)
+
+    def refuse(host, partition, ifname, owner):
+        raise NetworkError("refusing to remove %s: it belongs to another state directory" % host)
+
+    monkeypatch.setattr(net, "detach", refuse)
+    with pytest.raises(NetworkError, match="refusing to remove"):
+        Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert ("delete", "web1") in engine.log and engine.runtime.containers == {}
+
+
+def test_a_launch_outside_a_run_makes_the_identity_its_links_are_named_and_marked_by(engine, host_net):
+    """A partition's systemd unit may start it before any run since the upgrade made the identity: the names and
+    marks of its links must be those every later run uses, never a provisional one."""
+    started(engine, "web1", **BRIDGED)
+    os.unlink(engine.store.identity_file)
+    Converger(engine).converge({"name": "web1", "state": "stopped"})
+    os.unlink(engine.store.identity_file)
+    Launcher(engine).launch(engine.store.load_partition("web1"), None)
+    made = engine.store.identity()
+    assert made and engine.store.load_partition("web1")["running"]["host_interfaces"] == {"eth0": net.host_ifname(made, "web1", "eth0")}
+
+
+@pytest.mark.parametrize("alias", [None, net.Owner("f" * 32).mark("network/lvbr0")])
+def test_a_partition_may_not_join_a_recorded_network_whose_bridge_is_not_ours(engine, host_net, alias):
+    engine.store.save_network("lvbr0", dict(engine.store.load_network("lvbr0"), bridge="made"))
+    host_net.bridges["lvbr0"] = {"exists": True, "kind": "bridge", "alias": alias, "owner": net.Owner.of(alias), "addresses": []}
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge(dict({"name": "web1", "rootfs": "debian12"}, **BRIDGED))
+    assert caught.value.option == "interfaces[0].network" and caught.value.value == "lvbr0"
+    assert engine.log == [] and engine.store.load_partition("web1") is None
 
 
 def test_secret_env_reaches_init_only(engine):

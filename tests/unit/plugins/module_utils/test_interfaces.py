@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
-from ansible_collections.linuxvps.partitions.plugins.module_utils.net import default_mac
+from ansible_collections.linuxvps.partitions.plugins.module_utils.net import default_mac, legacy_default_mac
 
 NETWORKS = {
     "lan": {"name": "lan", "ipv4": "10.213.0.1/24", "ipv6": "fd42:213::1/64"},
@@ -18,10 +18,11 @@ NETWORKS = {
     "odd": {"name": "odd", "ipv4": "169.254.0.1/16", "ipv6": "fe80::1/64"},
 }
 HOST_ADDRESSES = ["192.0.2.1/24", "2001:db8::1"]
+IDENTITY = "0123456789abcdef0123456789abcdef"
 
 
-def normalise(raw, used=None):
-    return interfaces.normalise_interfaces(raw, "web1", NETWORKS, used or {}, host_addresses=HOST_ADDRESSES)
+def normalise(raw, used=None, **kwargs):
+    return interfaces.normalise_interfaces(raw, "web1", NETWORKS, used or {}, host_addresses=HOST_ADDRESSES, identity=IDENTITY, **kwargs)
 
 
 def test_a_bridged_interface_gets_defaults_from_its_network():
@@ -30,7 +31,7 @@ def test_a_bridged_interface_gets_defaults_from_its_network():
         "name": "eth0", "network": "lan", "mode": "bridge",
         "addresses": ["10.213.0.5/24", "fd42:213::5/64"],
         "gateway": "10.213.0.1", "gateway6": "fd42:213::1",
-        "mac": default_mac("web1", "eth0"), "mtu": None,
+        "mac": default_mac(IDENTITY, "web1", "eth0"), "mtu": None,
         "rate": {"ingress": 10 ** 7, "egress": 10 ** 7}, "dns": None,
     }
 
@@ -133,3 +134,19 @@ def test_resolv_conf_merges_the_interfaces_dns_in_order_without_repeats():
 def test_no_resolv_conf_without_dns_settings():
     assert interfaces.resolv_conf([{"dns": None}, {"dns": {"nameservers": [], "search": []}}]) is None
     assert interfaces.resolv_conf(None) is None
+
+
+def test_a_recorded_mac_from_before_identities_is_kept_and_otherwise_the_identitys_default_is_used():
+    legacy = legacy_default_mac("web1", "eth0")
+    kept = normalise([{"network": "lan"}], recorded=[{"name": "eth0", "mac": legacy}])
+    assert kept[0]["mac"] == legacy
+    fresh = normalise([{"network": "lan"}], recorded=[{"name": "eth0", "mac": "02:00:00:00:00:09"}, {"name": "eth1", "mac": legacy}])
+    assert fresh[0]["mac"] == default_mac(IDENTITY, "web1", "eth0") != legacy
+    assert normalise([{"network": "lan", "mac": "02:00:00:00:00:07"}], recorded=[{"name": "eth0", "mac": legacy}])[0]["mac"] == "02:00:00:00:00:07"
+
+
+def test_a_network_whose_bridge_is_not_ours_is_refused_naming_the_option():
+    with pytest.raises(InvalidOption) as caught:
+        normalise([{"network": "lan"}], network_refusal=lambda name: "is not this state directory's to manage" if name == "lan" else None)
+    assert (caught.value.option, caught.value.value) == ("interfaces[0].network", "lan")
+    assert normalise([{"network": "v4only"}], network_refusal=lambda name: "no" if name == "lan" else None)[0]["network"] == "v4only"

@@ -8,17 +8,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import hashlib
 import os
 import socket
+
+import re
 
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import net
+from ansible_collections.linuxvps.partitions.plugins.module_utils import net, networks
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
 
-HOST_END = net.host_ifname("web1", "eth0")
+IDENTITY = "0123456789abcdef0123456789abcdef"
+OTHER = "fedcba9876543210fedcba9876543210"
+OWNER = net.Owner(IDENTITY)
+HOST_END = net.host_ifname(IDENTITY, "web1", "eth0")
 PEER = HOST_END + "p"
+HOST_END_MARK = OWNER.mark("partition/web1/eth0")
 MAC = "02:00:00:00:00:01"
 BRIDGE_INDEX = 5
 MUTATING = ("link", "addr", "route", "tc")
@@ -45,6 +52,7 @@ class FakeNetlink:
     def __init__(self):
         self.links = {"host": {"lo": 1, "br0": BRIDGE_INDEX}, "partition": {"lo": 1}}
         self.kinds = {BRIDGE_INDEX: "bridge"}  # index -> IFLA_INFO_KIND; none for a device such as lo or eth0
+        self.aliases = {BRIDGE_INDEX: OWNER.mark("network/br0")}  # index -> IFLA_IFALIAS
         self.addresses = {}  # (namespace, index) -> ["cidr", ...]
         self.qdiscs = {}  # index on the host -> ["tbf", ...]
         self.calls = []  # (namespace, method, *args, kwargs)
@@ -110,6 +118,8 @@ class FakeIPRoute:
             if kwargs["index"] not in names:
                 raise NetlinkError(errno.ENODEV)
             del links[names[kwargs["index"]]]
+        elif "ifalias" in kwargs:
+            self.world.aliases[kwargs["index"]] = kwargs["ifalias"]
         elif "net_ns_pid" in kwargs:
             self.world.links["partition"][names[kwargs["index"]]] = links.pop(names[kwargs["index"]])
         elif "ifname" in kwargs:
@@ -118,7 +128,8 @@ class FakeIPRoute:
     def get_links(self, index):
         self._record("get_links", (index,), {})
         kind = self.world.kinds.get(index)
-        return (FakeMessage({"IFLA_LINKINFO": FakeMessage({"IFLA_INFO_KIND": kind}) if kind else None}),)
+        return (FakeMessage({"IFLA_LINKINFO": FakeMessage({"IFLA_INFO_KIND": kind}) if kind else None,
+                             "IFLA_IFALIAS": self.world.aliases.get(index)}),)
 
     def get_addr(self, **kwargs):
         self._record("get_addr", (), kwargs)
@@ -169,16 +180,41 @@ def routed(**overrides):
 def test_host_ifname_fits_ifnamsiz_and_is_stable_per_interface():
     assert len(HOST_END) == 13 and HOST_END.startswith("lv")
     assert len(PEER) <= 15
-    assert net.host_ifname("web1", "eth0") == HOST_END
-    assert net.host_ifname("web1", "eth1") != HOST_END
-    assert net.host_ifname("web2", "eth0") != HOST_END
+    assert net.host_ifname(IDENTITY, "web1", "eth0") == HOST_END
+    assert net.host_ifname(IDENTITY, "web1", "eth1") != HOST_END
+    assert net.host_ifname(IDENTITY, "web2", "eth0") != HOST_END
+
+
+def test_two_state_directories_name_the_same_partitions_interfaces_apart():
+    # the control: before identities, web1/eth0 had one name on the host whichever state directory started it
+    assert net.legacy_host_ifname("web1", "eth0") == "lv" + hashlib.sha1(b"web1/eth0").hexdigest()[:11]
+    assert net.host_ifname(OTHER, "web1", "eth0") != HOST_END
+    assert net.default_mac(OTHER, "web1", "eth0") != net.default_mac(IDENTITY, "web1", "eth0")
+    assert net.legacy_host_ifname("web1", "eth0") not in (HOST_END, net.host_ifname(OTHER, "web1", "eth0"))
+    assert networks.NOT_A_BRIDGE.match(HOST_END) and networks.NOT_A_BRIDGE.match(PEER)
 
 
 def test_default_mac_is_stable_locally_administered_unicast():
-    mac = net.default_mac("web1", "eth0")
-    assert mac == net.default_mac("web1", "eth0") != net.default_mac("web1", "eth1")
+    mac = net.default_mac(IDENTITY, "web1", "eth0")
+    assert mac == net.default_mac(IDENTITY, "web1", "eth0") != net.default_mac(IDENTITY, "web1", "eth1")
     octets = [int(part, 16) for part in mac.split(":")]
     assert len(octets) == 6 and octets[0] == 0x02
+    assert net.legacy_default_mac("web1", "eth0") == "02:" + ":".join(
+        "%02x" % byte for byte in bytearray(hashlib.sha1(b"mac/web1/eth0").digest()[:5]))
+
+
+@pytest.mark.parametrize("alias, unmarked_ok, refused", [
+    ("linuxvps:%s:network/br0" % IDENTITY, False, None),
+    ("linuxvps:%s:network/br0" % OTHER, True, "belongs to another state directory (identity %s)" % OTHER),
+    (None, False, "was not made by this state directory (it carries no linuxvps owner mark)"),
+    ("docker bridge", False, "no linuxvps owner mark, its alias is 'docker bridge'"),
+    ("linuxvps::x", False, "no linuxvps owner mark"),
+    (None, True, None),
+])
+def test_owner_marks_tell_ours_from_another_state_directorys_and_nobodys(alias, unmarked_ok, refused):
+    refusal = OWNER.refusal(alias, "bridge br0", unmarked_ok)
+    assert refusal == refused if refused is None else refused in refusal
+    assert net.Owner.of(OWNER.mark("partition/web1/eth0")) == IDENTITY
 
 
 @pytest.mark.parametrize("mac, address", [
@@ -274,17 +310,18 @@ def test_counters_are_the_partitions_view(monkeypatch):
     base = "/sys/class/net/%s/statistics/" % HOST_END
     seen = {base + "rx_bytes": "100", base + "tx_bytes": "200", base + "rx_packets": "3", base + "tx_packets": "junk"}
     monkeypatch.setattr(net.lowlevel, "read_text", seen.get)
-    assert net.counters("web1", "eth0") == {"rx_bytes": 200, "tx_bytes": 100, "rx_packets": None, "tx_packets": 3}
-    assert set(net.counters("web1", "eth0")) == set(net.COUNTERS)
+    assert net.counters(HOST_END) == {"rx_bytes": 200, "tx_bytes": 100, "rx_packets": None, "tx_packets": 3}
+    assert set(net.counters(HOST_END)) == set(net.COUNTERS)
 
 
 # ---- bridges -------------------------------------------------------------------------------------
 def test_ensure_bridge_creates_brings_up_and_syncs_addresses(netlink):
     netlink.addresses[("host", 10)] = ["10.9.0.1/24"]
     netlink.fail("addr", "add", errno.EEXIST)  # added meanwhile: already so
-    net.ensure_bridge("lvbr", ["10.213.0.1/24", "fd42::1/64"])
+    net.ensure_bridge("lvbr", ["10.213.0.1/24", "fd42::1/64"], OWNER.mark("network/lvbr"))
     assert netlink.changes() == [
         ("host", "link", "add", {"ifname": "lvbr", "kind": "bridge"}),
+        ("host", "link", "set", {"index": 10, "ifalias": OWNER.mark("network/lvbr")}),
         ("host", "link", "set", {"index": 10, "state": "up"}),
         ("host", "addr", "del", {"index": 10, "address": "10.9.0.1", "prefixlen": 24}),
         ("host", "addr", "add", {"index": 10, "address": "10.213.0.1", "prefixlen": 24, "family": socket.AF_INET}),
@@ -297,37 +334,64 @@ def test_ensure_bridge_creates_brings_up_and_syncs_addresses(netlink):
 def test_a_bridge_that_cannot_be_made_is_not_taken_as_made(netlink):
     netlink.fail("link", "add", errno.EEXIST)
     with pytest.raises(NetworkError, match="netlink link add ifname=lvbr kind=bridge on bridge lvbr failed"):
-        net.ensure_bridge("lvbr", [])
+        net.ensure_bridge("lvbr", [], OWNER.mark("network/lvbr"))
 
 
 def test_bridge_state_reports_kind_and_global_addresses(netlink):
     netlink.addresses[("host", BRIDGE_INDEX)] = ["fd42::1/64", "10.213.0.1/24"]
-    assert net.bridge_state("br0") == {"exists": True, "kind": "bridge", "addresses": ["10.213.0.1/24", "fd42::1/64"]}
-    assert net.bridge_state("nope") == {"exists": False, "kind": None, "addresses": []}
+    assert net.bridge_state("br0") == {"exists": True, "kind": "bridge", "alias": OWNER.mark("network/br0"), "owner": IDENTITY,
+                                       "addresses": ["10.213.0.1/24", "fd42::1/64"]}
+    assert net.bridge_state("nope") == {"exists": False, "kind": None, "alias": None, "owner": None, "addresses": []}
 
 
 def test_bridge_state_tells_a_device_or_veth_from_a_bridge(netlink):
     netlink.links["host"].update(eth0=2, lv0=3)
     netlink.kinds[3] = "veth"
     assert net.bridge_state("eth0")["kind"] is None
-    assert net.bridge_state("lo") == {"exists": True, "kind": None, "addresses": []}
+    assert net.bridge_state("lo") == {"exists": True, "kind": None, "alias": None, "owner": None, "addresses": []}
     assert net.bridge_state("lv0")["kind"] == "veth"
 
 
-def test_delete_link_tolerates_a_link_gone_meanwhile_but_not_a_refusal(netlink):
+def test_an_existing_bridge_of_ours_keeps_its_mark_unwritten(netlink):
+    net.ensure_bridge("br0", [], OWNER.mark("network/br0"))
+    assert netlink.changes() == [("host", "link", "set", {"index": BRIDGE_INDEX, "state": "up"})]
+
+
+def test_delete_bridge_tolerates_a_link_gone_meanwhile_but_not_a_refusal(netlink):
     netlink.fail("link", "del", errno.ENODEV)
-    net.delete_link("br0")
+    net.delete_bridge("br0", OWNER)
     netlink.fail("link", "del", errno.EPERM)
-    with pytest.raises(NetworkError, match="netlink link del index=5 on br0 failed"):
-        net.delete_link("br0")
+    with pytest.raises(NetworkError, match="netlink link del index=5 on bridge br0 failed"):
+        net.delete_bridge("br0", OWNER)
+    net.delete_bridge("gone0", OWNER)
+
+
+@pytest.mark.parametrize("alias, unmarked_ok, kind, refused", [
+    ("linuxvps:%s:network/br0" % OTHER, True, "bridge", "belongs to another state directory"),
+    (None, False, "bridge", "carries no linuxvps owner mark"),
+    (OWNER.mark("network/br0"), False, "veth", "bridge br0 is not a bridge (veth)"),
+    (OWNER.mark("network/br0"), False, None, "bridge br0 is not a bridge (a device)"),
+])
+def test_delete_bridge_refuses_what_is_not_a_bridge_of_ours(netlink, alias, unmarked_ok, kind, refused):
+    netlink.aliases[BRIDGE_INDEX], netlink.kinds[BRIDGE_INDEX] = alias, kind
+    with pytest.raises(NetworkError, match="refusing to remove br0: .*" + re.escape(refused)):
+        net.delete_bridge("br0", OWNER, unmarked_ok)
+    assert netlink.changes() == [] and netlink.links["host"]["br0"] == BRIDGE_INDEX
+
+
+def test_delete_bridge_takes_an_unmarked_one_a_record_claims(netlink):
+    netlink.aliases[BRIDGE_INDEX] = None
+    net.delete_bridge("br0", OWNER, unmarked_ok=True)
+    assert "br0" not in netlink.links["host"]
 
 
 # ---- partition interfaces ------------------------------------------------------------------------
 def test_attach_makes_the_veth_moves_the_peer_in_and_configures_it_in_order(netlink):
     pid = os.getpid()
-    assert net.attach(pid, "web1", bridged(mtu=1400), "br0") == HOST_END
+    assert net.attach(pid, "web1", bridged(mtu=1400), HOST_END, OWNER, "br0") == HOST_END
     assert netlink.changes() == [
         ("host", "link", "add", {"ifname": HOST_END, "kind": "veth", "peer": PEER}),
+        ("host", "link", "set", {"index": 10, "ifalias": HOST_END_MARK}),
         ("host", "link", "set", {"index": 10, "mtu": 1400}),
         ("host", "link", "set", {"index": 11, "mtu": 1400}),
         ("host", "link", "set", {"index": 10, "master": BRIDGE_INDEX}),
@@ -346,7 +410,7 @@ def test_attach_makes_the_veth_moves_the_peer_in_and_configures_it_in_order(netl
 
 
 def test_attach_routed_gives_the_host_end_the_gateway_and_a_route_per_address(netlink):
-    net.attach(os.getpid(), "web1", routed())
+    net.attach(os.getpid(), "web1", routed(), HOST_END, OWNER)
     assert netlink.sysctls == [("/proc/sys/net/ipv4/conf/%s/proxy_arp" % HOST_END, 1), (IP_FORWARD, 1), (IP6_FORWARD, 1)]
     host = [call[1:] for call in netlink.changes() if call[0] == "host" and call[1] != "link"]
     assert host == [
@@ -363,7 +427,7 @@ def test_attach_routed_gives_the_host_end_the_gateway_and_a_route_per_address(ne
 
 
 def test_attach_routed_takes_no_router_advertisements_or_redirects_from_the_moment_it_is_up(netlink):
-    net.attach(os.getpid(), "web1", routed())
+    net.attach(os.getpid(), "web1", routed(), HOST_END, OWNER)
     assert netlink.inner_sysctls == NO_ROUTER_INPUT
     inside = [call[1:3] if call[1] == "sysctl" else call[1:] for call in netlink.calls if call[0] == "partition" and call[1] in ("link", "sysctl")]
     assert inside[-5:] == [  # renamed, then the sysctls, then up: no advertisement is taken in between
@@ -376,19 +440,19 @@ def test_attach_routed_takes_no_router_advertisements_or_redirects_from_the_mome
 
 def test_attach_with_an_address_of_the_bridge_as_either_gateway_refuses_router_input(netlink):
     netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24", "fd42:213::1/64"]
-    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.9", gateway6="fd42:213::1"), "br0")
+    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.9", gateway6="fd42:213::1"), HOST_END, OWNER, "br0")
     assert netlink.inner_sysctls == NO_ROUTER_INPUT
 
 
 def test_a_bridged_partition_whose_gateway_is_not_the_host_keeps_its_sysctls(netlink):
     netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24"]
-    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.254"), "br0")
+    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.254"), HOST_END, OWNER, "br0")
     assert netlink.inner_sysctls == [] and netlink.sysctls == []
 
 
 def test_without_ipv6_in_the_kernel_only_ipv4_redirects_are_refused(netlink, monkeypatch):
     monkeypatch.setattr(net.os.path, "isdir", lambda path: path != "/proc/sys/net/ipv6")
-    net.attach(os.getpid(), "web1", routed(addresses=["192.0.2.7/32"]))
+    net.attach(os.getpid(), "web1", routed(addresses=["192.0.2.7/32"]), HOST_END, OWNER)
     assert netlink.inner_sysctls == NO_ROUTER_INPUT[2:]
 
 
@@ -396,10 +460,10 @@ def test_update_refuses_router_input_again_where_the_host_is_the_gateway(netlink
     netlink.links["host"][HOST_END] = 10
     netlink.links["partition"]["eth0"] = 11
     netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24"]
-    net.update(os.getpid(), "web1", bridged(gateway="10.213.0.254"), bridged())
+    net.update(os.getpid(), "web1", bridged(gateway="10.213.0.254"), bridged(), HOST_END)
     assert netlink.inner_sysctls == NO_ROUTER_INPUT and netlink.namespace == "host"
     del netlink.inner_sysctls[:]
-    net.update(os.getpid(), "web1", bridged(), bridged(gateway="10.213.0.254"))
+    net.update(os.getpid(), "web1", bridged(), bridged(gateway="10.213.0.254"), HOST_END)
     assert netlink.inner_sysctls == []
 
 
@@ -410,23 +474,52 @@ def test_a_refused_sysctl_names_it_and_the_process_returns_to_the_host(netlink, 
 
     monkeypatch.setattr(net, "write_sysctl", refuse)
     with pytest.raises(NetworkError, match="writing 0 to /proc/sys/net/ipv6/conf/eth0/accept_ra failed: Permission denied"):
-        net.attach(os.getpid(), "web1", routed())
+        net.attach(os.getpid(), "web1", routed(), HOST_END, OWNER)
     assert netlink.namespace == "host"
 
 
-def test_attach_removes_a_stale_host_end_first(netlink):
+@pytest.mark.parametrize("alias", [None, HOST_END_MARK])
+def test_attach_removes_a_stale_host_end_of_ours_first(netlink, alias):
     netlink.links["host"][HOST_END] = 7
-    net.attach(os.getpid(), "web1", bridged(), "br0")
-    assert netlink.changes()[:2] == [
+    netlink.kinds[7], netlink.aliases[7] = "veth", alias  # unmarked: a run killed between making and marking it
+    net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br0")
+    assert netlink.changes()[:3] == [
         ("host", "link", "del", {"index": 7}),
         ("host", "link", "add", {"ifname": HOST_END, "kind": "veth", "peer": PEER}),
+        ("host", "link", "set", {"index": 10, "ifalias": HOST_END_MARK}),
     ]
+
+
+def test_attach_leaves_a_link_of_that_name_another_state_directory_marked(netlink):
+    netlink.links["host"][HOST_END] = 7
+    netlink.kinds[7], netlink.aliases[7] = "veth", net.Owner(OTHER).mark("partition/web1/eth0")
+    with pytest.raises(NetworkError, match="refusing to remove %s: .* belongs to another state directory" % HOST_END):
+        net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br0")
+    assert netlink.changes() == []
+
+
+@pytest.mark.parametrize("alias, unmarked_ok, kind, refused", [
+    (net.Owner(OTHER).mark("network/br0"), True, "bridge", "belongs to another state directory"),
+    (None, False, "bridge", "carries no linuxvps owner mark"),
+    (None, True, "veth", "bridge br0 is not a bridge (veth)"),
+])
+def test_attach_joins_only_a_bridge_of_ours_and_changes_nothing_otherwise(netlink, alias, unmarked_ok, kind, refused):
+    netlink.aliases[BRIDGE_INDEX], netlink.kinds[BRIDGE_INDEX] = alias, kind
+    with pytest.raises(NetworkError, match="refusing to join br0: .*" + re.escape(refused)):
+        net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br0", bridge_unmarked_ok=unmarked_ok)
+    assert netlink.changes() == []
+
+
+def test_attach_joins_an_unmarked_bridge_a_record_claims(netlink):
+    netlink.aliases[BRIDGE_INDEX] = None
+    net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br0", bridge_unmarked_ok=True)
+    assert ("host", "link", "set", {"index": 10, "master": BRIDGE_INDEX}) in netlink.changes()
 
 
 def test_attach_fails_on_a_taken_peer_name_naming_the_interface_and_partition(netlink):
     netlink.links["host"][PEER] = 8
     with pytest.raises(NetworkError) as caught:
-        net.attach(os.getpid(), "web1", bridged(), "br0")
+        net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br0")
     assert "netlink link add" in caught.value.msg
     assert "on %s (host end of web1/eth0)" % HOST_END in caught.value.msg
     assert "(errno %d)" % errno.EEXIST in caught.value.msg
@@ -434,14 +527,14 @@ def test_attach_fails_on_a_taken_peer_name_naming_the_interface_and_partition(ne
 
 def test_attach_to_a_missing_bridge_fails_before_the_peer_moves(netlink):
     with pytest.raises(NetworkError, match="network bridge br9 does not exist"):
-        net.attach(os.getpid(), "web1", bridged(), "br9")
+        net.attach(os.getpid(), "web1", bridged(), HOST_END, OWNER, "br9")
     assert not any("net_ns_pid" in call[-1] for call in netlink.calls)
 
 
 def test_update_moves_host_routes_and_reports_a_missing_inner_interface(netlink):
     netlink.links["host"][HOST_END] = 10
     netlink.links["partition"]["eth0"] = 11
-    net.update(os.getpid(), "web1", routed(), routed(addresses=["192.0.2.8/32"]))
+    net.update(os.getpid(), "web1", routed(), routed(addresses=["192.0.2.8/32"]), HOST_END)
     routes = [call[2:] for call in netlink.changes() if call[0] == "host"]
     assert routes == [
         ("del", {"dst": "192.0.2.7", "dst_len": 32, "oif": 10, "family": socket.AF_INET}),
@@ -449,17 +542,27 @@ def test_update_moves_host_routes_and_reports_a_missing_inner_interface(netlink)
         ("replace", {"dst": "192.0.2.8", "dst_len": 32, "oif": 10, "family": socket.AF_INET}),
     ]
     with pytest.raises(NetworkError, match="interface eth1 in partition web1 is missing"):
-        net.update(os.getpid(), "web1", bridged(name="eth1"), bridged(name="eth1"))
+        net.update(os.getpid(), "web1", bridged(name="eth1"), bridged(name="eth1"), HOST_END)
 
 
 def test_detach_names_the_partition_when_the_host_end_cannot_go(netlink):
     netlink.links["host"][HOST_END] = 10
     netlink.fail("link", "del", errno.EBUSY)
+    netlink.kinds[10] = "veth"
     with pytest.raises(NetworkError, match=r"netlink link del index=10 on %s \(host end of web1/eth0\) failed" % HOST_END):
-        net.detach("web1", "eth0")
+        net.detach(HOST_END, "web1", "eth0", OWNER)
     netlink.failures.clear()
-    net.detach("web1", "eth0")
+    net.detach(HOST_END, "web1", "eth0", OWNER)
     assert HOST_END not in netlink.links["host"]
+    net.detach(HOST_END, "web1", "eth0", OWNER)  # gone already
+
+
+def test_detach_leaves_a_host_end_another_state_directory_marked(netlink):
+    netlink.links["host"][HOST_END] = 10
+    netlink.kinds[10], netlink.aliases[10] = "veth", net.Owner(OTHER).mark("partition/web1/eth0")
+    with pytest.raises(NetworkError, match="refusing to remove %s: .*identity %s" % (HOST_END, OTHER)):
+        net.detach(HOST_END, "web1", "eth0", OWNER)
+    assert netlink.changes() == [] and HOST_END in netlink.links["host"]
 
 
 # ---- download shaping ----------------------------------------------------------------------------
@@ -472,17 +575,17 @@ def test_detach_names_the_partition_when_the_host_end_cannot_go(netlink):
 def test_set_download_rate_adds_replaces_and_removes_tbf(netlink, qdiscs, rate, expected):
     netlink.links["host"][HOST_END] = 10
     netlink.qdiscs[10] = qdiscs
-    net.set_download_rate("web1", "eth0", rate)
+    net.set_download_rate(HOST_END, "web1", "eth0", rate)
     assert [call[1:] for call in netlink.changes()] == expected
 
 
 def test_set_download_rate_names_a_missing_host_end_and_a_refused_qdisc(netlink):
     with pytest.raises(NetworkError, match=r"interface %s \(host end of web1/eth0\) is missing" % HOST_END):
-        net.set_download_rate("web1", "eth0", 10 ** 7)
+        net.set_download_rate(HOST_END, "web1", "eth0", 10 ** 7)
     netlink.links["host"][HOST_END] = 10
     netlink.fail("tc", "replace", errno.EINVAL)
     with pytest.raises(NetworkError, match="netlink tc replace tbf 10 65536 .* on %s" % HOST_END):
-        net.set_download_rate("web1", "eth0", 10 ** 7)
+        net.set_download_rate(HOST_END, "web1", "eth0", 10 ** 7)
 
 
 def test_host_addresses_lists_every_address_of_the_hosts_own_namespace(netlink):

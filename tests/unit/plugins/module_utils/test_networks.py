@@ -9,8 +9,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import networks
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils import net, networks
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 
 LAN = {"name": "lan0", "ipv4": "10.213.0.1/24", "ipv6": "fd42:213::1/64", "nat": True, "uplink": "eth0"}
@@ -78,23 +78,32 @@ class FakeHost:
 
     def __init__(self):
         self.bridges = {}  # name -> addresses
+        self.aliases = {}  # bridge name -> its alias (the owner mark)
         self.devices = {"eth0": None, "veth1": "veth"}  # other links: name -> kind
         self.nat = {}  # network -> (subnet, uplink)
         self.calls = []
+        self.fail_ensure = False  # ensure_bridge fails once the bridge is made, before it is marked (a run killed there)
 
     def bridge_state(self, name):
         if name in self.devices:
-            return {"exists": True, "kind": self.devices[name], "addresses": ["192.0.2.1/24"]}
-        return {"exists": name in self.bridges, "kind": "bridge" if name in self.bridges else None,
-                "addresses": self.bridges.get(name, [])}
+            return {"exists": True, "kind": self.devices[name], "alias": None, "owner": None, "addresses": ["192.0.2.1/24"]}
+        alias = self.aliases.get(name)
+        return {"exists": name in self.bridges, "kind": "bridge" if name in self.bridges else None, "alias": alias,
+                "owner": net.Owner.of(alias), "addresses": self.bridges.get(name, [])}
 
-    def ensure_bridge(self, name, addresses):
+    def ensure_bridge(self, name, addresses, mark):
         self.calls.append("ensure_bridge %s" % name)
+        self.bridges.setdefault(name, [])
+        if self.fail_ensure:
+            raise NetworkError("killed between making and marking %s" % name)
+        self.aliases[name] = mark
         self.bridges[name] = addresses
 
-    def delete_link(self, name):
-        self.calls.append("delete_link %s" % name)
+    def delete_bridge(self, name, owner, unmarked_ok=False):
+        assert owner.refusal(self.aliases.get(name), name, unmarked_ok) is None
+        self.calls.append("delete_bridge %s" % name)
         self.bridges.pop(name, None)
+        self.aliases.pop(name, None)
 
     def enable_forwarding(self):
         self.calls.append("enable_forwarding")
@@ -117,7 +126,7 @@ class FakeHost:
 @pytest.fixture
 def host(monkeypatch):
     fake = FakeHost()
-    for name in ("bridge_state", "ensure_bridge", "delete_link", "enable_forwarding"):
+    for name in ("bridge_state", "ensure_bridge", "delete_bridge", "enable_forwarding"):
         monkeypatch.setattr(networks.net, name, getattr(fake, name))
     for name in ("nat_exists", "ensure_nat", "remove_nat", "remove_empty_tables"):
         monkeypatch.setattr(networks.firewall, name, getattr(fake, name))
@@ -134,6 +143,8 @@ def test_converge_creates_the_network_then_finds_nothing_to_do(host, store):
     assert (changed, spec, diff["before"]) == (True, LAN, {"state": "absent"})
     assert host.calls == ["ensure_bridge lan0", "enable_forwarding", "ensure_nat linuxvps lan0 10.213.0.0/24 eth0"]
     assert store.store.load_network("lan0")["ipv4"] == "10.213.0.1/24"
+    assert store.store.load_network("lan0")["bridge"] == "made"
+    assert net.Owner.of(host.aliases["lan0"]) == store.store.identity()
     del host.calls[:]
     assert store.converge(dict(LAN))[0] is False
     assert host.calls == []
@@ -167,7 +178,7 @@ def test_removing_a_network_in_use_needs_force(host, store):
     del host.calls[:]
     changed, spec, diff = store.converge({"name": "lan0", "state": "absent", "force": True})
     assert (changed, spec, diff["after"]) == (True, None, {"state": "absent"})
-    assert host.calls == ["remove_nat lan0", "delete_link lan0", "remove_empty_tables linuxvps"]
+    assert host.calls == ["remove_nat lan0", "delete_bridge lan0", "remove_empty_tables linuxvps"]
     assert store.store.load_network("lan0") is None
     assert store.converge({"name": "lan0", "state": "absent"})[0] is False
 
@@ -186,3 +197,84 @@ def test_removing_names_the_loopback_refused_before_any_look(host, store):
         store.converge({"name": "lo", "state": "absent"})
     assert caught.value.option == "name"
     assert host.calls == []
+
+
+# ---- bridges that are not ours ---------------------------------------------------------------------
+OTHER = "fedcba9876543210fedcba9876543210"
+
+
+@pytest.mark.parametrize("alias, why", [
+    (None, "carries no linuxvps owner mark"),  # docker0, one the administrator made
+    ("docker0 bridge", "its alias is 'docker0 bridge'"),
+    (net.Owner(OTHER).mark("network/lan0"), "belongs to another state directory (identity %s)" % OTHER),
+])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_a_bridge_no_record_of_ours_claims_is_neither_taken_nor_removed(host, store, alias, why, state):
+    host.bridges["lan0"], host.aliases["lan0"] = ["172.17.0.1/16"], alias
+    with pytest.raises(InvalidOption) as caught:
+        store.converge(dict(LAN, state=state, force=True))
+    assert caught.value.option == "name" and "'lan0'" in caught.value.msg and why in caught.value.msg
+    assert host.calls == [] and host.bridges["lan0"] == ["172.17.0.1/16"] and host.aliases["lan0"] == alias
+    assert store.store.load_network("lan0") is None
+
+
+def test_check_mode_refuses_a_foreign_bridge_too(host, store):
+    host.bridges["lan0"] = []
+    with pytest.raises(InvalidOption, match="no linuxvps owner mark"):
+        store.converge(dict(LAN), check_mode=True)
+
+
+def test_our_record_of_a_bridge_another_state_directory_now_has_goes_without_the_bridge(host, store):
+    store.converge(dict(LAN))
+    host.aliases["lan0"] = net.Owner(OTHER).mark("network/lan0")  # ours was removed, the other made its own
+    with pytest.raises(InvalidOption, match="belongs to another state directory"):
+        store.converge(dict(LAN))
+    del host.calls[:]
+    assert store.converge({"name": "lan0", "state": "absent"})[0] is True
+    assert host.calls == ["remove_nat lan0", "remove_empty_tables linuxvps"]
+    assert "lan0" in host.bridges and store.store.load_network("lan0") is None
+
+
+def test_a_run_killed_between_making_and_marking_the_bridge_is_converged_by_the_next(host, store):
+    host.fail_ensure = True
+    with pytest.raises(NetworkError):
+        store.converge(dict(LAN))
+    assert store.store.load_network("lan0")["bridge"] == "creating"  # recorded before the bridge was made
+    assert "lan0" in host.bridges and host.aliases.get("lan0") is None
+    host.fail_ensure = False
+    assert store.converge(dict(LAN), check_mode=True)[0] is True
+    assert store.converge(dict(LAN))[0] is True
+    assert net.Owner.of(host.aliases["lan0"]) == store.store.identity()
+    assert store.store.load_network("lan0")["bridge"] == "made"
+    assert store.converge(dict(LAN))[0] is False
+
+
+def test_an_unmarked_bridge_is_refused_once_the_record_says_it_was_made_and_marked(host, store):
+    store.converge(dict(LAN))
+    host.aliases["lan0"] = None  # replaced behind our back by an unmarked one
+    with pytest.raises(InvalidOption, match="no linuxvps owner mark"):
+        store.converge(dict(LAN))
+
+
+def test_a_network_an_earlier_version_recorded_is_marked_by_the_next_run(host, store):
+    store.store.save_network("lan0", dict(LAN))  # no "bridge": saved before marks
+    host.bridges["lan0"] = ["10.213.0.1/24", "fd42:213::1/64"]
+    host.nat["lan0"] = ("10.213.0.0/24", "eth0")
+    assert store.converge(dict(LAN))[0] is True
+    assert net.Owner.of(host.aliases["lan0"]) == store.store.identity()
+    assert store.converge(dict(LAN))[0] is False
+
+
+@pytest.mark.parametrize("document, bridge, refused", [
+    (None, {"exists": False}, None),
+    (None, {"exists": True, "kind": "bridge", "alias": net.Owner("a" * 32).mark("network/x")}, None),
+    (None, {"exists": True, "kind": "bridge", "alias": None}, "no linuxvps owner mark"),
+    ({"bridge": "creating"}, {"exists": True, "kind": "bridge", "alias": None}, None),
+    ({}, {"exists": True, "kind": "bridge", "alias": None}, None),
+    ({"bridge": "made"}, {"exists": True, "kind": "bridge", "alias": None}, "no linuxvps owner mark"),
+    ({"bridge": "creating"}, {"exists": True, "kind": "bridge", "alias": net.Owner(OTHER).mark("network/x")}, "another state directory"),
+    ({}, {"exists": True, "kind": None, "alias": None}, "not a bridge (a device)"),
+])
+def test_bridge_refusal(document, bridge, refused):
+    refusal = networks.bridge_refusal("x", bridge, document, "a" * 32)
+    assert refusal is None if refused is None else refused in refusal

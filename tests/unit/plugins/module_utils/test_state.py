@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils import state
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore, write_json_atomic
 
@@ -72,3 +72,41 @@ def test_a_document_that_cannot_be_written_is_a_plain_error_and_leaves_nothing(t
         write_json_atomic(str(tmp_path / "doc.json"), {"a": 1})
     assert "No space left on device" in caught.value.msg and caught.value.details["errno"] == errno.ENOSPC
     assert os.listdir(str(tmp_path)) == ["missing"] or os.listdir(str(tmp_path)) == []
+
+
+def test_the_identity_is_random_made_once_and_moves_with_the_directory(tmp_path):
+    first, second = StateStore(str(tmp_path / "one")), StateStore(str(tmp_path / "two"))
+    assert first.identity() is None
+    first.ensure_layout()
+    second.ensure_layout()
+    identity = first.identity()
+    assert state.IDENTITY.match(identity) and identity != second.identity()
+    first.ensure_layout()
+    assert first.identity() == identity
+    os.rename(str(tmp_path / "one"), str(tmp_path / "moved"))
+    assert StateStore(str(tmp_path / "moved")).identity() == identity
+    assert [name for name in os.listdir(str(tmp_path / "moved")) if name.startswith(".tmp")] == []
+
+
+def test_an_identity_made_meanwhile_is_kept(tmp_path, monkeypatch):
+    store = StateStore(str(tmp_path / "state"))
+    os.makedirs(store.root)
+    real_link = os.link
+
+    def racing_link(source, target):
+        with open(target, "w") as handle:
+            handle.write("a" * 32 + "\n")  # another run's, made between the look and the link
+        real_link(source, target)
+
+    monkeypatch.setattr(state.os, "link", racing_link)
+    store.ensure_layout()
+    assert store.identity() == "a" * 32
+
+
+def test_a_damaged_identity_is_a_corrupt_document(tmp_path):
+    store = StateStore(str(tmp_path / "state"))
+    os.makedirs(store.root)
+    with open(store.identity_file, "w") as handle:
+        handle.write("not hex\n")
+    with pytest.raises(CorruptDocument, match="identity"):
+        store.identity()
