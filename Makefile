@@ -41,7 +41,7 @@ DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
 # (skipped with only a warning when missing); qemu for the systemd VM. sshd runs inside partitions, from their
 # rootfs, so the host needs no openssh-server.
 TEST_APT_PACKAGES := runc debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
-                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86
+                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
         vm-start vm-stop lint demo demo-destroy stock-test bench clean
@@ -103,7 +103,8 @@ integration: collection
 	  --color no $(TARGETS)
 
 # The systemd + cgroup v2 host: a Debian 12 VM under qemu (TCG), built once and cached in /var/tmp/linuxvps-vm,
-# booted with -snapshot, driven over SSH by tests/vm/site/scenario.sh, always powered off at the end.
+# booted on qcow2 overlays in its run directory (the cache never changes; a hard power-off keeps the guest's
+# disks), driven over SSH by tests/vm/site/scenario.sh, always powered off at the end.
 VM := $(PYTHON) tests/vm/testvm.py
 vm-test: collection
 	$(VM) start

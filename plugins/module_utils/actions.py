@@ -102,16 +102,19 @@ class PartitionActions:
     def stop(self, plan, observed, document):
         return self._stop(plan.name, document)
 
-    def _stop(self, name, document):
+    def _stop(self, name, document, record=True):
         engine = self.engine
         if engine.supervisor is not None:
             engine.store.hand_over(name)
             engine.supervisor.stop(engine.unit(name))  # its ExecStop and ExecStopPost stop the runtime and clean up
-            document = engine.store.load_partition(name) if document is not None else None
+            document = engine.store.load_partition(name) if document is not None and record else document
             if engine.runtime.state(name) is None:
+                if record and (document or {}).get("running"):  # its unit's stop could not record it (a full disk)
+                    document = dict(document, running=None)
+                    engine.store.save_partition(name, document)
                 return document
             # started before systemd supervision was set up: stop it directly
-        return self.launcher.stop_runtime(name, document)
+        return self.launcher.stop_runtime(name, document, record)
 
     def signal_stop(self, name, observed):
         """Ask a running partition to shut down without waiting (a bulk call signals all before stopping each)."""
@@ -179,7 +182,7 @@ class PartitionActions:
         finds the partition again and finishes, down to the range its files were owned by."""
         engine = self.engine
         name = plan.name
-        self._stop(name, document)
+        self._stop(name, document, record=False)  # the document goes: nothing to write (a full disk can still remove)
         spec = (document or {}).get("spec") or {"name": name}
         points = mount_points()
         for mode in STORAGE_MODES:  # whichever the partition had, even when its document is gone

@@ -52,22 +52,22 @@ class Launcher:
         disk = engine.disk(spec)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
-        disk.prepare(template_root, owner=base)
-        if base is not None:
-            engine.store.ensure_searchable(disk.bundle)  # the runtime reaches the bundle as the partition's root
-        disk.mount(template_root)
-        configure_identity(disk.root_path, spec["hostname"], owner=base)
-        self.write_resolv_conf(disk.root_path, spec, base)
-        write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
-        init = manifest.get("init")
-        cgroup = engine.cgroup(name)
-        config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
-                                  secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
-                                  annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
-                                  machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
-        write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
         hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
         try:
+            disk.prepare(template_root, owner=base)
+            if base is not None:
+                engine.store.ensure_searchable(disk.bundle)  # the runtime reaches the bundle as the partition's root
+            disk.mount(template_root)
+            configure_identity(disk.root_path, spec["hostname"], owner=base)
+            self.write_resolv_conf(disk.root_path, spec, base)
+            write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
+            init = manifest.get("init")
+            cgroup = engine.cgroup(name)
+            config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
+                                      secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
+                                      annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
+                                      machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
+            write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
@@ -85,6 +85,8 @@ class Launcher:
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)
         except Exception:
+            # whatever failed (a full disk as early as the overlay's mount), nothing half-made stays: a mount
+            # left behind (read-only, once overlayfs found no room for its work directory) would fail every start
             self.clean_runtime(name, disk, spec, hosts)
             raise
         return document
@@ -96,13 +98,16 @@ class Launcher:
             os.rename(path, path + ".1")
         return path
 
-    def stop_runtime(self, name, document):
-        """init's stop signal, then the runtime kills what is left; the runtime, mounts and cgroup go."""
+    def stop_runtime(self, name, document, record=True):
+        """init's stop signal, then the runtime kills what is left; the runtime, mounts and cgroup go.
+
+        record: note in the document that it no longer runs (not when the document is about to go).
+        """
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
         self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document))
-        if document is not None:
+        if document is not None and record:
             document = dict(document, running=None)
             self.engine.store.save_partition(name, document)
         return document

@@ -7,9 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import traceback
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+
+# Errors of the host's disks rather than of this code: reported by path and cause, without a traceback.
+HOST_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 
 
 def run_engine(module, work):
@@ -23,7 +27,17 @@ def run_engine(module, work):
         details = dict((key, value) for key, value in exc.details.items() if key not in ("msg", "changed"))
         module.fail_json(msg=exc.msg, **details)
     except (OSError, IOError) as exc:
+        if exc.errno in HOST_FAULTS:  # the host's disk, not a bug: the path and the cause are all there is to say
+            module.fail_json(msg=describe_os_error(exc))
         module.fail_json(msg="%s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+
+
+def describe_os_error(exc):
+    """'path: reason' of an OSError (both paths of a rename or link)."""
+    paths = [path for path in (exc.filename, getattr(exc, "filename2", None)) if path is not None]
+    if not paths:
+        return exc.strerror or str(exc)
+    return "%s: %s" % (" -> ".join(str(path) for path in paths), exc.strerror)
 
 
 def emit_warnings(module, warnings):

@@ -177,6 +177,10 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
             position += 1
         if (running_spec.get("authorized_keys") or []) != (spec.get("authorized_keys") or []):
             plan.actions.insert(position, "write_keys")
+    if status == "stopped" and target == "stopped" and document.get("running"):
+        # the document says it runs, the runtime says not (a stop whose save failed on a full disk, an init that
+        # exited): the host wins; stopping clears what the container left and records it stopped
+        plan.add("stop")
     _plan_run_state(plan, status, target, desired_state)
     return plan
 

@@ -85,6 +85,10 @@ def _identity(fd):
     return st.st_dev, st.st_ino
 
 
+def _read_only(path):
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 def unmount_tree(path, points=None):
     """Unmount everything mounted at or below path, deepest first (e.g. a killed debootstrap's /proc)."""
     prefix = os.path.normpath(path)
@@ -267,10 +271,24 @@ class PartitionDisk:
         return self.mountpoint in (points if points is not None else mount_points())
 
     def mount(self, template_root, points=None):
-        if self.mode != "overlay" or self.is_mounted(points):
+        """Mount the overlay writable; one left read-only by an earlier failure is mounted again."""
+        if self.mode != "overlay":
             return
+        if self.is_mounted(points):
+            if not _read_only(self.mountpoint):
+                return
+            self.unmount(points)
         options = "lowerdir=%s,upperdir=%s,workdir=%s" % (template_root, self.upper, self.work)
-        mount("overlay", self.mountpoint, "overlay", options)
+        try:
+            mount("overlay", self.mountpoint, "overlay", options)
+        except OSError as exc:
+            raise PartitionError("cannot mount the overlay of %s: %s" % (self.dir, exc.strerror), path=self.mountpoint)
+        if _read_only(self.mountpoint):
+            # overlayfs falls back to read-only when it cannot make its work directory (a full disk)
+            self.unmount()
+            st = os.statvfs(self.upper)
+            why = os.strerror(errno.ENOSPC) if st.f_bavail == 0 or st.f_favail == 0 else os.strerror(errno.EROFS)
+            raise PartitionError("cannot mount the overlay of %s writable: %s: %s" % (self.dir, self.upper, why), path=self.upper)
 
     def unmount(self, points=None):
         if self.mode != "overlay" or not self.is_mounted(points):

@@ -139,7 +139,10 @@ class _Directory:
         except PartitionError:
             pass  # a FIFO, device, symlink or oversized file: replaced below
         temp = ".%s.%s.tmp" % (name, os.urandom(6).hex())
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+        except OSError as exc:  # a full or read-only disk: said naming the file, never a bare temporary name
+            raise self.fail(name, "cannot write it: %s" % exc.strerror)
         try:
             with os.fdopen(fd, "wb") as handle:
                 if owner is not None:
@@ -152,11 +155,13 @@ class _Directory:
                 os.rename(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
             except IsADirectoryError:
                 raise self.fail(name, "a directory stands there")
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(temp, dir_fd=self.fd)
             except OSError:
                 pass  # the tenant removed it
+            if isinstance(exc, OSError):
+                raise self.fail(name, "cannot write it: %s" % exc.strerror)
             raise
         return True
 
@@ -166,6 +171,8 @@ class _Directory:
             os.mkdir(name, mode, dir_fd=self.fd)
         except FileExistsError:
             pass  # made meanwhile
+        except OSError as exc:
+            raise self.fail(name, "cannot make it: %s" % exc.strerror)
         try:
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
         except OSError:

@@ -5,11 +5,14 @@ machine has no usable KVM), reached over SSH on a loopback port.
 
   testvm.py build     debootstrap the VM's disk (kernel, systemd, sshd, what the host role would install),
                       an empty XFS disk for /var/lib/linuxvps (mounted with prjquota), and a partition
-                      template tarball; cached under /var/tmp/linuxvps-vm/<hash of this file>
-  testvm.py start     boot it (-snapshot: the cached disks never change), wait for SSH, write the inventory
+                      template tarball; cached under /var/tmp/linuxvps-vm/<hash of what builds it>
+  testvm.py start     boot it on copy-on-write overlays in the run directory (the cached disks never change),
+                      wait for SSH, write the inventory
   testvm.py ssh CMD   run a command in the VM
   testvm.py reboot    reboot the guest and wait until SSH answers from the new boot
-  testvm.py stop      power it off (then kill qemu), remove the run directory
+  testvm.py powercut  kill qemu (SIGKILL, no shutdown: what the guest had not written is lost), boot again on
+                      the same overlays and wait until SSH answers from the new boot
+  testvm.py stop      power it off (then kill qemu), remove the run directory and its overlays
 
 The guest reaches Debian's mirror through qemu's user-mode network; nothing on the host's network changes.
 """
@@ -17,6 +20,7 @@ The guest reaches Debian's mirror through qemu's user-mode network; nothing on t
 from __future__ import absolute_import, division, print_function
 
 import hashlib
+import inspect
 import os
 import shutil
 import signal
@@ -37,6 +41,7 @@ TEMPLATE_PACKAGES = ["systemd-sysv", "dbus", "iproute2", "iputils-ping", "openss
 TEMPLATE_TARBALL = "srv/linuxvps/debian12-systemd.tar.gz"
 ROOT_SIZE = 6 * 1024 ** 3
 DATA_SIZE = 24 * 1024 ** 3
+DISKS = ("root", "data")  # <name>.img in the cache, <name>.qcow2 overlays in the run directory
 BOOT_TIMEOUT = 600
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"]
@@ -64,9 +69,10 @@ def sh(cmd, **kwargs):
 
 
 def cache_dir():
-    with open(os.path.abspath(__file__), "rb") as handle:
-        key = hashlib.sha1(handle.read()).hexdigest()[:12]
-    return os.path.join(CACHE, key)
+    """The image's cache, keyed on what builds it: changes to how the VM is run reuse the image."""
+    inputs = [MIRROR, SUITE, VM_PACKAGES, TEMPLATE_PACKAGES, TEMPLATE_TARBALL, ROOT_SIZE, DATA_SIZE, FSTAB, NETWORK,
+              inspect.getsource(build), inspect.getsource(configure_guest)]
+    return os.path.join(CACHE, hashlib.sha1(repr(inputs).encode()).hexdigest()[:12])
 
 
 def write(path, content, mode=0o644):
@@ -215,16 +221,13 @@ def start():
     os.chmod(key, 0o600)
     write(os.path.join(RUN, "port"), port)
     write(os.path.join(RUN, "key"), key)
-    cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "4096",
-           "-snapshot", "-display", "none", "-serial", "file:" + os.path.join(RUN, "console.log"),
-           "-daemonize", "-pidfile", os.path.join(RUN, "qemu.pid"),
-           "-kernel", os.path.join(image, "vmlinuz"), "-initrd", os.path.join(image, "initrd.img"),
-           "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1",
-           "-drive", "file=%s,if=virtio,format=raw" % os.path.join(image, "root.img"),
-           "-drive", "file=%s,if=virtio,format=raw" % os.path.join(image, "data.img"),
-           "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%s-:22" % port, "-device", "virtio-net-pci,netdev=n0"]
-    log("booting (SSH on 127.0.0.1:%s)" % port)
-    sh(cmd, env=dict(os.environ, TMPDIR=RUN))  # -snapshot's overlays live in the run directory
+    write(os.path.join(RUN, "image"), image)
+    # The guest writes to overlays in the run directory, never to the cache: they outlive a qemu killed
+    # (a power cut keeps the disks' state) and go with the run directory at stop.
+    for disk in DISKS:
+        sh(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", os.path.join(image, disk + ".img"),
+            os.path.join(RUN, disk + ".qcow2")])
+    boot()
     wait_for_ssh(BOOT_TIMEOUT)
     inventory = os.path.join(RUN, "inventory.yml")
     write(inventory, "\n".join([
@@ -241,10 +244,45 @@ def start():
     log("inventory: %s" % inventory)
 
 
+def boot():
+    """Start qemu on the run directory's overlays (made by start)."""
+    image = read_run("image")
+    port = read_run("port")
+    cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "4096",
+           "-display", "none", "-serial", "file:" + os.path.join(RUN, "console.log"),
+           "-daemonize", "-pidfile", os.path.join(RUN, "qemu.pid"),
+           "-kernel", os.path.join(image, "vmlinuz"), "-initrd", os.path.join(image, "initrd.img"),
+           "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1"]
+    for disk in DISKS:
+        cmd += ["-drive", "file=%s,if=virtio,format=qcow2" % os.path.join(RUN, disk + ".qcow2")]
+    cmd += ["-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%s-:22" % port, "-device", "virtio-net-pci,netdev=n0"]
+    log("booting (SSH on 127.0.0.1:%s)" % port)
+    sh(cmd)
+
+
 def reboot():
     boot = wait_for_ssh(60)
     subprocess.call(ssh_command(["systemctl", "reboot"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_ssh(BOOT_TIMEOUT, previous_boot=boot)
+
+
+def kill_qemu():
+    """SIGKILL qemu by its PID and wait until it is gone: a power cut, nothing flushed or shut down."""
+    pid = int(read_run("qemu.pid"))
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while qemu_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if qemu_alive():
+        raise SystemExit("testvm: qemu (PID %d) outlived SIGKILL" % pid)
+
+
+def powercut():
+    boot_id = wait_for_ssh(60)
+    kill_qemu()
+    log("qemu killed: power cut")
+    boot()
+    wait_for_ssh(BOOT_TIMEOUT, previous_boot=boot_id)
 
 
 def stop(quiet=False):
@@ -256,14 +294,14 @@ def stop(quiet=False):
         while qemu_alive() and time.monotonic() < deadline:
             time.sleep(1)
         if qemu_alive():
-            os.kill(int(read_run("qemu.pid")), signal.SIGKILL)
+            kill_qemu()
     elif not quiet:
         log("qemu was not running")
     shutil.rmtree(RUN)
 
 
 def main(argv):
-    if not argv or argv[0] not in ("build", "start", "ssh", "reboot", "stop"):
+    if not argv or argv[0] not in ("build", "start", "ssh", "reboot", "powercut", "stop"):
         sys.stderr.write(__doc__)
         return 2
     if argv[0] == "build":
@@ -274,6 +312,8 @@ def main(argv):
         return subprocess.call(ssh_command(argv[1:]))
     elif argv[0] == "reboot":
         reboot()
+    elif argv[0] == "powercut":
+        powercut()
     else:
         stop()
     return 0

@@ -154,6 +154,7 @@ class FakeDisk:
     """A partition's disk: a plain directory tree standing for the mounted root; remembers its lower layer."""
 
     disks = {}  # {partition dir: lower layer of the last prepare}, shared by every FakeDisk of one test
+    mounted = set()  # partition dirs whose root is mounted, shared likewise
 
     def __init__(self, partition_dir, log):
         self.dir = partition_dir
@@ -174,9 +175,10 @@ class FakeDisk:
 
     def mount(self, lower, points=None):
         self.log.append(("mount", os.path.basename(self.dir), os.path.basename(lower)))
+        self.mounted.add(self.dir)
 
     def unmount(self, points=None):
-        pass
+        self.mounted.discard(self.dir)
 
     def wipe(self, points=None):
         self.log.append(("wipe", os.path.basename(self.dir)))
@@ -307,6 +309,7 @@ class FakeEngine(PartitionEngine):
     def __init__(self, state_dir, templates=("debian12", "debian12-alt"), check_mode=False, fail_create=(), unenforced=()):
         self.log = []
         FakeDisk.disks = {}
+        FakeDisk.mounted = set()
         super(FakeEngine, self).__init__(FakeStore(state_dir), FakeRuntime(self.log, fail_create), FakeCgroupHost(self.log, unenforced),
                                          check_mode=check_mode, id_ranges=FakeIdRanges(self.log))
         self.templates = FakeTemplates(os.path.join(state_dir, "rootfs"), templates, self.log)

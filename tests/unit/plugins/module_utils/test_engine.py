@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, net, templates
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, launch, net, state, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
@@ -289,6 +289,57 @@ def test_a_start_whose_document_cannot_be_saved_leaves_the_partition_stopped(eng
         Converger(engine).converge({"name": "web1", "state": "started"})
     assert "No space left" in caught.value.msg
     assert engine.runtime.containers == {} and engine.store.load_partition("web1")["running"] is None
+
+
+def test_a_start_that_fails_before_the_runtime_leaves_nothing_mounted(engine, monkeypatch):
+    """A full disk fails a start as early as the overlay (overlayfs mounts it read-only): a mount left behind
+    would fail every start after the space is back."""
+    Converger(engine).converge({"name": "web1", "rootfs": "debian12", "state": "present"})
+    configure_identity = launch.configure_identity
+
+    def read_only(root, hostname, owner=None):
+        raise PartitionError("/etc/hostname in partition tree %s: cannot write it: Read-only file system" % root)
+
+    monkeypatch.setattr(launch, "configure_identity", read_only)
+    with pytest.raises(PartitionError):
+        Converger(engine).converge({"name": "web1", "state": "started"})
+    assert ("mount", "web1", "debian12@100000") in engine.log, "the failure came after the mount"
+    assert FakeDisk.mounted == set() and engine.runtime.containers == {}
+    assert engine.store.load_partition("web1")["running"] is None
+    monkeypatch.setattr(launch, "configure_identity", configure_identity)
+    plan, report = Converger(engine).converge({"name": "web1", "state": "started"})
+    assert plan.actions == ["start"] and report["state"] == "running"
+
+
+def full_disk(monkeypatch):
+    """Every state document write fails as on a full disk."""
+    def no_space(path, data, mode=0o600):
+        raise PartitionError("cannot write %s: No space left on device" % path, path=path)
+    monkeypatch.setattr(state, "write_json_atomic", no_space)
+
+
+def test_absent_removes_a_running_partition_from_a_full_disk(engine, monkeypatch):
+    started(engine)
+    full_disk(monkeypatch)
+    plan, report = Converger(engine).converge({"name": "web1", "state": "absent"})
+    assert plan.actions == ["destroy"] and report["state"] == "absent"
+    assert engine.runtime.containers == {} and engine.store.partition_names() == [] and FakeDisk.mounted == set()
+
+
+def test_a_stop_whose_document_cannot_be_saved_is_recorded_by_the_next_converge(engine, monkeypatch):
+    started(engine)
+    write = state.write_json_atomic
+    full_disk(monkeypatch)
+    with pytest.raises(PartitionError) as caught:
+        Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert "No space left" in caught.value.msg and engine.store.partition_document("web1") in caught.value.msg
+    assert engine.runtime.containers == {} and engine.store.load_partition("web1")["running"] is not None
+    monkeypatch.setattr(state, "write_json_atomic", write)  # space again
+    plan, report = Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert plan.changed and plan.actions == ["stop"] and report["state"] == "stopped"
+    assert engine.store.load_partition("web1")["running"] is None
+    plan, _report = Converger(engine).converge({"name": "web1", "state": "stopped"})
+    assert plan.actions == []
 
 
 # ---- the guards on the host ends of partition interfaces ------------------------------------------------

@@ -181,3 +181,14 @@ def test_the_running_guards_come_back_before_a_live_network_change_and_the_recor
     obs = dict(observed("running", old), unguarded=["eth0"], pending_writes=[("memory.max", "/x", "536870912")])
     assert plan_partition("started", new, obs).actions == ["guard", "update", "update_network", "record"]
     assert plan_partition("started", old, dict(obs, unguarded=[], pending_writes=[])).actions == []
+
+
+def test_a_document_that_says_running_while_the_runtime_does_not_is_repaired_by_a_stop():
+    """A stop whose save failed (a full disk), or an init that exited: the runtime wins, the document follows."""
+    seen = observed("stopped", make_spec())
+    seen["document"] = dict(seen["document"], running={"spec": seen["document"]["spec"]})
+    for state in ("stopped", "present"):
+        plan = plan_partition(state, make_spec(), seen)
+        assert plan.actions == ["stop"] and plan.after["state"] == "stopped"
+    assert plan_partition("started", make_spec(), seen).actions == ["start"]
+    assert plan_partition("stopped", make_spec(), observed("stopped", make_spec())).actions == []

@@ -302,3 +302,22 @@ def test_tree_size_follows_no_link(tmp_path):
                                                   tmp_path / "a" / "loop", tmp_path / "a" / "host"))
     assert expected > 0 and tree_size(str(tmp_path)) == expected
     assert tree_size(str(tmp_path / "missing")) == 0
+
+
+@pytest.mark.parametrize("failing", ["open", "fsync"])
+def test_a_full_disk_is_said_naming_the_file_in_the_tree(trees, resolution, monkeypatch, failing):
+    """ENOSPC (or a read-only overlay) names the file the partition sees, never a temporary name, and leaves no temporary file."""
+    real = getattr(os, failing)
+
+    def no_space(*args, **kwargs):
+        if failing == "fsync" or str(args[0]).startswith(".hostname."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args, **kwargs)
+
+    root = str(trees[0])
+    monkeypatch.setattr(os, failing, no_space)
+    with pytest.raises(PartitionError) as caught:
+        tenant_tree.configure_identity(root, "web1")
+    monkeypatch.setattr(os, failing, real)
+    assert caught.value.msg == "/etc/hostname in partition tree %s: cannot write it: No space left on device" % root
+    assert os.listdir(os.path.join(root, "etc")) == []
