@@ -30,7 +30,7 @@ endif
 # resize2fs (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's
 # shellcheck test (skipped with only a warning when missing). sshd runs inside partitions, from their
 # rootfs, so the host needs no openssh-server.
-APT_PACKAGES := runc debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping openssh-client \
+APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping openssh-client \
                 util-linux mount e2fsprogs xfsprogs tar rsync ca-certificates shellcheck qemu-system-x86
 
 .PHONY: test deps get-pip-standin pythons collection sanity units integration vm-test vm-image vm-start vm-stop lint demo bench clean
