@@ -123,8 +123,6 @@ def retire_pump(directory, timeout=PUMP_EXIT_SECONDS):
 class FileConsole:
     """console.log appended to, rotated once it grew past ROTATE_BYTES when the partition starts."""
 
-    bounded = False
-
     def __init__(self, directory):
         self.directory = directory
         self.path = os.path.join(directory, CONSOLE_FILE)
@@ -135,6 +133,7 @@ class FileConsole:
         if os.path.exists(self.path) and os.path.getsize(self.path) > ROTATE_BYTES:
             os.rename(self.path, os.path.join(self.directory, LEGACY_FILE))
         return _FileSink(self.path)
+
 
 class _FileSink:
     def __init__(self, path):
@@ -155,8 +154,6 @@ class _FileSink:
 
 class RingConsole:
     """init's stdio is a pipe that rotatelogs reads into a bounded ring (see the module's docstring)."""
-
-    bounded = True
 
     def __init__(self, directory, binary, segments=RING_SEGMENTS, segment_bytes=RING_SEGMENT_BYTES):
         self.directory = directory
@@ -201,8 +198,9 @@ class RingConsole:
         if not pid:
             raise PartitionError("cannot start the console reader %s" % " ".join(self.command))
         pid = int(pid)
-        write_json_atomic(os.path.join(self.directory, PUMP_FILE), {"pid": pid, "start": process_start(pid), "boot": boot_id(),
-                                                                  "command": self.command})
+        record = {"pid": pid, "start": process_start(pid), "boot": boot_id(), "command": self.command}
+        write_json_atomic(os.path.join(self.directory, PUMP_FILE), record)
+
 
 class _PipeSink:
     def __init__(self, console):
