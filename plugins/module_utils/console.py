@@ -38,6 +38,9 @@ RING_SEGMENTS = 2
 RING_SEGMENT_BYTES = 1024 * 1024
 READ_CHUNK = 65536  # rotatelogs reads at most this much at a time and checks a file's size before each write
 ROTATE_BYTES = 1024 * 1024  # without rotatelogs: console.log is rotated at start once it is larger
+# The reader runs outside the partition's cgroup, so a tenant that writes without end would spend the host's CPU on
+# it: it yields to everything else, and a full pipe then slows the tenant's writes instead.
+PUMP_NICENESS = 19
 PUMP_EXIT_SECONDS = 5  # how long a stop waits for the reader to drain the pipe and end by itself
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 UNBOUNDED_WARNING = ("rotatelogs (Debian package apache2-utils, RPM httpd-tools) is not installed: the console.log of a "
@@ -173,7 +176,8 @@ class RingConsole:
         return _PipeSink(self)
 
     def start_pump(self, read_fd):
-        """Start rotatelogs on the pipe's read end, detached: its own session, the child of no process of ours.
+        """Start rotatelogs on the pipe's read end, detached: its own session, the child of no process of ours, at
+        the lowest CPU priority.
 
         A forked child starts it and exits at once; its pid is recorded so that a stop can wait for it.
         """
@@ -183,6 +187,7 @@ class RingConsole:
             status = 1
             try:
                 os.close(report_r)
+                os.nice(PUMP_NICENESS)  # inherited by the reader
                 pump = subprocess.Popen(self.command, stdin=read_fd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         close_fds=True, start_new_session=True, cwd="/", umask=0o077)
                 os.write(report_w, str(pump.pid).encode())

@@ -136,6 +136,7 @@ def test_the_ring_stays_bounded_while_init_writes_and_its_reader_ends_with_the_l
     fake_runtime.create("web1", "/bundle", "/pid", console.RingConsole(directory, ROTATELOGS, segment_bytes=256 * 1024))
     pump = console.pump_pid(directory)
     assert pump is not None and os.getsid(pump) == pump  # its own session
+    assert os.getpriority(os.PRIO_PROCESS, pump) == console.PUMP_NICENESS
     assert os.getppid() != int(open("/proc/%d/stat" % pump).read().rsplit(")", 1)[1].split()[1])  # not our child
     assert wait_gone(int((tmp_path / "writer.pid").read_text()))
     console.retire_pump(directory)  # returns once the reader drained the pipe and ended by itself
