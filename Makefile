@@ -40,7 +40,7 @@ DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
 # (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's shellcheck test
 # (skipped with only a warning when missing); qemu for the systemd VM. sshd runs inside partitions, from their
 # rootfs, so the host needs no openssh-server.
-TEST_APT_PACKAGES := runc debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
+TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
                      openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
+from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import spec_addresses
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
@@ -100,6 +101,8 @@ class Converger:
                                  % (plan.name, observed["corrupt"].msg))
         plan.warnings.extend(warnings)
         plan.warnings.extend(engine.notices if plan.changed else [])
+        if "start" in plan.actions and engine.supervisor is None and engine.console_pump is None:
+            plan.warnings.append(UNBOUNDED_WARNING)  # the same text for every partition: one warning per call
         if plan.spec is not None:
             plan.warnings.extend(self._unsupported_warnings(plan.spec))
             if plan.spec.get("privileged"):

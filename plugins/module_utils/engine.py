@@ -23,6 +23,8 @@ import binascii
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
+from ansible_collections.linuxvps.partitions.plugins.module_utils.console import CONSOLE_FILE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import runtime_status
@@ -37,13 +39,15 @@ class PartitionEngine:
     """One state directory's partitions: the store, the runtime, the host's cgroups and, where systemd
     supervises partitions, its supervisor."""
 
-    def __init__(self, store, runtime, cgroup_host, check_mode=False, unit_supervisor=None, notices=(), id_ranges=None):
+    def __init__(self, store, runtime, cgroup_host, check_mode=False, unit_supervisor=None, notices=(), id_ranges=None,
+                 console_pump=None):
         self.store = store
         self.runtime = runtime
         self.cgroups = cgroup_host
         self.check_mode = check_mode
         self.supervisor = unit_supervisor  # a SystemdSupervisor where systemd supervises partitions, else None
         self.notices = list(notices)  # host-wide warnings every plan that changes something carries
+        self.console_pump = console_pump  # rotatelogs, which bounds the console where no journal takes it (console.py)
         self.id_ranges = id_ranges or IdRanges()
         self.parent = cgroups.cgroup_parent(store.root)
         self.templates = TemplateStore(store)
@@ -57,7 +61,8 @@ class PartitionEngine:
         cgroup_host = cgroups.detect()
         unit_supervisor, notice = supervisor.detect(cgroup_host.version)
         return cls(store, select_runtime(runtime, store.runtime_root), cgroup_host, check_mode,
-                   unit_supervisor, [notice] if notice else [])
+                   unit_supervisor, [notice] if notice else [],
+                   console_pump=None if unit_supervisor else find_program("rotatelogs"))
 
     @property
     def host_facts(self):
@@ -144,7 +149,8 @@ class PartitionEngine:
         return os.path.join(self.store.partition_dir(name), "start-error")
 
     def console_log(self, name):
-        return os.path.join(self.store.partition_dir(name), "console.log")
+        """The partition's latest console output where no journal takes it (console.py)."""
+        return os.path.join(self.store.partition_dir(name), CONSOLE_FILE)
 
     # ---- what exists now -------------------------------------------------------------------------
     def read_host(self):

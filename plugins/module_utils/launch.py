@@ -18,15 +18,13 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, networks, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import console as consoles, firewall, net, networks, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
-
-CONSOLE_ROTATE_BYTES = 1024 * 1024
 
 
 def utc_now():
@@ -42,7 +40,8 @@ class Launcher:
     def launch(self, document, console):
         """Make the partition run; return its document with ``running`` recorded.
 
-        console: a log file for init's stdio, or None to keep this process's (the journal, in a systemd unit).
+        console: where init's stdio goes (console.py: a bounded ring or a file), or None to keep this process's
+        (the journal, in a systemd unit).
         """
         engine = self.engine
         spec = document["spec"]
@@ -92,11 +91,11 @@ class Launcher:
         return document
 
     def console(self, name):
-        """The console log path, rotated once it grows past CONSOLE_ROTATE_BYTES."""
-        path = self.engine.console_log(name)
-        if os.path.exists(path) and os.path.getsize(path) > CONSOLE_ROTATE_BYTES:
-            os.rename(path, path + ".1")
-        return path
+        """init's console without systemd: a ring bounded while it runs where rotatelogs is, else console.log."""
+        directory = self.engine.store.partition_dir(name)
+        if self.engine.console_pump is not None:
+            return consoles.RingConsole(directory, self.engine.console_pump)
+        return consoles.FileConsole(directory)
 
     def stop_runtime(self, name, document, record=True):
         """init's stop signal, then the runtime kills what is left; the runtime, mounts and cgroup go.
@@ -125,6 +124,7 @@ class Launcher:
             except NetworkError as exc:
                 refused.append(exc)
         self.engine.runtime.delete(name)
+        consoles.retire_pump(self.engine.store.partition_dir(name))  # its console reader ends with the last writer
         disk.unmount()
         try:
             self.engine.cgroup(name).remove()

@@ -112,28 +112,29 @@ class OciRuntime:
             raise CommandFailed(self._cmd("list", "--format", "json"), rc, out, err)
         return dict((item["id"], item) for item in (json.loads(out or "null") or []))
 
-    def create(self, container_id, bundle, pid_file, console_path):
-        """Create the container with its stdio appended to console_path, never to our pipes.
+    def create(self, container_id, bundle, pid_file, console):
+        """Create the container with init's stdio on console's sink (console.py), never on our pipes.
 
-        The runtime's own error goes to the same file, so on failure it is read back from there.
-        console_path None: init keeps this process's stdout and stderr (a systemd unit's journal), where the
+        The runtime's own error goes to the same sink, so on failure it is read back from there.
+        console None: init keeps this process's stdout and stderr (a systemd unit's journal), where the
         runtime's error then is too.
         """
         self._forget_stale(container_id)
         cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
-        if console_path is None:
+        if console is None:
             sys.stdout.flush()
             rc = run(cmd, output_file=sys.stdout, check=False)[0]
             if rc != 0:
                 raise CommandFailed(cmd, rc, "", "its error is in the unit's journal")
             return
-        with os.fdopen(os.open(console_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as console:
-            offset = console.tell()
-            rc = run(cmd, output_file=console, check=False)[0]
-        if rc != 0:
-            with open(console_path, "rb") as console:
-                console.seek(offset)
-                raise CommandFailed(cmd, rc, "", console.read().decode("utf-8", "replace"))
+        sink = console.open()
+        rc = None
+        try:
+            rc = run(cmd, output_file=sink.stream, check=False)[0]
+            if rc != 0:
+                raise CommandFailed(cmd, rc, "", sink.written())
+        finally:
+            sink.close(created=rc == 0)
 
     def start(self, container_id):
         run(self._cmd("start", container_id))

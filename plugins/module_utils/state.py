@@ -13,7 +13,7 @@ Layout under the state directory (default /var/lib/linuxvps)::
     partitions/<name>/partition.json
     partitions/<name>/bundle/     OCI bundle: config.json, rootfs/ (mount point)
     partitions/<name>/upper|work  overlay layers, or disk/ for a full copy
-    partitions/<name>/console.log the partition's stdio
+    partitions/<name>/console.*   the partition's stdio without systemd (console.py)
     networks/<name>.json          a host network (bridge, gateway addresses, NAT)
     runc/                         the runtime's own state (--root)
 """

@@ -19,8 +19,10 @@ description:
   - Changing O(resources) of a running partition applies the new limits live (same init PID) and records them,
     so they hold after a restart. Settings that only take effect when init starts are reported in a warning and
     applied at the next restart, or at once with O(recreate=options-changed).
-  - The partition's console (init's stdout and stderr) goes to C(console.log) in its state directory, or to the journal
-    of its systemd unit where systemd supervises it.
+  - The partition's console (init's stdout and stderr) goes to the journal of its systemd unit where systemd supervises
+    it. Elsewhere it goes to a ring of two 1 MiB files in its state directory kept by C(rotatelogs) (apache2-utils or
+    httpd-tools), with C(console.log) naming the file being written, so the console never takes more of the host's
+    disk while the partition runs. Without C(rotatelogs), C(console.log) is rotated only when the partition starts.
   - On hosts where systemd is PID 1 with the unified cgroup v2 hierarchy, and the collection's C(host) role has installed
     its C(linuxvps-partition) command, each running partition is a transient systemd service in C(linuxvps.slice) with a
     delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
@@ -394,7 +396,9 @@ partition:
       type: str
       sample: /linuxvps/web1
     console_log:
-      description: File that holds the partition's console output; null where a systemd unit supervises it (see RV(partition.unit)).
+      description:
+        - File that holds the partition's latest console output (the ring file being written, the one before is
+          C(console.ring) or C(console.ring.1) beside it); null where a systemd unit supervises it (see RV(partition.unit)).
       type: str
     unit:
       description:

@@ -92,7 +92,7 @@ partitions:
       type: str
       sample: linuxvps-web1.service
     console_log:
-      description: File with the partition's console output; null where a systemd unit's journal holds it.
+      description: File with the partition's latest console output (the file its console ring writes); null where a systemd unit's journal holds it.
       type: str
     usage:
       description:

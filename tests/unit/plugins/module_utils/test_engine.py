@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, launch, net, state, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
+from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING, FileConsole, RingConsole
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, NetworkError, PartitionError
@@ -135,6 +136,27 @@ def test_warnings_name_limits_the_host_cannot_enforce_and_only_those_set(tmp_pat
     engine = FakeEngine(str(tmp_path / "state"), unenforced=("cpu_weight", "cpus"))  # cpu_weight stays at its default
     plan, _report = Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12", "resources": {"cpus": 0.5}})
     assert [w for w in plan.warnings if "not enforced" in w] == ["partition web1: resources.cpus is not enforced on this host: not here"]
+
+
+def test_a_start_without_rotatelogs_or_systemd_warns_that_the_console_is_bounded_only_at_start(engine):
+    plan, _report = Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12"})
+    assert plan.warnings.count(UNBOUNDED_WARNING) == 1 and "web1" not in UNBOUNDED_WARNING  # one text for a whole call
+    engine.console_pump = "/usr/bin/rotatelogs"
+    plan, _report = Converger(engine.checking()).converge({"name": "web1", "rootfs": "debian12"})
+    assert UNBOUNDED_WARNING not in plan.warnings
+    engine.console_pump = None
+    started(engine)
+    plan, _report = Converger(engine).converge({"name": "web1", "rootfs": "debian12", "state": "stopped"})
+    assert UNBOUNDED_WARNING not in plan.warnings  # only starts say it
+
+
+def test_the_console_is_the_ring_where_rotatelogs_is_and_the_file_elsewhere(engine):
+    launcher = PartitionActions(engine).launcher
+    assert isinstance(launcher.console("web1"), FileConsole)
+    engine.console_pump = "/usr/bin/rotatelogs"
+    ring = launcher.console("web1")
+    assert isinstance(ring, RingConsole) and ring.command[0] == "/usr/bin/rotatelogs"
+    assert ring.path == engine.console_log("web1") == os.path.join(engine.store.partition_dir("web1"), "console.log")
 
 
 def test_destroying_a_tenants_last_partition_releases_its_range_and_the_shared_parents(engine):
