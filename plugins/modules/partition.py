@@ -30,6 +30,7 @@ description:
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
+  - linuxvps.partitions.attributes
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime
 requirements:
@@ -38,10 +39,10 @@ requirements:
 attributes:
   check_mode:
     support: full
-    description: Reports what would change and changes nothing.
+    details: Reports what would change and changes nothing.
   diff_mode:
     support: full
-    description: Shows the partition's settings and state before and after.
+    details: Shows the partition's settings and state before and after.
 options:
   name:
     description:

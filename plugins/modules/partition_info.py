@@ -19,15 +19,16 @@ description:
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
+  - linuxvps.partitions.attributes
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime
 attributes:
   check_mode:
     support: full
-    description: The module only reads.
+    details: The module only reads.
   diff_mode:
     support: none
-    description: The module only reads.
+    details: The module only reads.
 options:
   name:
     description: Report only this partition; fails when it does not exist. All partitions when unset.
