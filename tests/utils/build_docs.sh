@@ -19,7 +19,8 @@ echo "== antsibull-docs lint-collection-docs"
 
 echo "== site"
 rm -rf "$dest"
-mkdir -p -m 0755 "$dest"
+mkdir -p "$dest"
+chmod 0755 "$dest"
 src=$dest/src
 mkdir -m 0755 "$src"  # antsibull-docs writes only into a directory no one else may write to
 antsibull-docs sphinx-init --use-current --fail-on-error --no-add-antsibull-docs-version \
@@ -35,7 +36,8 @@ assert count == 1, "conf.py has no intersphinx_mapping to empty"
 with open(path, "w") as handle:
     handle.write(text)
 PY
-mkdir -p -m 0755 "$src/rst"
+mkdir -p "$src/rst"
+chmod 0755 "$src/rst"
 antsibull-docs --config-file "$src/antsibull-docs.cfg" collection --cleanup everything --fail-on-error \
     --use-current --dest-dir "$src/rst" linuxvps.partitions >/dev/null
 sphinx-build -q -b html -c "$src" "$src/rst" "$dest/html" 2>"$dest/warnings.txt" || { cat "$dest/warnings.txt" >&2; exit 1; }
