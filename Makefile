@@ -120,10 +120,9 @@ vm-start:
 vm-stop:
 	$(VM) stop
 
+# The whole tree, as a Galaxy import lints it (.ansible-lint holds the profile and excludes only the test rig).
 lint: collection
-	@dirs="$(wildcard playbooks roles)"; \
-	if [ -z "$$dirs" ]; then echo "lint: no playbooks/ or roles/ yet"; exit 0; fi; \
-	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --offline --profile production $$dirs
+	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-lint --offline --profile production
 
 demo: demo-deps collection
 	cd $(COLLECTION) && $(ANSIBLE_ENV) ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml
@@ -148,3 +147,33 @@ bench: deps collection
 
 clean:
 	rm -rf $(BUILD) tests/output $(VENV)
+
+# Docs and release checks use antsibull-docs, antsibull-changelog and Sphinx from a virtual environment of their
+# own (made from PyPI when missing; building needs no network). Neither is part of `test` yet.
+DOCS_VENV     ?= /var/tmp/lvp-docs-venv
+DOCS_BUILD    ?= $(CURDIR)/build/docs
+DOCS_PACKAGES := antsibull-docs antsibull-changelog sphinx sphinx-ansible-theme 'ansible-core>=2.16,<2.21'
+DOCS_PATH     := $(DOCS_VENV)/bin:$$PATH
+
+.PHONY: docs docs-venv release-check
+
+docs-venv:
+	@if ! [ -x $(DOCS_VENV)/bin/antsibull-docs ] || ! [ -x $(DOCS_VENV)/bin/antsibull-changelog ] || \
+	    ! [ -x $(DOCS_VENV)/bin/sphinx-build ]; then \
+	  $(PYTHON) -m venv $(DOCS_VENV) && $(DOCS_VENV)/bin/pip install -q $(DOCS_PACKAGES); \
+	fi
+
+# The docs site in $(DOCS_BUILD)/html, checked (antsibull-docs lint of every module's and role's docs, and a
+# Sphinx build without warnings of its own).
+docs: docs-venv collection
+	PATH=$(DOCS_PATH) tests/utils/build_docs.sh $(BUILD) $(DOCS_BUILD)
+
+# A release as Galaxy gets it: the tarball holds the collection and not the test rig, ansible-lint (production)
+# passes on the tarball's contents, and the changelog's release data and fragments pass their checks.
+release-check: docs-venv
+	tests/utils/check_tarball.sh $(BUILD)/release
+	rm -rf $(BUILD)/release/unpacked && mkdir -p $(BUILD)/release/unpacked/ansible_collections/linuxvps/partitions
+	tar -C $(BUILD)/release/unpacked/ansible_collections/linuxvps/partitions -xzf $(BUILD)/release/linuxvps-partitions-*.tar.gz
+	cd $(BUILD)/release/unpacked/ansible_collections/linuxvps/partitions && \
+	  ANSIBLE_COLLECTIONS_PATH=$(BUILD)/release/unpacked ansible-lint --offline --profile production
+	$(DOCS_VENV)/bin/python tests/utils/check_changelog.py $(DOCS_VENV)/bin/antsibull-changelog

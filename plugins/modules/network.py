@@ -20,14 +20,15 @@ description:
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
+  - linuxvps.partitions.attributes
   - linuxvps.partitions.state
 attributes:
   check_mode:
     support: full
-    description: Reports what would change, changes nothing.
+    details: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    description: Shows the network's settings before and after.
+    details: Shows the network's settings before and after.
 options:
   name:
     description:

@@ -19,15 +19,16 @@ description:
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
+  - linuxvps.partitions.attributes
   - linuxvps.partitions.state
   - linuxvps.partitions.runtime
 attributes:
   check_mode:
     support: full
-    description: The module only reads.
+    details: The module only reads.
   diff_mode:
     support: none
-    description: The module only reads.
+    details: The module only reads.
 options:
   name:
     description: Report only this partition; fails when it does not exist. All partitions when unset.
@@ -57,43 +58,161 @@ partitions:
   elements: dict
   contains:
     name:
-      description: Partition name.
+      description: Name of the partition.
       type: str
+      sample: web1
     state:
       description: V(running), V(stopped) or V(frozen).
       type: str
+      sample: running
     pid:
-      description: Host PID of the partition's init, null when stopped.
+      description: Host PID of the partition's init, null when it does not run.
       type: int
+      sample: 12345
     hostname:
       description: Host name inside the partition.
       type: str
+      sample: web1
     rootfs:
-      description: Template it was cloned from.
+      description: The template it was cloned from.
       type: str
-    resources:
-      description: Configured limits (bytes for sizes, null for no limit).
+      sample: debian-12
+    storage:
+      description: V(overlay) or V(copy).
+      type: str
+    tenant:
+      description: The tenant whose host ID range the partition uses (its own name unless set).
+      type: str
+      sample: acme
+    privileged:
+      description: Whether the partition runs without a user namespace.
+      type: bool
+    autostart:
+      description: Whether the host's boot service starts it.
+      type: bool
+    autostart_order:
+      description: Its place in the boot order, lowest first.
+      type: int
+      sample: 100
+    labels:
+      description: Free-form labels (the C(tenant) role sets C(tenant), C(profile) and C(managed_by)).
       type: dict
-    interfaces:
+      sample: {tenant: acme, profile: small, managed_by: linuxvps.partitions.tenant}
+    authorized_keys:
+      description: SSH public keys written to root's C(authorized_keys) inside the partition.
+      type: list
+      elements: str
+    stop_timeout:
+      description: Seconds init has to stop before it is killed.
+      type: int
+      sample: 30
+    command:
+      description: The init command, null for the template's C(/sbin/init).
+      type: list
+      elements: str
+    env:
+      description: Extra environment variables of init.
+      type: dict
+    secret_env:
       description:
-        - Each interface with its addresses, host-side name and C(rx_bytes), C(tx_bytes), C(rx_packets), C(tx_packets)
-          as the partition sees them (null while stopped).
+        - Fingerprints (C(pbkdf2-sha256:<salt>:<digest>)) of the secret environment variables, never their values.
+        - Only present when the partition has any.
+      type: dict
+      sample: {DB_TOKEN: "pbkdf2-sha256:5f1e...:9a0b..."}
+    mounts:
+      description: Host directories bind-mounted into the partition, each with C(source), C(target) and C(read_only).
       type: list
       elements: dict
-    config:
-      description: The partition's whole recorded configuration (the partition module's options, normalised).
+    resources:
+      description: Limits in force; sizes in bytes, null means no limit.
       type: dict
+      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, nofile: null}
+    interfaces:
+      description: The partition's network interfaces, with their settings, host-side name and counters.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Interface name inside the partition.
+          type: str
+          sample: eth0
+        network:
+          description: The host network (bridge) it is attached to, null when routed.
+          type: str
+        mode:
+          description: V(bridge) or V(routed).
+          type: str
+        addresses:
+          description: Its IPv4 and IPv6 addresses with prefix lengths.
+          type: list
+          elements: str
+          sample: [10.213.0.11/24]
+        gateway:
+          description: IPv4 default gateway, or null.
+          type: str
+        gateway6:
+          description: IPv6 default gateway, or null.
+          type: str
+        mac:
+          description: MAC address.
+          type: str
+        mtu:
+          description: MTU, null for the default.
+          type: int
+        rate:
+          description: Bandwidth limits in bits per second (C(ingress), C(egress)), or null.
+          type: dict
+        dns:
+          description: Name servers and search domains written to the partition's C(resolv.conf) (C(nameservers), C(search)), or null.
+          type: dict
+        host_interface:
+          description: Name of the interface's host end (the veth on the host).
+          type: str
+          sample: lv3f9a0c1d2e
+        rx_bytes:
+          description: Bytes received, as the partition counts them; null while it is stopped.
+          type: int
+        tx_bytes:
+          description: Bytes sent, as the partition counts them; null while it is stopped.
+          type: int
+        rx_packets:
+          description: Packets received; null while it is stopped.
+          type: int
+        tx_packets:
+          description: Packets sent; null while it is stopped.
+          type: int
+    created:
+      description: UTC time the partition was created.
+      type: str
+      sample: "2026-12-01T00:40:51Z"
+    started:
+      description: UTC time its init was last started, null while it is stopped.
+      type: str
+      sample: "2026-12-01T00:41:02Z"
+    runtime:
+      description: The OCI runtime that runs it (or would run it).
+      type: str
+      sample: runc
     cgroup:
       description: The cgroup that holds the partition's limits, below each hierarchy's root.
       type: str
       sample: /linuxvps.slice/linuxvps-web1.service/partition
     unit:
-      description: The systemd service that supervises the partition where systemd does (see M(linuxvps.partitions.partition)); null elsewhere.
+      description:
+        - The transient systemd service that supervises the partition on hosts where systemd is PID 1 with cgroup v2;
+          its journal holds the console. Null elsewhere.
       type: str
       sample: linuxvps-web1.service
     console_log:
       description: File with the partition's latest console output (the file its console ring writes); null where a systemd unit's journal holds it.
       type: str
+    config:
+      description: The whole recorded configuration (the partition module's options, normalised).
+      type: dict
+    id_base:
+      description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
+      type: int
+      sample: 1065536
     usage:
       description:
         - Counters read from the partition's cgroups; empty for cgroup counters when the partition is stopped.

@@ -26,14 +26,15 @@ description:
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
+  - linuxvps.partitions.attributes
   - linuxvps.partitions.state
 attributes:
   check_mode:
     support: full
-    description: Reports whether a build or removal would happen, and does neither.
+    details: Reports whether a build or removal would happen, and does neither.
   diff_mode:
     support: full
-    description: Shows the manifest before and after.
+    details: Shows the manifest before and after.
 options:
   name:
     description: Name of the template (V(a-z), V(0-9), V(.), V(-); at most 63 characters), e.g. V(debian12).

@@ -63,9 +63,13 @@ ansible -m linuxvps.partitions.partition -a "name=pt-t2a state=stopped state_dir
 grep -q '^pt-t2a: started' "$log" || { echo "FAIL: pt-t2a not started at boot"; exit 1; }
 [ "$(cg pids pt-t2a pids.max)" = 300 ] || { echo "FAIL: limits lost at boot"; exit 1; }
 
-echo "== report.yml"
-run linuxvps.partitions.report -e tenant_state_dir=$state
+echo "== report.yml: the state directory from linuxvps_state_dir, or from the deprecated tenant_state_dir; a stopped partition"
+ansible -m linuxvps.partitions.partition -a "name=pt-t2a state=stopped state_dir=$state" "${inv[@]}" localhost >/dev/null
+run linuxvps.partitions.report
 if ! grep -q 'pt-t1a' "$log" || ! grep -q '10.213.1.11' "$log"; then echo "FAIL: report lacks pt-t1a"; exit 1; fi
+grep -qE 'pt-t2a +stopped' "$log" || { echo "FAIL: report lacks the stopped pt-t2a"; exit 1; }
+run linuxvps.partitions.report -e linuxvps_state_dir=$state/none -e tenant_state_dir=$state
+grep -q 'pt-t1a' "$log" || { echo "FAIL: report ignored the deprecated tenant_state_dir"; exit 1; }
 
 echo "== destroy.yml refuses without confirmation, then removes everything"
 if ansible-playbook "${inv[@]}" linuxvps.partitions.destroy > "$log" 2>&1; then echo "FAIL: destroy ran unconfirmed"; exit 1; fi
