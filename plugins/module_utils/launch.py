@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
@@ -73,6 +74,7 @@ class Launcher:
             pid = int(read_text(disk.pid_file))  # written by the runtime's create
             for iface in spec.get("interfaces") or []:
                 self.guard(name, iface, net.attach(pid, name, iface, iface.get("network")))
+            pause_point("start-created")
             engine.runtime.start(name)
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
                                                "stop_signal": oci.stop_signal(spec, init)})
@@ -96,6 +98,7 @@ class Launcher:
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
+        pause_point("stop-runtime-gone")
         self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec)
         if document is not None:
             document = dict(document, running=None)
