@@ -52,7 +52,7 @@ class Converger:
     def recover(self):
         """Finish or roll back what killed runs left (the boot command's first step); what was done, in words."""
         with self.engine.store.lock():
-            return self.recovery.run()
+            return self.recovery.run()[0]
 
     def converge(self, params):
         """Validate, observe, plan and apply one partition; return (plan, report). Raises what fails."""
@@ -72,7 +72,7 @@ class Converger:
         if duplicates:
             raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
         with engine.store.lock(create=not engine.check_mode):
-            recovered = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
+            recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
             reads = engine.read_host()
             planned, claimed = [], {}
             for params in items:
@@ -81,6 +81,7 @@ class Converger:
                 planned.append((observed, plan))
                 claimed.update(spec_addresses(plan.spec))
             planned[0][1].warnings[:0] = recovered
+            planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
             outcomes = self._apply_all(planned, keep_going)
             if not engine.check_mode:
                 reads = engine.read_host()  # the host as the call left it

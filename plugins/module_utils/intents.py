@@ -84,9 +84,12 @@ class IntentJournal:
         return found
 
     def pending_warnings(self):
-        """What a run that changes nothing (check mode, partition_info) says of intents left: the next run acts on them."""
+        """What a run that changes nothing (check mode, partition_info) says of intents left: the next run acts on them.
+        (messages, whether the next run would change something)."""
+        pending = self.pending()
         return ["partition %s: a run was killed during %s; the next partition run that may change the host finishes it"
-                % (name, describe(intent["actions"]) if intent else "an unknown change") for name, intent, _corrupt in self.pending()]
+                % (name, describe(intent["actions"]) if intent else "an unknown change") for name, intent, _corrupt in pending], \
+            any(intent is not None for _name, intent, _corrupt in pending)
 
     def sweep(self):
         """Remove intent files a kill cut short while they were written (they never said anything)."""

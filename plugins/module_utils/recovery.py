@@ -38,12 +38,13 @@ class Recovery:
         self.journal = journal or IntentJournal(engine.store)
 
     def run(self):
-        """Finish or roll back every intent left; one message for each (what was done, or why it could not be)."""
+        """Finish or roll back every intent left: (one message for each, what was done or why it could not be,
+        whether anything was done)."""
         pending = self.journal.pending()
         self.journal.sweep()
         if not pending:
-            return []
-        messages = []
+            return [], False
+        messages, changed = [], False
         for name, intent, corrupt in pending:
             if corrupt is not None:
                 messages.append("%s; it is kept and ignored (remove it when nothing is left half done)" % corrupt.msg)
@@ -55,9 +56,10 @@ class Recovery:
                                 "tries again)" % (name, describe(intent["actions"]), exc.msg))
                 continue
             self.journal.clear(name)
+            changed = True
             messages.append("partition %s: a run was killed during %s; %s" % (name, describe(intent["actions"]), done))
         self.engine.templates.sweep()  # a killed copy's staging tree (238 MB for a Debian template)
-        return messages
+        return messages, changed
 
     def _recover(self, name, intent):
         """Bring one partition to a state the next plan converges; what was done, in words."""

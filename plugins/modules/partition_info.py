@@ -130,7 +130,7 @@ def main():
 
     def work():
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], check_mode=True)
-        warnings.extend(IntentJournal(engine.store).pending_warnings())
+        warnings.extend(IntentJournal(engine.store).pending_warnings()[0])
         return Reporter(engine).info(module.params["name"], warnings)
 
     partitions = run_engine(module, work)

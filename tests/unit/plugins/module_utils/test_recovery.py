@@ -123,8 +123,10 @@ def test_the_last_removal_killed_before_the_cgroup_parents_went_is_finished(engi
     killed_run(monkeypatch, engine, "destroy-dir-gone", {"name": "web1", "state": "absent"})
     assert engine.store.partition_names() == [] and engine.cgroups.removed_parents == []
     plan, _report = converge(engine, name="web1", state="absent")
-    assert plan.actions == [] and recovered(plan)
+    assert plan.actions == [] and recovered(plan) and plan.changed, "the host changed, though no action was planned"
     assert engine.cgroups.removed_parents == [engine.parent]
+    plan, _report = converge(engine, name="web1", state="absent")
+    assert not plan.changed and not recovered(plan)
 
 
 def test_a_killed_first_partition_of_a_tenant_leaves_no_staging_tree_after_a_run_that_asks_for_present(engine, monkeypatch):
@@ -166,7 +168,7 @@ def test_check_mode_says_what_is_pending_and_changes_nothing(engine, monkeypatch
     converge(engine, **WEB1)
     killed_run(monkeypatch, engine, "destroy-wiped", {"name": "web1", "state": "absent"})
     plan, _report = Converger(engine.checking()).converge({"name": "web1", "state": "absent"})
-    assert [w for w in plan.warnings if "killed during destroy; the next partition run" in w]
+    assert [w for w in plan.warnings if "killed during destroy; the next partition run" in w] and plan.changed
     assert os.listdir(IntentJournal(engine.store).base) == ["web1.json"] and engine.store.partition_names() == ["web1"]
 
 
@@ -206,6 +208,8 @@ def test_an_unreadable_intent_is_reported_and_kept(engine):
         handle.write("{")
     plan, _report = converge(engine, name="web1")
     assert [w for w in plan.warnings if "is not valid JSON" in w] and os.path.exists(journal.path("web1"))
+    assert not plan.changed, "nothing was done for it"
+
 
 
 def test_pause_points_do_nothing_unless_named(tmp_path):
