@@ -16,7 +16,7 @@ __metaclass__ = type
 import errno
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
-from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import spec_addresses
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
@@ -24,6 +24,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import pl
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 
 
 class Outcome:
@@ -51,6 +52,8 @@ class Converger:
 
     def recover(self):
         """Finish or roll back what killed runs left (the boot command's first step); what was done, in words."""
+        if not self.journal.pending():
+            return []  # read without the lock: a host whose state directory does not exist keeps it so
         with self.engine.store.lock():
             return self.recovery.run()[0]
 
@@ -204,6 +207,18 @@ class Converger:
                                  "made to be found by hand" % (plan.name, exc.msg))
             return False
         return True
+
+
+def recover_pending(state_dir, check_mode=False):
+    """For the modules that converge no partition (rootfs, network): what killed partition runs left is finished
+    first, so removing a template or a network never trips over a half-removed partition. Warnings saying what was
+    done (in check mode, what is pending); the engine is opened only when something is."""
+    journal = IntentJournal(StateStore(state_dir))
+    if not journal.pending():
+        return []
+    if check_mode:
+        return journal.pending_warnings()[0]
+    return Converger(PartitionEngine.open(state_dir)).recover()
 
 
 def _would_be(plan, observed):

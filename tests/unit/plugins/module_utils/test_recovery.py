@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import actions, faults, hostcmd, launch, templates
+from ansible_collections.linuxvps.partitions.plugins.module_utils import actions, converge, faults, hostcmd, launch, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal
@@ -50,7 +50,7 @@ def killed_run(monkeypatch, engine, point, params):
     assert os.listdir(IntentJournal(engine.store).base) == [params["name"] + ".json"], "the intent outlives the kill"
 
 
-def converge(engine, **params):
+def run(engine, **params):
     plan, report = Converger(engine).converge(params)
     return plan, report
 
@@ -60,10 +60,10 @@ def recovered(plan, name="web1"):
 
 
 def test_a_start_killed_before_init_ran_is_rolled_back_even_by_a_run_that_asks_for_stopped(engine, monkeypatch):
-    converge(engine, state="present", **WEB1)
+    run(engine, state="present", **WEB1)
     killed_run(monkeypatch, engine, "start-created", dict(WEB1, state="started"))
     assert engine.runtime.containers["web1"]["status"] == "created" and engine.cgroup("web1").exists()
-    plan, report = converge(engine, name="web1", state="stopped")
+    plan, report = run(engine, name="web1", state="stopped")
     assert plan.actions == [] and report["state"] == "stopped"
     assert "stopped it and removed its runtime" in recovered(plan)[0]
     assert engine.runtime.containers == {} and not engine.cgroup("web1").exists()
@@ -71,34 +71,34 @@ def test_a_start_killed_before_init_ran_is_rolled_back_even_by_a_run_that_asks_f
 
 
 def test_a_start_that_finished_before_the_kill_is_kept(engine):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     pid = engine.runtime.containers["web1"]["pid"]
     IntentJournal(engine.store).record("web1", ["record", "prepare", "start"], running_before=None)  # killed before clearing it
-    plan, report = converge(engine, name="web1", state="started")
+    plan, report = run(engine, name="web1", state="started")
     assert plan.actions == [] and report["pid"] == pid
     assert "its start had finished" in recovered(plan)[0]
 
 
 def test_a_stop_killed_after_the_runtime_went_is_finished(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     killed_run(monkeypatch, engine, "stop-runtime-gone", {"name": "web1", "state": "stopped"})
     assert engine.runtime.containers["web1"]["status"] == "stopped" and engine.cgroup("web1").exists()
     assert engine.store.load_partition("web1")["running"] is not None
-    plan, _report = converge(engine, name="web1", state="stopped")
+    plan, _report = run(engine, name="web1", state="stopped")
     assert plan.actions == [] and recovered(plan)
     assert engine.runtime.containers == {} and not engine.cgroup("web1").exists()
     assert engine.store.load_partition("web1")["running"] is None
 
 
 def test_a_removal_killed_after_the_wipe_is_finished_not_brought_back_with_a_blank_disk(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     created = engine.store.load_partition("web1")["created"]
     key = engine.tenant_key(WEB1)
     killed_run(monkeypatch, engine, "destroy-wiped", {"name": "web1", "state": "absent"})
     assert engine.store.load_partition("web1") is not None and engine.id_ranges.lookup(key) is not None
     del engine.log[:]
     engine.store.save_partition("web1", dict(engine.store.load_partition("web1"), created="earlier"))
-    plan, _report = converge(engine, **WEB1)
+    plan, _report = run(engine, **WEB1)
     assert "finished its removal" in recovered(plan)[0]
     assert plan.actions == ["record", "prepare", "start"], "a new partition, not the half-removed one"
     assert engine.log.index(("destroy", "web1")) < engine.log.index(("create", "web1"))
@@ -106,12 +106,12 @@ def test_a_removal_killed_after_the_wipe_is_finished_not_brought_back_with_a_bla
 
 
 def test_a_range_release_killed_after_the_copies_went_is_finished_by_a_run_on_another_partition(engine, monkeypatch):
-    converge(engine, **WEB1)
-    converge(engine, name="web2", rootfs="debian12", tenant="shop")
+    run(engine, **WEB1)
+    run(engine, name="web2", rootfs="debian12", tenant="shop")
     key = engine.tenant_key(WEB1)
     killed_run(monkeypatch, engine, "release-dropped", {"name": "web1", "state": "absent"})
     assert engine.id_ranges.lookup(key) is not None and engine.store.partition_names() == ["web1", "web2"]
-    plan, _report = converge(engine, name="web2", rootfs="debian12", tenant="shop")
+    plan, _report = run(engine, name="web2", rootfs="debian12", tenant="shop")
     assert plan.actions == [] and recovered(plan)
     assert engine.id_ranges.lookup(key) is None and engine.store.partition_names() == ["web2"]
     assert engine.id_ranges.lookup(engine.tenant_key({"name": "web2", "tenant": "shop"})) is not None
@@ -119,13 +119,13 @@ def test_a_range_release_killed_after_the_copies_went_is_finished_by_a_run_on_an
 
 
 def test_the_last_removal_killed_before_the_cgroup_parents_went_is_finished(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     killed_run(monkeypatch, engine, "destroy-dir-gone", {"name": "web1", "state": "absent"})
     assert engine.store.partition_names() == [] and engine.cgroups.removed_parents == []
-    plan, _report = converge(engine, name="web1", state="absent")
+    plan, _report = run(engine, name="web1", state="absent")
     assert plan.actions == [] and recovered(plan) and plan.changed, "the host changed, though no action was planned"
     assert engine.cgroups.removed_parents == [engine.parent]
-    plan, _report = converge(engine, name="web1", state="absent")
+    plan, _report = run(engine, name="web1", state="absent")
     assert not plan.changed and not recovered(plan)
 
 
@@ -140,32 +140,32 @@ def test_a_killed_first_partition_of_a_tenant_leaves_no_staging_tree_after_a_run
     kill_at(monkeypatch, "shift-copied")
     monkeypatch.setattr(templates, "remove_tree", lambda path: None)  # a kill runs no finally either
     with pytest.raises(Killed):
-        converge(engine, **WEB1)
+        run(engine, **WEB1)
     monkeypatch.undo()
     assert [entry for entry in os.listdir(directory) if entry.startswith(".shifting-")]
-    plan, report = converge(engine, name="web1", state="present")
+    plan, report = run(engine, name="web1", state="present")
     assert plan.actions == [] and report["state"] == "stopped" and recovered(plan)
     assert not [entry for entry in os.listdir(directory) if entry.startswith(".shifting-")]
 
 
 def test_a_disk_reset_killed_after_the_wipe_is_finished_with_the_new_settings(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
 
     def killed(disk, lower, owner=None):
         raise Killed("prepare")
 
     monkeypatch.setattr(FakeDisk, "prepare", killed)
     with pytest.raises(Killed):
-        converge(engine, name="web1", rootfs="debian12-alt", recreate="options-changed")
+        run(engine, name="web1", rootfs="debian12-alt", recreate="options-changed")
     monkeypatch.undo()
     assert engine.store.load_partition("web1")["spec"]["rootfs"] == "debian12"
-    plan, report = converge(engine, name="web1", state="stopped")
+    plan, report = run(engine, name="web1", state="stopped")
     assert "recorded its new settings" in recovered(plan)[0]
     assert engine.store.load_partition("web1")["spec"]["rootfs"] == "debian12-alt" and report["state"] == "stopped"
 
 
 def test_check_mode_says_what_is_pending_and_changes_nothing(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     killed_run(monkeypatch, engine, "destroy-wiped", {"name": "web1", "state": "absent"})
     plan, _report = Converger(engine.checking()).converge({"name": "web1", "state": "absent"})
     assert [w for w in plan.warnings if "killed during destroy; the next partition run" in w] and plan.changed
@@ -175,14 +175,14 @@ def test_check_mode_says_what_is_pending_and_changes_nothing(engine, monkeypatch
 def test_a_failed_start_clears_its_intent_it_cleaned_up_itself(tmp_path):
     engine = FakeEngine(str(tmp_path / "state"), fail_create=["web1"])
     with pytest.raises(PartitionError):
-        converge(engine, **WEB1)
+        run(engine, **WEB1)
     assert os.listdir(IntentJournal(engine.store).base) == []
-    plan, _report = converge(engine, name="web1", state="stopped")
+    plan, _report = run(engine, name="web1", state="stopped")
     assert recovered(plan) == []
 
 
 def test_the_boot_command_recovers_first(engine, monkeypatch):
-    converge(engine, state="present", autostart=True, **WEB1)
+    run(engine, state="present", autostart=True, **WEB1)
     killed_run(monkeypatch, engine, "start-created", dict(WEB1, state="started"))
     results = hostcmd.start_autostart(engine)
     assert results[0][:2] == ("recovery", "done") and "web1" in results[0][2]
@@ -190,23 +190,23 @@ def test_the_boot_command_recovers_first(engine, monkeypatch):
 
 
 def test_a_removal_goes_on_without_an_intent_when_the_state_disk_is_full(engine, monkeypatch):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
 
     def full(*args, **kwargs):
         raise PartitionError("cannot write intents/web1.json: No space left on device", errno=errno.ENOSPC)
 
     monkeypatch.setattr(IntentJournal, "record", full)
-    plan, report = converge(engine, name="web1", state="absent")
+    plan, report = run(engine, name="web1", state="absent")
     assert report["state"] == "absent" and [w for w in plan.warnings if "without an intent" in w]
 
 
 def test_an_unreadable_intent_is_reported_and_kept(engine):
-    converge(engine, **WEB1)
+    run(engine, **WEB1)
     journal = IntentJournal(engine.store)
     os.makedirs(journal.base, exist_ok=True)
     with open(journal.path("web1"), "w") as handle:
         handle.write("{")
-    plan, _report = converge(engine, name="web1")
+    plan, _report = run(engine, name="web1")
     assert [w for w in plan.warnings if "is not valid JSON" in w] and os.path.exists(journal.path("web1"))
     assert not plan.changed, "nothing was done for it"
 
@@ -221,3 +221,15 @@ def test_pause_points_do_nothing_unless_named(tmp_path):
     environ = {faults.PAUSE_AT: "start-created", faults.PAUSE_FILE: pid_file}
     assert faults.pause_point("start-created", environ=environ, sleep=slept.append) is True
     assert open(pid_file).read() == "%d\n" % os.getpid() and len(slept) == faults.PAUSE_SECONDS
+
+
+def test_the_template_and_network_modules_open_an_engine_only_when_something_is_pending(engine, monkeypatch):
+    monkeypatch.setattr(converge.PartitionEngine, "open", classmethod(lambda cls, state_dir: engine))
+    assert converge.recover_pending(engine.store.root) == []
+    Converger(engine).converge(WEB1)
+    killed_run(monkeypatch, engine, "destroy-wiped", {"name": "web1", "state": "absent"})
+    monkeypatch.setattr(converge.PartitionEngine, "open", classmethod(lambda cls, state_dir: engine))
+    assert [w for w in converge.recover_pending(engine.store.root, check_mode=True) if "killed during destroy" in w]
+    assert engine.store.partition_names() == ["web1"]
+    assert [w for w in converge.recover_pending(engine.store.root) if "finished its removal" in w]
+    assert engine.store.partition_names() == []
