@@ -211,7 +211,6 @@ def test_an_unreadable_intent_is_reported_and_kept(engine):
     assert not plan.changed, "nothing was done for it"
 
 
-
 def test_pause_points_do_nothing_unless_named(tmp_path):
     slept = []
     pid_file = str(tmp_path / "pid")
