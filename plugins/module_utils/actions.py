@@ -16,6 +16,7 @@ import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import write_authorized_keys
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
@@ -53,11 +54,15 @@ class PartitionActions:
 
     # ---- the document and the disk -----------------------------------------------------------------
     def record(self, plan, observed, document):
-        document = dict(document or {"name": plan.name, "created": utc_now(), "running": None})
-        document["spec"] = plan.spec
         if plan.secrets is not None:
             self.engine.store.save_secrets(plan.name, plan.secrets, plan.spec.get("secret_env") or {})  # before the document
-        self.engine.store.save_partition(plan.name, document)
+        return self.save_spec(plan.name, plan.spec, document)
+
+    def save_spec(self, name, spec, document):
+        """Record spec as the partition's settings (a new document when it has none); the document saved."""
+        document = dict(document or {"name": name, "created": utc_now(), "running": None})
+        document["spec"] = spec
+        self.engine.store.save_partition(name, document)
         return document
 
     def prepare(self, plan, observed, document):
@@ -100,9 +105,11 @@ class PartitionActions:
         return engine.store.load_partition(plan.name)
 
     def stop(self, plan, observed, document):
-        return self._stop(plan.name, document)
+        return self.stop_partition(plan.name, document)
 
-    def _stop(self, name, document, record=True):
+    def stop_partition(self, name, document, record=True):
+        """Stop the partition's init and remove its runtime, interfaces, mount and cgroup; the document saved (None stays
+        None) unless record is false (the document is about to go: nothing to write, so a full disk can still remove)."""
         engine = self.engine
         if engine.supervisor is not None:
             engine.store.hand_over(name)
@@ -178,24 +185,36 @@ class PartitionActions:
 
     # ---- removal ---------------------------------------------------------------------------------------
     def destroy(self, plan, observed, document):
-        """Stop and remove the partition. Its directory (with its document) goes last: a run killed before
-        finds the partition again and finishes, down to the range its files were owned by."""
+        return self.remove(plan.name, document)
+
+    def remove(self, name, document):
+        """Stop and remove the partition; None. Each resource goes after what it protects: the files before the ID
+        range they are owned by, the directory (with the document) after both, the state directory's cgroup parents
+        and nft tables once no partition is left. A run killed halfway is finished by the next (recovery.py)."""
         engine = self.engine
-        name = plan.name
-        self._stop(name, document, record=False)  # the document goes: nothing to write (a full disk can still remove)
+        self.stop_partition(name, document, record=False)
         spec = (document or {}).get("spec") or {"name": name}
         points = mount_points()
         for mode in STORAGE_MODES:  # whichever the partition had, even when its document is gone
             PartitionDisk(engine.store.partition_dir(name), mode).unmount(points)
         disk = engine.disk(spec)
         disk.wipe()  # the files owned by the tenant's range go before the range
+        pause_point("destroy-wiped")
         self._release_free_ranges(name)
         disk.destroy()
-        if not engine.store.partition_names():
-            engine.cgroups.remove_parent(engine.parent)
-            if not engine.store.network_names():
-                firewall.remove_empty_tables(engine.nft_table)
+        pause_point("destroy-dir-gone")
+        self.remove_empty_parents()
         return None
+
+    def remove_empty_parents(self):
+        """Once no partition is left, the state directory's cgroup parents (only those empty: the kernel refuses to
+        remove one with processes or children) and, with no network left either, its nft tables."""
+        engine = self.engine
+        if engine.store.partition_names():
+            return
+        engine.cgroups.remove_parent(engine.parent)
+        if not engine.store.network_names():
+            firewall.remove_empty_tables(engine.nft_table)
 
     def _release_free_ranges(self, name):
         """Give back every ID range of this state directory that no partition but name (being destroyed) uses, each
@@ -213,4 +232,5 @@ class PartitionActions:
         for key, base in engine.id_ranges.owned(engine.tenant_key({"name": ""})):
             if key not in in_use:
                 engine.templates.drop_shifted(base)
+                pause_point("release-dropped")
                 engine.id_ranges.release(key)

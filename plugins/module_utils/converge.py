@@ -5,21 +5,28 @@
 
 Every item is validated and planned before anything changes, so bad input changes nothing. ``_apply_all`` is
 the one place where a converge changes the host; in check mode it changes nothing and tells what would be.
+A plan whose actions take several steps is recorded in the intent journal before it is applied and cleared
+after; what a killed run left is finished or rolled back (recovery.py) before the next run observes anything.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
-from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import spec_addresses
+from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
+from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 
 
 class Outcome:
@@ -42,6 +49,15 @@ class Converger:
         self.engine = engine
         self.actions = PartitionActions(engine)
         self.reporter = Reporter(engine)
+        self.journal = IntentJournal(engine.store)
+        self.recovery = Recovery(engine, self.actions, self.journal)
+
+    def recover(self):
+        """Finish or roll back what killed runs left (the boot command's first step); what was done, in words."""
+        if not self.journal.pending():
+            return []  # read without the lock: a host whose state directory does not exist keeps it so
+        with self.engine.store.lock():
+            return self.recovery.run()[0]
 
     def converge(self, params):
         """Validate, observe, plan and apply one partition; return (plan, report). Raises what fails."""
@@ -61,6 +77,7 @@ class Converger:
         if duplicates:
             raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
         with engine.store.lock(create=not engine.check_mode):
+            recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
             reads = engine.read_host()
             planned, claimed = [], {}
             for params in items:
@@ -68,6 +85,8 @@ class Converger:
                 plan = self.plan(params, observed, reads, claimed)
                 planned.append((observed, plan))
                 claimed.update(spec_addresses(plan.spec))
+            planned[0][1].warnings[:0] = recovered
+            planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
             outcomes = self._apply_all(planned, keep_going)
             if not engine.check_mode:
                 reads = engine.read_host()  # the host as the call left it
@@ -170,14 +189,46 @@ class Converger:
 
     def _apply(self, observed, plan, keep_going):
         document = observed["document"]
+        journaling = journaled(plan.actions) and self._record_intent(plan, document)
         try:
             for action in plan.actions:
                 document = self.actions.run(action, plan, observed, document)
         except PartitionError as exc:
+            if journaling and "destroy" not in plan.actions:
+                # a failure, unlike a kill, took down what its step made (a failed launch cleans up after itself):
+                # the next plan starts from what is. A removal is always finished.
+                self.journal.clear(plan.name)
             if not keep_going:
                 raise
             return Outcome(plan, {"name": plan.name}, exc)
+        if journaling:
+            self.journal.clear(plan.name)
         return Outcome(plan, None)  # reported once every partition is applied, from one runtime listing
+
+    def _record_intent(self, plan, document):
+        """Journal the plan before it changes anything; whether it is journaled. A state directory too full for the
+        intent (a few hundred bytes) still gets the change, said to be unprotected: removing is how space comes back."""
+        try:
+            self.journal.record(plan.name, plan.actions, plan.spec, (document or {}).get("running"))
+        except PartitionError as exc:
+            if exc.details.get("errno") not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            plan.warnings.append("partition %s: %s; going on without an intent, so a run killed now leaves what it "
+                                 "made to be found by hand" % (plan.name, exc.msg))
+            return False
+        return True
+
+
+def recover_pending(state_dir, check_mode=False):
+    """For the modules that converge no partition (rootfs, network): what killed partition runs left is finished
+    first, so removing a template or a network never trips over a half-removed partition. Warnings saying what was
+    done (in check mode, what is pending); the engine is opened only when something is."""
+    journal = IntentJournal(StateStore(state_dir))
+    if not journal.pending():
+        return []
+    if check_mode:
+        return journal.pending_warnings()[0]
+    return Converger(PartitionEngine.open(state_dir)).recover()
 
 
 def _would_be(plan, observed):

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The host's own commands, behind the scripts the host role installs (no Ansible on the host needed):
 
-* ``linuxvps-autostart [STATE_DIR]``: the boot service; restores the recorded host networks, then converges
-  every ``autostart`` partition to started, by autostart_order then name.
+* ``linuxvps-autostart [STATE_DIR]``: the boot service; finishes or rolls back what a run killed by the power
+  loss left (recovery.py), restores the recorded host networks, then converges every ``autostart`` partition to
+  started, by autostart_order then name.
 * ``linuxvps-partition {start|stop|cleanup} STATE_DIR NAME``: what a partition's systemd unit runs
   (supervisor.py): its start command, ExecStop and ExecStopPost. They take the host lock like any run, so a
   restart by systemd or the clean-up after a ``poweroff`` inside never races a run; when the run holding the
@@ -35,9 +36,11 @@ USAGE = "usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       l
 
 # ---- the boot service -------------------------------------------------------------------------------
 def start_autostart(engine):
-    """[(what, outcome, error)] for the host networks, then each autostart partition; one failure stops no other."""
-    results = restore_networks(engine)
+    """[(what, outcome, error)] for what killed runs left, the host networks, then each autostart partition; one
+    failure stops no other."""
     converger = Converger(engine)
+    results = [("recovery", "done", message) for message in converger.recover()]
+    results += restore_networks(engine)
     documents = engine.store.partition_documents()
     results += [(name, "failed", corrupt.msg) for name, _document, corrupt in documents if corrupt is not None]
     chosen = sorted((doc["spec"] for _name, doc, _corrupt in documents if doc and doc["spec"].get("autostart")),

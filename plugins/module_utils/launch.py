@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import console as consoles, firewall, net, networks, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
@@ -76,6 +77,7 @@ class Launcher:
                 net.attach(pid, name, iface, hosts[iface["name"]], engine.owner, network,
                            bridge_unmarked_ok=network is not None and networks.claims_unmarked(engine.store.load_network(network)))
                 self.guard(name, iface, hosts[iface["name"]])
+            pause_point("start-created")
             engine.runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
@@ -105,6 +107,7 @@ class Launcher:
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
+        pause_point("stop-runtime-gone")
         self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document))
         if document is not None and record:
             document = dict(document, running=None)

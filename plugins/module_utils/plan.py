@@ -39,6 +39,7 @@ class Plan:
         self.name = name
         self.spec = spec
         self.secrets = None  # {key: value} of secret_env when given: recorded with the spec, never shown
+        self.recovered = False  # the run first finished or rolled back what a killed run left (recovery.py)
         self.actions = []
         self.warnings = []
         self.before = before
@@ -49,7 +50,7 @@ class Plan:
 
     @property
     def changed(self):
-        return bool(self.actions)
+        return bool(self.actions) or self.recovered
 
     def diff(self):
         return {"before": self.before, "after": self.after}

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID, RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mounts
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
@@ -206,6 +207,7 @@ class TemplateStore:
                 run(["cp", "-a", "--reflink=auto", self.root(name), tree])
                 shift_ownership(tree, base)
                 _sync(tree, filesystem=True)  # the files and their owners are on disk before anything says they are whole
+                pause_point("shift-copied")
                 os.rename(tree, final)
                 _sync(os.path.dirname(final))
                 _write_marker(marker, base)

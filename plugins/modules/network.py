@@ -110,7 +110,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import cgroup_parent
 from ansible_collections.linuxvps.partitions.plugins.module_utils.firewall import table_name
-from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import recover_pending
+from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
 
@@ -131,10 +132,12 @@ def main():
     )
 
     def work():
+        recovered = recover_pending(module.params["state_dir"], module.check_mode)
         store = StateStore(module.params["state_dir"])
-        return NetworkStore(store, table_name(cgroup_parent(store.root))).converge(module.params, module.check_mode)
+        return NetworkStore(store, table_name(cgroup_parent(store.root))).converge(module.params, module.check_mode) + (recovered,)
 
-    changed, network, diff = run_engine(module, work)
+    changed, network, diff, recovered = run_engine(module, work)
+    emit_warnings(module, recovered)
     result = dict(changed=changed, network=network)
     if module._diff:
         result["diff"] = diff

@@ -287,6 +287,11 @@ options:
             elements: str
 notes:
   - Partitions run with their own PID, IPC, UTS, mount, cgroup and network namespaces.
+  - A run that changes the host in several steps records an intent in C(<state_dir>/intents/) first and clears it
+    after. A run killed halfway leaves it, and the next run that may change the host (of this module, the rootfs and
+    network modules, or the boot service) first finishes a removal, stop or disk reset, or rolls back an unfinished
+    start, says so in a warning and reports C(changed). Check mode and M(linuxvps.partitions.partition_info) say what
+    is pending.
 seealso:
   - module: linuxvps.partitions.rootfs
   - module: linuxvps.partitions.partition_info

@@ -233,6 +233,7 @@ partitions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC
@@ -248,6 +249,7 @@ def main():
 
     def work():
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], check_mode=True)
+        warnings.extend(IntentJournal(engine.store).pending_warnings()[0])
         return Reporter(engine).info(module.params["name"], warnings)
 
     partitions = run_engine(module, work)

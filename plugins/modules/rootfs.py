@@ -225,6 +225,7 @@ rootfs:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import DEFAULT_MIRROR
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import recover_pending
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
@@ -252,8 +253,10 @@ def main():
     )
 
     def work():
+        recovered = recover_pending(module.params["state_dir"], module.check_mode)
         store = TemplateStore(StateStore(module.params["state_dir"]), run_command=module.run_command)
-        return store.converge(module.params, module.check_mode)
+        changed, manifest, warnings, diff = store.converge(module.params, module.check_mode)
+        return changed, manifest, recovered + warnings, diff
 
     changed, manifest, warnings, diff = run_engine(module, work)
     emit_warnings(module, warnings)

@@ -149,6 +149,9 @@ class FakeTemplates:
         self.log.append(("drop_shifted", base))
         self.dropped.append(base)
 
+    def sweep(self):
+        self.log.append(("sweep",))
+
 
 class FakeDisk:
     """A partition's disk: a plain directory tree standing for the mounted root; remembers its lower layer."""

@@ -748,3 +748,16 @@ def test_real_v1_cgroup_on_this_host(real_v1):
     assert cg.read_limits() == {"memory": None, "swap": None, "cpus": None, "cpu_weight": 100, "cpuset": None, "pids": None,
                                 "io_weight": None if "io_weight" in unsupported else 100}
     assert cg.plan_writes(resources()) == []
+
+
+def test_real_v1_parent_is_removed_only_once_empty(real_v1):
+    """The state directory's parent goes with its last partition; while a cgroup (its own or anyone's) is in it,
+    the kernel keeps it on every hierarchy."""
+    host, cg, _children = real_v1
+    parent = cg.path.strip("/").split("/")[0]
+    cg.create()
+    host.remove_parent(parent)
+    assert all(os.path.isdir(os.path.join(mount, parent, "p1")) for mount in host.hierarchies())
+    cg.remove()
+    host.remove_parent(parent)
+    assert [mount for mount in host.hierarchies() if os.path.exists(os.path.join(mount, parent))] == []
