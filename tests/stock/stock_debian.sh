@@ -5,9 +5,11 @@
 #
 # Usage: tests/stock/stock_debian.sh SUITE [CHECKOUT]   (SUITE: bookworm | trixie; as root)
 #
-# The root is a chroot, not a VM: it shares the host's kernel, cgroups and network namespace, so the demo's
-# partitions, bridge (lvdemo0, 10.213.100.0/24) and nft table are real and are removed at the end, on failure
-# too. The chroot gets a clean environment (env -i): none of this machine's pip configuration or Python.
+# The root is not a VM: it is the root of a mount namespace of its own (pivot_root, not chroot: the kernel
+# refuses user namespaces, which partitions need, to a chrooted process), sharing the host's kernel, cgroups
+# and network namespace, so the demo's partitions, bridge (lvdemo0, 10.213.100.0/24) and nft table are real
+# and are removed at the end, on failure too. One process holds that namespace for the whole test; each step
+# enters it with a clean environment (env -i): none of this machine's pip configuration or Python.
 set -euo pipefail
 
 suite=${1:?usage: stock_debian.sh SUITE [CHECKOUT]}
@@ -17,8 +19,9 @@ root=/var/tmp/linuxvps-stock/$suite
 log_dir=/var/tmp/linuxvps-stock/logs
 mkdir -p "$log_dir"
 
+holder=
 in_root() {
-  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+  nsenter --target "$holder" --mount --root --wd /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
@@ -26,12 +29,12 @@ mounted_under() { findmnt -rn -o TARGET | grep -E "^$root(/|$)" || true; }
 
 teardown() {
   local rc=$?
-  if [ -x "$root/usr/bin/make" ] && [ -d "$root/root/partitions/.venv" ]; then
+  if [ -n "$holder" ] && [ -d "$root/root/partitions/.venv" ]; then
     in_root sh -c 'cd /root/partitions && make demo-destroy' > "$log_dir/$suite-destroy.log" 2>&1 \
       || { echo "demo-destroy failed:"; tail -30 "$log_dir/$suite-destroy.log"; rc=1; }
   fi
-  # Deepest first; what the demo mounted is gone with demo-destroy, so this is /proc, /sys, /dev, /run.
-  mounted_under | sort -r | while read -r target; do umount -l "$target"; done
+  # The namespace's mounts (proc, sys, dev, run and whatever the demo left) go with its last process.
+  if [ -n "$holder" ]; then kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
   if [ -n "$(mounted_under)" ]; then
     echo "still mounted under $root, not removing it:"; mounted_under; exit 1
   fi
@@ -53,24 +56,27 @@ debootstrap --variant=minbase --include=git,make,python3,ca-certificates "$suite
   > "$log_dir/$suite-debootstrap.log" 2>&1 || { tail -20 "$log_dir/$suite-debootstrap.log"; fail "debootstrap"; }
 echo "== $suite: minbase root in $((SECONDS - started)) s"
 
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys"
-mount --make-rslave "$root/sys"
-mount --rbind /dev "$root/dev"
-mount --make-rslave "$root/dev"
-mount -t tmpfs -o mode=755 tmpfs "$root/run"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The root has no init: packages must not try to start their services (the usual policy-rc.d of chroots).
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+
+git clone -q --no-hardlinks "$checkout" "$root/root/partitions"
+
+# The namespace's holder (hold_root.sh): the root becomes its mount namespace's root.
+unshare --mount --propagation private "$(dirname "$0")/hold_root.sh" "$root" &
+holder=$!
+for _ in $(seq 50); do
+  in_root test -e /run/.ready 2>/dev/null && break
+  sleep 0.2
+done
+in_root test -e /run/.ready || fail "the root's mount namespace did not come up"
 # The site's own certificate authorities (a TLS-inspecting egress proxy, as on the CI machine) are this
 # machine's network, not something a newcomer installs: the stock root trusts what this host trusts.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
   in_root update-ca-certificates > /dev/null 2>&1 || fail "update-ca-certificates"
 fi
-# A chroot has no init: packages must not try to start their services (the usual policy-rc.d of chroots).
-printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
-chmod 0755 "$root/usr/sbin/policy-rc.d"
-
-git clone -q --no-hardlinks "$checkout" "$root/root/partitions"
 
 for round in 1 2; do
   started=$SECONDS
