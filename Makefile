@@ -46,7 +46,7 @@ TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring pytho
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
         vm-start vm-stop lint demo demo-destroy stock-test bench clean
 
-test: deps get-pip-standin collection sanity units integration stock-test vm-test lint
+test: deps get-pip-standin collection sanity units integration stock-test vm-test lint docs release-check
 
 # apt only when something is missing; apt-get update only when the install fails without it.
 APT_INSTALL = if ! dpkg -s $(1) >/dev/null 2>&1; then \
