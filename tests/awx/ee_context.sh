@@ -16,6 +16,16 @@ tarball=$(cd "$work" && ls linuxvps-partitions-*.tar.gz)
 tar -tzf "$work/$tarball" | grep -qx 'meta/execution-environment.yml' || fail "tarball lacks meta/execution-environment.yml"
 if tar -tzf "$work/$tarball" | grep -q '^\.venv/'; then fail "tarball holds the checkout's .venv"; fi
 
+echo "== meta/execution-environment.yml is a valid ansible-builder v3 definition"
+python3 - "$src/meta/execution-environment.yml" <<'PY'
+import sys
+import yaml
+from ansible_builder.ee_schema import validate_schema
+definition = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+assert definition["version"] == 3, definition["version"]
+validate_schema(definition)
+PY
+
 echo "== ansible-builder create"
 mkdir "$work/ee"
 cat > "$work/ee/execution-environment.yml" <<DEF
