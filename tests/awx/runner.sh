@@ -8,8 +8,9 @@
 # converged host and the plain run after it).
 # One tenant, one partition (pt-awx1, 10.213.210.11) on a bridge of its own (lvawx0, 10.213.210.0/24), in a
 # state directory of its own (/var/tmp/linuxvps-awx-test). Its template is copied once, read-only, from the
-# integration tests' (/var/tmp/linuxvps-test, rootfs debian12), or built like theirs when that is absent, and
-# kept between runs like theirs. Takes the integration lock itself (LVP_LOCK_HELD=1: the caller holds it).
+# integration tests' (/var/tmp/linuxvps-test, rootfs debian12; about 2 s), or built like theirs when that is
+# absent, and removed at the end with the partition and the bridge. Takes the integration lock itself
+# (LVP_LOCK_HELD=1: the caller holds it).
 # Usage: tests/awx/runner.sh <collection source tree>   (ansible-runner, ansible-galaxy on PATH; as root)
 set -eu
 if [ -z "${LVP_LOCK_HELD:-}" ]; then
@@ -31,6 +32,9 @@ cleanup() {
     plain destroy.yml -e linuxvps_destroy_confirm=destroy-all-partitions >/dev/null 2>&1 || true
     ANSIBLE_COLLECTIONS_PATH=$work/collections ansible -i "$pdd/inventory/hosts" localhost \
       -m linuxvps.partitions.network -a "name=lvawx0 state=absent force=true state_dir=$state" >/dev/null 2>&1 || true
+    # Refused while a partition still uses it.
+    ANSIBLE_COLLECTIONS_PATH=$work/collections ansible -i "$pdd/inventory/hosts" localhost \
+      -m linuxvps.partitions.rootfs -a "name=$template state=absent state_dir=$state" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -72,17 +76,15 @@ recap() { sed 1d "$log"; }
 took() { echo "   ($1: $SECONDS s)"; SECONDS=0; }
 
 echo "== the template ($template in $state)"
-if [ ! -d "$state/rootfs/$template" ]; then
-  if [ -d "$shared" ]; then
-    tar -C "$shared" -cf "$work/template.tar" .
-    args="method=tarball src=$work/template.tar"
-  else
-    args="method=debootstrap release=bookworm variant=minbase packages=systemd-sysv,dbus,iproute2,iputils-ping,openssh-server"
-  fi
-  ANSIBLE_COLLECTIONS_PATH=$work/collections ansible -i "$pdd/inventory/hosts" localhost \
-    -m linuxvps.partitions.rootfs -a "name=$template $args state_dir=$state" > "$log" 2>&1 || { cat "$log"; exit 1; }
-  rm -f "$work/template.tar"
+if [ -d "$shared" ]; then
+  tar -C "$shared" -cf "$work/template.tar" .
+  args="method=tarball src=$work/template.tar"
+else
+  args="method=debootstrap release=bookworm variant=minbase packages=systemd-sysv,dbus,iproute2,iputils-ping,openssh-server"
 fi
+ANSIBLE_COLLECTIONS_PATH=$work/collections ansible -i "$pdd/inventory/hosts" localhost \
+  -m linuxvps.partitions.rootfs -a "name=$template $args force=true state_dir=$state" > "$log" 2>&1 || { cat "$log"; exit 1; }
+rm -f "$work/template.tar"
 took "setup"
 
 echo "== job template site"
