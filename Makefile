@@ -44,9 +44,9 @@ TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring pytho
                      openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
-        vm-start vm-stop lint demo demo-destroy stock-test bench clean
+        vm-start vm-stop awx-test lint demo demo-destroy stock-test bench clean
 
-test: deps get-pip-standin collection sanity units integration stock-test vm-test lint docs release-check
+test: deps get-pip-standin collection sanity units integration stock-test vm-test awx-test lint docs release-check
 
 # apt only when something is missing; apt-get update only when the install fails without it.
 APT_INSTALL = if ! dpkg -s $(1) >/dev/null 2>&1; then \
@@ -119,6 +119,14 @@ vm-start:
 
 vm-stop:
 	$(VM) stop
+
+# AWX's path: an execution environment's build context by ansible-builder (checked, not built: no container
+# runtime needed), then job templates site, report and destroy through ansible-runner on this host, compared with
+# plain ansible-playbook runs. runner.sh takes /var/tmp/lvp-integration.lock itself (LVP_LOCK_HELD=1 when the
+# caller holds it).
+awx-test: $(VENV)/.test-requirements collection
+	tests/awx/ee_context.sh $(COLLECTION)
+	tests/awx/runner.sh $(COLLECTION)
 
 # The whole tree, as a Galaxy import lints it (.ansible-lint holds the profile and excludes only the test rig).
 lint: collection
