@@ -27,7 +27,7 @@ for path in MANIFEST.json FILES.json LICENSE LICENSES/GPL-3.0-or-later.txt READM
     fi
 done
 # The test rig and local leftovers: none of it may ship.
-forbidden='^(Makefile|\.ci|\.git|\.gitignore|\.venv|venv|build|benchmarks|tests/vm|tests/utils|tests/output)(/|$)'
+forbidden='^(Makefile|\.ci|\.git|\.gitignore|\.venv|venv|build|benchmarks|tests/vm|tests/utils|tests/stock|tests/awx|tests/output)(/|$)'
 forbidden+='|^changelogs/\.plugin-cache\.yaml$|\.tar\.gz$|\.zip$|\.pyc$|(^|/)__pycache__(/|$)|(^|/)\.pytest_cache(/|$)'
 if grep -E "$forbidden" "$out/files.txt" >"$out/forbidden.txt"; then
     echo "check_tarball: $tarball holds files of the test rig or build output:" >&2
