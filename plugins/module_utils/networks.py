@@ -11,6 +11,7 @@ import ipaddress
 import re
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
+from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
 
 # \Z, not $: $ also matches before a final newline.
@@ -99,7 +100,7 @@ class NetworkStore:
             before = dict(document, state="present") if document else {"state": "absent"}
             if state == "absent":
                 if document is None and not observed["bridge"]["exists"]:
-                    return False, None, {"before": before, "after": before}
+                    return False, None, named_diff("network", name, before, before)
                 users = self.users(name)
                 if users and not params.get("force"):
                     raise Conflict("network %s has partitions attached: %s; detach them or use force: true"
@@ -109,7 +110,7 @@ class NetworkStore:
                     net.delete_link(name)
                     self.store.remove_network(name)
                     firewall.remove_empty_tables(self.table)
-                return True, None, {"before": before, "after": {"state": "absent"}}
+                return True, None, named_diff("network", name, before, {"state": "absent"})
             live_ok = (observed["bridge"]["exists"] and observed["bridge"]["addresses"] == bridge_addresses(spec)
                        and observed["nat"] == spec["nat"])
             changed = document is None or {k: document.get(k) for k in spec} != spec or not live_ok
@@ -121,4 +122,4 @@ class NetworkStore:
                 else:
                     firewall.remove_nat(self.table, name)
                 self.store.save_network(name, spec)
-            return changed, spec, {"before": before, "after": dict(spec, state="present")}
+            return changed, spec, named_diff("network", name, before, dict(spec, state="present"))

@@ -25,7 +25,7 @@ attributes:
     description: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    description: Shows the network's settings before and after.
+    description: Shows the network's settings before and after, headed with the network's name.
 options:
   name:
     description: Name of the network, which is also the bridge's interface name (a letter, then up to 14 of V(a-z), V(0-9), V(-)).

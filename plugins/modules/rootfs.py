@@ -33,7 +33,7 @@ attributes:
     description: Reports whether a build or removal would happen, and does neither.
   diff_mode:
     support: full
-    description: Shows the manifest before and after.
+    description: Shows the manifest before and after, headed with the template's name.
 options:
   name:
     description: Name of the template (V(a-z), V(0-9), V(.), V(-); at most 63 characters), e.g. V(debian12).

@@ -181,3 +181,12 @@ def test_the_running_guards_come_back_before_a_live_network_change_and_the_recor
     obs = dict(observed("running", old), unguarded=["eth0"], pending_writes=[("memory.max", "/x", "536870912")])
     assert plan_partition("started", new, obs).actions == ["guard", "update", "update_network", "record"]
     assert plan_partition("started", old, dict(obs, unguarded=[], pending_writes=[])).actions == []
+
+
+@pytest.mark.parametrize("desired, status", [("started", None), ("stopped", "running"), ("absent", "running")])
+def test_the_diff_is_headed_with_the_partition(desired, status):
+    spec = make_spec()
+    recorded = None if status is None else spec
+    diff = plan_partition(desired, spec, observed(status, recorded)).diff()
+    assert diff["before_header"] == diff["after_header"] == "partition %s" % spec["name"]
+    assert set(diff) == {"before", "after", "before_header", "after_header"}
