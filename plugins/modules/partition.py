@@ -411,6 +411,13 @@ partition:
           C(rx_packets), C(tx_packets) as the partition sees them.
       type: list
       elements: dict
+item:
+  description:
+    - When the list form fails on one item's input, which item, as its error message starts
+      (C(partitions[3] (web7): ...)); C(name) is null when the item gives none.
+  returned: when O(partitions) is given and one item's input is refused
+  type: dict
+  sample: {index: 3, name: web7}
 actions:
   description: What the run did (or would do in check mode), in order.
   returned: when O(name) is given
