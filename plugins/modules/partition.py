@@ -56,7 +56,7 @@ options:
         the top level (for example O(state=absent) for a list of names).
       - An option set at the top level, next to O(partitions), is the default for every item that does not set it.
       - Every item is validated and planned before anything changes; an error about one item names it by its index
-        and name, as in C(partitions[3] (web7): option resources.memory: ...). A partition that then fails does not
+        and name, as in C(partitions[3] (web7)) at the start of its message. A partition that then fails does not
         stop the others; the task fails at the end with each failed item's message, and that item's result holds it too.
       - In diff mode each item's diff is headed with the partition's name.
       - Mutually exclusive with O(name).
@@ -413,8 +413,8 @@ partition:
       elements: dict
 item:
   description:
-    - When the list form fails on one item's input, which item, as its error message starts
-      (C(partitions[3] (web7): ...)); C(name) is null when the item gives none.
+    - When the list form fails on one item's input, which item, as its error message starts (C(partitions[3] (web7)));
+      C(name) is null when the item gives none.
   returned: when O(partitions) is given and one item's input is refused
   type: dict
   sample: {index: 3, name: web7}
