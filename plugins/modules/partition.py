@@ -428,6 +428,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
@@ -450,12 +451,18 @@ def list_items(module):
         merged = dict(defaults, **dict((key, value) for key, value in raw.items() if value is not None))
         result = validator.validate(merged)
         if result.error_messages:
-            module.fail_json(msg="%s: %s" % (item_label(index, raw.get("name")), "; ".join(result.error_messages)),
+            module.fail_json(msg="%s: %s" % (item_label(index, raw.get("name")), "; ".join(item_errors(result))),
                              item=dict(index=index, name=raw.get("name")))
         for value in (result.validated_parameters.get("secret_env") or {}).values():
             module.no_log_values.add(str(value))  # the list's items are raw, so their no_log comes from here
         items.append(result.validated_parameters)
     return items
+
+
+def item_errors(result):
+    """The validator's messages for one item; an unknown key is said to be one (AnsibleModule words it so itself)."""
+    return ["unsupported parameters: %s" % error.msg if isinstance(error, UnsupportedError) else error.msg
+            for error in result.errors.errors]
 
 
 def main():
