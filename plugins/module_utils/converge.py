@@ -14,11 +14,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+from contextlib import nullcontext
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError, about_item, item_label
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
@@ -61,33 +62,41 @@ class Converger:
 
     def converge(self, params):
         """Validate, observe, plan and apply one partition; return (plan, report). Raises what fails."""
-        (outcome,) = self.converge_many([params], keep_going=False)
+        (outcome,) = self.converge_many([params], keep_going=False, name_items=False)
         return outcome.plan, outcome.report
 
-    def converge_many(self, items, keep_going=True):
+    def converge_many(self, items, keep_going=True, name_items=True):
         """Converge a list of partitions in one lock, sharing the host reads; a list of Outcome, in order.
 
         With keep_going, a partition that fails to apply is reported in its Outcome and the others go on.
+        With name_items, every error about one item says which (``partitions[3] (web7): ...``), as the list form shows it.
         """
         engine = self.engine
+        naming = about_item if name_items else (lambda index, name: nullcontext())
         names = [params["name"] for params in items]
-        for name in names:
-            validate_name(name)
+        for index, name in enumerate(names):
+            with naming(index, name):
+                validate_name(name)
         duplicates = sorted(set(name for name in names if names.count(name) > 1))
         if duplicates:
-            raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once")
+            raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once (%s)" % "; ".join(
+                ", ".join(item_label(index) for index, name in enumerate(names) if name == duplicate) for duplicate in duplicates))
         with engine.store.lock(create=not engine.check_mode):
             recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
             reads = engine.read_host()
             planned, claimed = [], {}
-            for params in items:
-                observed = engine.observe(params["name"], reads)
-                plan = self.plan(params, observed, reads, claimed)
+            for index, params in enumerate(items):
+                with naming(index, params["name"]):
+                    observed = engine.observe(params["name"], reads)
+                    plan = self.plan(params, observed, reads, claimed)
                 planned.append((observed, plan))
                 claimed.update(spec_addresses(plan.spec))
             planned[0][1].warnings[:0] = recovered
             planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
             outcomes = self._apply_all(planned, keep_going)
+            for index, outcome in enumerate(outcomes):
+                if outcome.failed and name_items:
+                    outcome.error.name_item(index, outcome.plan.name)
             if not engine.check_mode:
                 reads = engine.read_host()  # the host as the call left it
                 for outcome in outcomes:

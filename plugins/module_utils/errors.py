@@ -12,6 +12,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+from contextlib import contextmanager
+
+# A name shown as it is in an item's label; anything else (a newline, a non-string) is shown as its repr.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
+
 
 class PartitionError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -20,6 +26,36 @@ class PartitionError(Exception):
         super(PartitionError, self).__init__(msg)
         self.msg = msg
         self.details = details
+
+    def name_item(self, index, name=None):
+        """Say which item of a list-form call this error is about: ``partitions[3] (web7): <msg>``.
+
+        The error keeps its type (an InvalidOption stays one, with its option and value); returns self.
+        """
+        if "item" in self.details:
+            return self  # named already, by an inner step
+        self.msg = "%s: %s" % (item_label(index, name), self.msg)
+        self.args = (self.msg,)
+        self.details["item"] = {"index": index, "name": name}
+        return self
+
+
+def item_label(index, name=None):
+    """``partitions[3] (web7)``, or ``partitions[3]`` when the item's name is not known."""
+    label = "partitions[%d]" % index
+    if name is None or name == "":
+        return label
+    return "%s (%s)" % (label, name if isinstance(name, str) and _PLAIN_NAME.match(name) else repr(name))
+
+
+@contextmanager
+def about_item(index, name=None):
+    """Errors raised inside name the item of the list form they are about."""
+    try:
+        yield
+    except PartitionError as exc:
+        exc.name_item(index, name)
+        raise
 
 
 class InvalidOption(PartitionError):

@@ -17,6 +17,7 @@ import ipaddress
 import re
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
+from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
 
 # \Z, not $: $ also matches before a final newline.
@@ -139,12 +140,12 @@ class NetworkStore:
                 else:
                     firewall.remove_nat(self.table, name)
                 self.store.save_network(name, dict(spec, bridge="made"))
-            return changed, spec, {"before": before, "after": dict(spec, state="present")}
+            return changed, spec, named_diff("network", name, before, dict(spec, state="present"))
 
     def _remove(self, name, params, document, bridge, refusal, before, check_mode):
         """Remove the network: its NAT, its bridge (unless refusal says the bridge is not ours: it stays), its record."""
         if document is None and not bridge["exists"]:
-            return False, None, {"before": before, "after": before}
+            return False, None, named_diff("network", name, before, before)
         users = self.users(name)
         if users and not params.get("force"):
             raise Conflict("network %s has partitions attached: %s; detach them or use force: true"
@@ -155,4 +156,4 @@ class NetworkStore:
                 net.delete_bridge(name, net.Owner(self.store.identity()), unmarked_ok=claims_unmarked(document))
             self.store.remove_network(name)
             firewall.remove_empty_tables(self.table)
-        return True, None, {"before": before, "after": {"state": "absent"}}
+        return True, None, named_diff("network", name, before, {"state": "absent"})

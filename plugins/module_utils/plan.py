@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import identity, live_part
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
     CGROUP_RESOURCES,
@@ -53,7 +54,7 @@ class Plan:
         return bool(self.actions) or self.recovered
 
     def diff(self):
-        return {"before": self.before, "after": self.after}
+        return named_diff("partition", self.name, self.before, self.after)
 
 
 def runtime_status(runtime_state):

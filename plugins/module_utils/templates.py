@@ -39,6 +39,7 @@ from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
+from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID, RANGE_SIZE
@@ -163,26 +164,26 @@ class TemplateStore:
             before = {"state": "absent"} if manifest is None else dict(manifest, state="present")
             if state == "absent":
                 if manifest is None:
-                    return False, None, [], {"before": before, "after": before}
+                    return False, None, [], named_diff("rootfs", name, before, before)
                 self.refuse_if_used(name, "remove")
                 if not check_mode:
                     self.remove(name)
-                return True, None, [], {"before": before, "after": {"state": "absent"}}
+                return True, None, [], named_diff("rootfs", name, before, {"state": "absent"})
             wanted = builder.options()
             warnings = []
             if manifest is not None and not params.get("force"):
                 if manifest.get("source") != source_digest(wanted):
                     warnings.append("rootfs %s was built with other options than these (%s); it is kept as it is. "
                                     "Use force: true to rebuild it." % (name, ", ".join(_differences(manifest.get("options"), wanted))))
-                return False, manifest, warnings, {"before": before, "after": before}
+                return False, manifest, warnings, named_diff("rootfs", name, before, before)
             if manifest is not None:
                 self.refuse_if_used(name, "rebuild")
             builder.check_installed()
             after = dict(wanted, name=name, state="present")
             if check_mode:
-                return True, after, warnings, {"before": before, "after": after}
+                return True, after, warnings, named_diff("rootfs", name, before, after)
             manifest = self.build(name, builder)
-            return True, manifest, warnings, {"before": before, "after": dict(manifest, state="present")}
+            return True, manifest, warnings, named_diff("rootfs", name, before, dict(manifest, state="present"))
 
     def shifted_root(self, name, base):
         """The template's tree with every owner moved up by base, for a user namespace mapping 0 to base.

@@ -28,7 +28,7 @@ attributes:
     details: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    details: Shows the network's settings before and after.
+    details: Shows the network's settings before and after, headed with the network's name.
 options:
   name:
     description:

@@ -44,7 +44,7 @@ attributes:
     details: Reports what would change and changes nothing.
   diff_mode:
     support: full
-    details: Shows the partition's settings and state before and after.
+    details: Shows the partition's settings and state before and after, headed with the partition's name.
 options:
   name:
     description:
@@ -58,8 +58,10 @@ options:
         and O(runtime), which the call shares), with O(name) required; or just a name, which takes every option from
         the top level (for example O(state=absent) for a list of names).
       - An option set at the top level, next to O(partitions), is the default for every item that does not set it.
-      - Every item is validated and planned before anything changes. A partition that then fails does not stop the
-        others; the task fails at the end, naming each failed partition.
+      - Every item is validated and planned before anything changes; an error about one item names it by its index
+        and name, as in C(partitions[3] (web7)) at the start of its message. A partition that then fails does not
+        stop the others; the task fails at the end with each failed item's message, and that item's result holds it too.
+      - In diff mode each item's diff is headed with the partition's name.
       - Mutually exclusive with O(name).
     type: list
     elements: raw
@@ -527,6 +529,13 @@ partition:
       description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
       type: int
       sample: 1065536
+item:
+  description:
+    - When the list form fails on one item's input, which item, as its error message starts (C(partitions[3] (web7)));
+      C(name) is null when the item gives none.
+  returned: when O(partitions) is given and one item's input is refused
+  type: dict
+  sample: {index: 3, name: web7}
 actions:
   description: What the run did (or would do in check mode), in order.
   returned: when O(name) is given
@@ -537,9 +546,11 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import item_label
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC, ITEM_ARGSPEC, PARTITION_ARGSPEC
 
@@ -553,16 +564,23 @@ def list_items(module):
         if isinstance(raw, str):
             raw = {"name": raw}
         if not isinstance(raw, dict):
-            module.fail_json(msg="partitions[%d]: must be a dict of options or a partition name, got %r" % (index, raw))
+            module.fail_json(msg="%s: must be a dict of options or a partition name, got %r" % (item_label(index), raw),
+                             item=dict(index=index, name=None))
         merged = dict(defaults, **dict((key, value) for key, value in raw.items() if value is not None))
         result = validator.validate(merged)
         if result.error_messages:
-            label = raw.get("name") or "#%d" % index
-            module.fail_json(msg="partitions[%d] (%s): %s" % (index, label, "; ".join(result.error_messages)))
+            module.fail_json(msg="%s: %s" % (item_label(index, raw.get("name")), "; ".join(item_errors(result))),
+                             item=dict(index=index, name=raw.get("name")))
         for value in (result.validated_parameters.get("secret_env") or {}).values():
             module.no_log_values.add(str(value))  # the list's items are raw, so their no_log comes from here
         items.append(result.validated_parameters)
     return items
+
+
+def item_errors(result):
+    """The validator's messages for one item; an unknown key is said to be one (AnsibleModule words it so itself)."""
+    return ["unsupported parameters: %s" % error.msg if isinstance(error, UnsupportedError) else error.msg
+            for error in result.errors.errors]
 
 
 def main():
@@ -600,9 +618,9 @@ def converge_list(module, items):
     result = dict(changed=any(outcome.plan.changed for outcome in outcomes), partitions=results)
     if module._diff:
         result["diff"] = [outcome.plan.diff() for outcome in outcomes]
-    failed = [outcome.plan.name for outcome in outcomes if outcome.failed]
+    failed = [outcome.error.msg for outcome in outcomes if outcome.failed]  # each names its item
     if failed:
-        module.fail_json(msg="partitions failed: %s (see each item's msg)" % ", ".join(failed), **result)
+        module.fail_json(msg="%d of %d partitions failed: %s" % (len(failed), len(outcomes), "; ".join(failed)), **result)
     module.exit_json(**result)
 
 

@@ -34,7 +34,7 @@ attributes:
     details: Reports whether a build or removal would happen, and does neither.
   diff_mode:
     support: full
-    details: Shows the manifest before and after.
+    details: Shows the manifest before and after, headed with the template's name.
 options:
   name:
     description: Name of the template (V(a-z), V(0-9), V(.), V(-); at most 63 characters), e.g. V(debian12).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # site.yml end to end: host role twice (no change), a template, tenants converged, check mode without
-# change, a tenant moved to another profile live, a partition added and pruned, the report, the boot
+# change, a misspelt tenant key refused before any change, a tenant moved to another profile live, a partition added and pruned, the report, the boot
 # service's command, and destroy.yml's refusal and teardown.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +25,11 @@ run() { ansible-playbook "${inv[@]}" "$@" > "$log" 2>&1 || { cat "$log"; exit 1;
 cg() { cat "/sys/fs/cgroup/$1$(ansible -m linuxvps.partitions.partition_info -a "name=$2 state_dir=$state" "${inv[@]}" localhost \
         | sed -n 's/.*"cgroup": "\(.*\)".*/\1/p' | head -1)/$3"; }
 pid_of() { $runc state "$1" | sed -n 's/.*"pid": \([0-9]*\).*/\1/p'; }
+# The addresses recorded in a partition's configuration, one line each.
+recorded_addresses() {
+  ansible -m linuxvps.partitions.partition_info -a "name=$1 state_dir=$state" "${inv[@]}" localhost | sed '1s/^[^{]*//' \
+    | python3 -c 'import json, sys; print("\n".join(a for i in json.load(sys.stdin)["partitions"][0]["config"]["interfaces"] for a in i["addresses"]))'
+}
 
 echo "== site.yml converges"
 run linuxvps.partitions.site
@@ -42,6 +47,20 @@ no_change "site.yml --check"
 [ "$(cg pids pt-t2a pids.max)" = 300 ] || { echo "FAIL: per-partition override"; exit 1; }
 ping -c 1 -W 5 10.213.1.11 >/dev/null || { echo "FAIL: pt-t1a does not answer"; exit 1; }
 before=$(pid_of pt-t1a)
+
+echo "== a misspelt key in a tenant's partition fails naming it, and the live partition keeps its network"
+# Control: what the role would hand the module without the check (no addresses: interfaces []) would take pt-t1a's network.
+ansible -m linuxvps.partitions.partition -a "{\"name\": \"pt-t1a\", \"interfaces\": [], \"state_dir\": \"$state\"}" \
+  --check "${inv[@]}" localhost > "$log" 2>&1 || { cat "$log"; exit 1; }
+grep -q '"changed": true' "$log" || { cat "$log"; echo "FAIL: control: interfaces [] would not change pt-t1a"; exit 1; }
+if ansible-playbook "${inv[@]}" linuxvps.partitions.tenants -e "@$here/files/typo.yml" > "$log" 2>&1; then
+  echo "FAIL: a misspelt key was accepted"; exit 1
+fi
+# ansible-core 2.19 says tenant_list.partitions.adresses; older ones: adresses found in tenant_list -> partitions
+grep -Eq 'tenant_list\.partitions\.adresses|adresses found in' "$log" || { cat "$log"; echo "FAIL: the misspelt key is not named"; exit 1; }
+recorded_addresses pt-t1a | grep -qx '10.213.1.11\(/24\)\?' || { echo "FAIL: pt-t1a lost its recorded address"; exit 1; }
+[ "$(pid_of pt-t1a)" = "$before" ] || { echo "FAIL: pt-t1a was restarted"; exit 1; }
+ping -c 1 -W 5 10.213.1.11 >/dev/null || { echo "FAIL: pt-t1a does not answer after the refused run"; exit 1; }
 
 echo "== tenant t1 moves to the large profile (live) and gets a partition"
 run linuxvps.partitions.tenants -e "@$here/files/moved.yml"

@@ -117,6 +117,7 @@ def test_a_failed_item_is_reported_and_the_others_go_on(tmp_path):
     engine = FakeEngine(str(tmp_path / "state"), fail_create=["bad"])
     outcomes = Converger(engine).converge_many([{"name": "bad", "rootfs": "debian12"}, {"name": "good", "rootfs": "debian12"}])
     assert outcomes[0].failed and "container init failed" in outcomes[0].error.msg
+    assert outcomes[0].error.msg.startswith("partitions[0] (bad): command runc create bad failed")
     assert not outcomes[1].failed and outcomes[1].report["state"] == "running"
     assert "bad" not in engine.runtime.containers  # the failed launch took its container down
     assert ("delete", "bad") in engine.log
@@ -125,11 +126,30 @@ def test_a_failed_item_is_reported_and_the_others_go_on(tmp_path):
 def test_bad_input_fails_before_anything_changes(engine):
     with pytest.raises(InvalidOption) as caught:
         Converger(engine).converge_many([{"name": "web1", "rootfs": "debian12"}, {"name": "web1", "rootfs": "debian12"}])
-    assert caught.value.option == "partitions"
+    assert caught.value.option == "partitions" and "(partitions[0], partitions[1])" in caught.value.msg
     with pytest.raises(InvalidOption) as caught:
         Converger(engine).converge_many([{"name": "web1", "rootfs": "debian12"}, {"name": "web2", "rootfs": "missing"}])
     assert caught.value.option == "rootfs"
     assert engine.log == [] and engine.store.partition_names() == []
+
+
+@pytest.mark.parametrize("items, start", [
+    ([{"name": "web1"}, {"name": "web2", "resources": {"memory": "12XB"}}], "partitions[1] (web2): option resources.memory: invalid value '12XB'"),
+    ([{"name": "web1"}, {"name": "web2"}, {"name": "A B"}], "partitions[2] ('A B'): option name: invalid value 'A B'"),
+    ([{"name": "web1", "rootfs": "missing"}], "partitions[0] (web1): option rootfs: invalid value 'missing'"),
+])
+def test_a_list_form_error_names_the_item(engine, items, start):
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge_many([dict({"rootfs": "debian12"}, **item) for item in items])
+    assert caught.value.msg.startswith(start)
+    assert caught.value.details["item"]["index"] == len(items) - 1
+    assert engine.log == [] and engine.store.partition_names() == []
+
+
+def test_the_single_form_names_no_item(engine):
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "12XB"}})
+    assert caught.value.msg.startswith("option resources.memory:") and "item" not in caught.value.details
 
 
 def test_warnings_name_limits_the_host_cannot_enforce_and_only_those_set(tmp_path):

@@ -141,6 +141,7 @@ def store(tmp_path):
 def test_converge_creates_the_network_then_finds_nothing_to_do(host, store):
     changed, spec, diff = store.converge(dict(LAN))
     assert (changed, spec, diff["before"]) == (True, LAN, {"state": "absent"})
+    assert diff["before_header"] == diff["after_header"] == "network lan0"  # --diff shows which network
     assert host.calls == ["ensure_bridge lan0", "enable_forwarding", "ensure_nat linuxvps lan0 10.213.0.0/24 eth0"]
     assert store.store.load_network("lan0")["ipv4"] == "10.213.0.1/24"
     assert store.store.load_network("lan0")["bridge"] == "made"
@@ -178,6 +179,7 @@ def test_removing_a_network_in_use_needs_force(host, store):
     del host.calls[:]
     changed, spec, diff = store.converge({"name": "lan0", "state": "absent", "force": True})
     assert (changed, spec, diff["after"]) == (True, None, {"state": "absent"})
+    assert diff["before_header"] == diff["after_header"] == "network lan0"
     assert host.calls == ["remove_nat lan0", "delete_bridge lan0", "remove_empty_tables linuxvps"]
     assert store.store.load_network("lan0") is None
     assert store.converge({"name": "lan0", "state": "absent"})[0] is False

@@ -192,3 +192,12 @@ def test_a_document_that_says_running_while_the_runtime_does_not_is_repaired_by_
         assert plan.actions == ["stop"] and plan.after["state"] == "stopped"
     assert plan_partition("started", make_spec(), seen).actions == ["start"]
     assert plan_partition("stopped", make_spec(), observed("stopped", make_spec())).actions == []
+
+
+@pytest.mark.parametrize("desired, status", [("started", None), ("stopped", "running"), ("absent", "running")])
+def test_the_diff_is_headed_with_the_partition(desired, status):
+    spec = make_spec()
+    recorded = None if status is None else spec
+    diff = plan_partition(desired, spec, observed(status, recorded)).diff()
+    assert diff["before_header"] == diff["after_header"] == "partition %s" % spec["name"]
+    assert set(diff) == {"before", "after", "before_header", "after_header"}

@@ -97,6 +97,7 @@ def test_converge_idempotence_warning_and_in_use(tmp_path, monkeypatch):
     params = {"name": "debian12", "state": "present"}
     changed, manifest, warnings, diff = ts.converge(params, check_mode=True)
     assert changed and diff["before"] == {"state": "absent"} and not os.path.exists(ts.store.root)
+    assert diff["before_header"] == diff["after_header"] == "rootfs debian12"  # --diff shows which template
     assert ts.converge(params)[0] is True
     assert ts.converge(params)[0] is False
     changed, _m, warnings, _d = ts.converge(dict(params, version="2"))
