@@ -28,6 +28,7 @@ import subprocess
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
 
 CONSOLE_FILE = "console.log"  # the latest output: the file init appends to, or a hard link to the ring's current file
@@ -79,11 +80,7 @@ def process_start(pid):
 
 def boot_id(path=BOOT_ID_FILE):
     """This boot's random id: a pid and start time recorded in another boot name no process of this one."""
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return None
+    return read_text(path)
 
 
 def pump_pid(directory):
