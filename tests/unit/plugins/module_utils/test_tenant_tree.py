@@ -340,4 +340,3 @@ def test_remove_directory_follows_no_link(tmp_path):
     remove_directory(str(tree))
     assert not os.path.lexists(str(tree))
     assert (outside / "sub" / "keep").read_text() == SECRET
-
