@@ -14,7 +14,6 @@ __metaclass__ = type
 
 import errno
 import os
-import shutil
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
@@ -89,6 +88,72 @@ def _read_only(path):
     return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
+def remove_directory(path):
+    """Remove the directory path and everything below it, following no link and never leaving its filesystem.
+
+    shutil.rmtree recurses once per level, so a tenant's 2,000-level tree made its partition impossible to remove
+    (RecursionError). Like tree_size: one directory open at a time, climbing back by "..", checked to be the
+    directory it came from; each directory is listed once.
+    """
+    try:
+        fd = os.open(path, _DIRECTORY_FLAGS)
+    except FileNotFoundError:
+        return
+    top_dev = os.fstat(fd).st_dev
+    stack = [(_identity(fd), None, [])]  # per open level: (dev, inode), its name, subdirectories left
+    try:
+        stack[0][2].extend(_clear_files(fd))
+        while stack:
+            subdirs = stack[-1][2]
+            if subdirs:
+                name = subdirs.pop()
+                try:
+                    child = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                except OSError:  # replaced by a file or a link meanwhile
+                    _unlink(name, fd)
+                    continue
+                if os.fstat(child).st_dev != top_dev:
+                    os.close(child)
+                    raise PartitionError("%s holds a mount point (%s at depth %d); not removed" % (path, name, len(stack)))
+                os.close(fd)
+                fd = child
+                stack.append((_identity(fd), name, _clear_files(fd)))
+                continue
+            name = stack.pop()[1]
+            if not stack:
+                break
+            parent = os.open("..", _DIRECTORY_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            if _identity(fd) != stack[-1][0]:
+                raise PartitionError("%s changed while it was removed (a directory was moved); not removed" % path)
+            os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _clear_files(fd):
+    """Unlink everything but the subdirectories of the open directory fd; return the subdirectories' names."""
+    subdirs = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                _unlink(entry.name, fd)
+    return subdirs
+
+
+def _unlink(name, fd):
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass  # removed meanwhile
+
+
 def unmount_tree(path, points=None):
     """Unmount everything mounted at or below path, deepest first (e.g. a killed debootstrap's /proc)."""
     prefix = os.path.normpath(path)
@@ -102,7 +167,7 @@ def remove_tree(path):
     """Remove a directory tree that may still have mounts inside."""
     if os.path.lexists(path):
         unmount_tree(path)
-        shutil.rmtree(path)
+        remove_directory(path)
 
 
 class PartitionDisk:
@@ -189,7 +254,7 @@ class PartitionDisk:
             return
         staging = self.copy + ".partial"
         if os.path.exists(staging):
-            shutil.rmtree(staging)  # a killed copy; start again
+            remove_directory(staging)  # a killed copy; start again
         run(["cp", "-a", "--reflink=auto", template_root, staging])
         os.rename(staging, self.copy)
 
@@ -311,7 +376,7 @@ class PartitionDisk:
         self._release_project()
         for path in (self.bundle, self.upper, self.work, self.copy, self.copy + ".partial", self.layer):
             if os.path.isdir(path):
-                shutil.rmtree(path)
+                remove_directory(path)
         for path in (self.image, self.image + ".partial"):
             if os.path.exists(path):
                 os.unlink(path)
@@ -332,4 +397,4 @@ class PartitionDisk:
         self._unmount_layer()
         self._release_project()
         if os.path.isdir(self.dir):
-            shutil.rmtree(self.dir)
+            remove_directory(self.dir)

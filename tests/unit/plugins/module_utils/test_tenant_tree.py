@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """tenant_tree.py: a tenant's links, FIFOs, devices, huge files and renames never take a host read or write out of its
-tree or block it, with openat2 and with the walk kernels without it get; storage.tree_size over hostile trees."""
+tree or block it, with openat2 and with the walk kernels without it get; storage.tree_size and storage.remove_directory over hostile trees."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import lowlevel, tenant_tree
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import tree_size
+from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_directory, tree_size
 
 OWNER = 100000
 SECRET = "host secret\n"
@@ -321,3 +321,41 @@ def test_a_full_disk_is_said_naming_the_file_in_the_tree(trees, resolution, monk
     monkeypatch.setattr(os, failing, real)
     assert caught.value.msg == "/etc/hostname in partition tree %s: cannot write it: No space left on device" % root
     assert os.listdir(os.path.join(root, "etc")) == []
+
+
+def deep_tree(top, levels):
+    """top/d/d/.../d (levels deep) with a file at each of the first and last levels."""
+    top.mkdir()
+    fd = os.open(str(top), DIRECTORY)
+    for level in range(levels):
+        if level in (0, levels - 1):
+            os.close(os.open("file", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
+def test_remove_directory_of_a_very_deep_tree(tmp_path):
+    top = tmp_path / "top"
+    deep_tree(top, 3000)  # shutil.rmtree raises RecursionError here
+    remove_directory(str(top))
+    assert not os.path.lexists(str(top))
+    remove_directory(str(top))  # already gone: nothing to do
+
+
+def test_remove_directory_follows_no_link(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "keep").write_text(SECRET)
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "file").write_text("x")
+    os.symlink(str(outside), str(tree / "a" / "dirlink"))
+    os.symlink(str(outside / "sub" / "keep"), str(tree / "a" / "b" / "filelink"))
+    os.symlink("..", str(tree / "a" / "b" / "up"))
+    os.mkfifo(str(tree / "a" / "fifo"))
+    remove_directory(str(tree))
+    assert not os.path.lexists(str(tree))
+    assert (outside / "sub" / "keep").read_text() == SECRET
