@@ -12,10 +12,10 @@ import json
 import os
 import re
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net
+from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore, write_json_atomic
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import HOST
 
 
@@ -327,3 +327,14 @@ class FakeEngine(PartitionEngine):
         twin.__dict__.update(self.__dict__)
         twin.check_mode = True
         return twin
+
+
+def use_real_templates(engine, monkeypatch, name="debian12"):
+    """Give engine the real TemplateStore over a one-directory template (shifting made a no-op); its directory."""
+    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
+    engine.templates = templates.TemplateStore(engine.store)
+    engine.store.ensure_layout()
+    directory = engine.store.rootfs_dir(name)
+    os.makedirs(os.path.join(directory, "rootfs", "etc"))
+    write_json_atomic(engine.store.rootfs_manifest(name), {"name": name, "init": "/sbin/init"})
+    return directory

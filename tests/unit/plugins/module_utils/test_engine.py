@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, launch, net, state, templates
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, launch, net, state
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING, FileConsole, RingConsole
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
@@ -20,8 +20,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, NetworkError, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ACTIONS
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
-from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine, FakeHostNet
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine, FakeHostNet, use_real_templates
 
 MIB = 1024 * 1024
 
@@ -222,12 +221,7 @@ def test_a_failed_drop_of_the_shifted_copies_keeps_the_range_and_the_partition_f
 
 def test_the_staging_tree_of_a_killed_shift_is_swept_by_the_next_partition_start(engine, monkeypatch):
     """The first start of a tenant was killed while its copy of the template was shifted; the next one sweeps it."""
-    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
-    engine.templates = templates.TemplateStore(engine.store)
-    engine.store.ensure_layout()
-    directory = engine.store.rootfs_dir("debian12")
-    os.makedirs(os.path.join(directory, "rootfs", "etc"))
-    write_json_atomic(engine.store.rootfs_manifest("debian12"), {"name": "debian12", "init": "/sbin/init"})
+    directory = use_real_templates(engine, monkeypatch)
     os.makedirs(os.path.join(directory, ".shifting-100000-killed", "tree", "etc"))
     plan, _report = Converger(engine).converge({"name": "web1", "rootfs": "debian12"})
     base = engine.id_ranges.lookup(engine.tenant_key(plan.spec))

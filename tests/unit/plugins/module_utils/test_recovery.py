@@ -16,8 +16,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import actions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
-from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine
+from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeDisk, FakeEngine, use_real_templates
 
 WEB1 = {"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}}
 
@@ -131,12 +130,7 @@ def test_the_last_removal_killed_before_the_cgroup_parents_went_is_finished(engi
 
 def test_a_killed_first_partition_of_a_tenant_leaves_no_staging_tree_after_a_run_that_asks_for_present(engine, monkeypatch):
     """Killed while the tenant's copy of the template was shifted: a run that prepares nothing still sweeps it."""
-    monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
-    engine.templates = templates.TemplateStore(engine.store)
-    engine.store.ensure_layout()
-    directory = engine.store.rootfs_dir("debian12")
-    os.makedirs(os.path.join(directory, "rootfs", "etc"))
-    write_json_atomic(engine.store.rootfs_manifest("debian12"), {"name": "debian12", "init": "/sbin/init"})
+    directory = use_real_templates(engine, monkeypatch)
     kill_at(monkeypatch, "shift-copied")
     monkeypatch.setattr(templates, "remove_tree", lambda path: None)  # a kill runs no finally either
     with pytest.raises(Killed):
