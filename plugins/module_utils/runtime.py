@@ -41,6 +41,25 @@ def select_runtime(choice="auto", root=None):
     raise MissingDependency(" or ".join(names), INSTALL_HINT)
 
 
+def exec_argv(binary, root, container_id, argv, cwd=None, env=None):
+    """The command line that runs argv inside a running container: in all of its namespaces and its cgroup,
+    as its init's user, with its capabilities, seccomp filter and no_new_privileges (the runtime takes them from
+    the container's config). stdin, stdout and stderr pass through, never a terminal.
+
+    One builder for every door in: partition_exec on the host, the connection plugin locally and, shell-quoted,
+    over SSH. env: extra variables (a dict); cwd: the working directory inside (default: the config's).
+    """
+    cmd = [binary]
+    if root:
+        cmd += ["--root", root]
+    cmd.append("exec")
+    if cwd:
+        cmd += ["--cwd", cwd]
+    for key in sorted(env or {}):
+        cmd += ["--env", "%s=%s" % (key, env[key])]
+    return cmd + ["--", container_id] + list(argv)
+
+
 def boot_time(stat_file=STAT_FILE):
     """When this boot began (seconds since the epoch), from the kernel's btime."""
     with open(stat_file) as handle:
@@ -74,6 +93,9 @@ class OciRuntime:
         if self.root:
             cmd += ["--root", self.root]
         return cmd + list(args)
+
+    def exec_argv(self, container_id, argv, cwd=None, env=None):
+        return exec_argv(self.binary, self.root, container_id, argv, cwd, env)
 
     def state(self, container_id):
         """The runtime's state dict (status created|running|paused|stopped, pid), or None if unknown."""
