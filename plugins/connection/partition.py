@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 name: partition
 short_description: Run tasks inside a linuxvps partition through its OCI runtime
 version_added: 0.2.0
-author: linuxvps.partitions contributors
+author:
+  - linuxvps.partitions contributors (@linuxvps)
 description:
   - Runs commands and copies files inside a partition made by M(linuxvps.partitions.partition), without sshd or any
     network in the partition. Each command is C(runc exec) (the partition's runtime) on the VPS host that runs the
@@ -30,7 +31,7 @@ notes:
     (or a user allowed to run the runtime on the state directory).
   - C(become) works inside where the partition has C(sudo) or C(su); partitions run with no_new_privileges off, so
     setuid programs work.
-  - The connection runs as the partition's root; O(ansible_user) (remote_user) is ignored (use C(become) for another
+  - The connection runs as the partition's root; C(ansible_user) (remote_user) is ignored (use C(become) for another
     user inside).
 seealso:
   - module: linuxvps.partitions.partition
@@ -142,7 +143,6 @@ EXAMPLES = r"""
 
 import os
 import selectors
-import subprocess
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
@@ -163,7 +163,6 @@ class Connection(ConnectionBase):
 
     transport = "linuxvps.partitions.partition"
     has_pipelining = True
-    default_user = "root"
 
     def __init__(self, *args, **kwargs):
         super(Connection, self).__init__(*args, **kwargs)
