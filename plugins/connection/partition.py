@@ -265,6 +265,10 @@ class Connection(ConnectionBase):
         except OSError as exc:
             raise AnsibleError("%s: %s" % (self.runner.label, exc))
 
+    def reset(self):
+        """Nothing to reset: every command is a new exec (meta reset_connection is a no-op, not a warning)."""
+        self.close()
+
     def close(self):
         """Nothing to close: the shared SSH master ends by itself when idle."""
         self._connected = False
