@@ -35,7 +35,7 @@ for pipelining in False True; do
   grep -qE 'cx-[a-z]+ +: ok=[0-9]+ .*failed=0' "$log" || { cat "$log"; echo "FAIL: no partition ran the play"; exit 1; }
   if grep -E '(cx-a|cx-b|cx-nopy) +:.*(unreachable|failed)=[1-9]' "$log"; then cat "$log"; echo "FAIL: a running partition failed"; exit 1; fi
   for host in cx-stopped cx-frozen cx-absent cx-alias; do
-    grep -qE "^$host +:.*unreachable=0 failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked"; exit 1; }
+    grep -qE "^$host +:.*unreachable=0 +failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked"; exit 1; }
   done
   # A module that is not pipelined is put into the partition first; a pipelined one never is.
   modules_put=$(grep -cE '> PUT .*AnsiballZ_' "$log" || true)
@@ -75,7 +75,7 @@ remote=(-e linuxvps_host=127.0.0.1 -e "linuxvps_host_port=$port" -e "linuxvps_ho
 ANSIBLE_PIPELINING=True run "$here/files/reach.yml" -e "cx_work=$work" "${remote[@]}"
 if grep -E '(cx-a|cx-b|cx-nopy) +:.*(unreachable|failed)=[1-9]' "$log"; then cat "$log"; echo "FAIL: a running partition failed over ssh"; exit 1; fi
 for host in cx-stopped cx-frozen cx-absent cx-alias; do
-  grep -qE "^$host +:.*unreachable=0 failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked over ssh"; exit 1; }
+  grep -qE "^$host +:.*unreachable=0 +failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked over ssh"; exit 1; }
 done
 logins=$(grep -c 'Accepted publickey' "$sshd_dir/log" || true)
 echo "ssh logins: $logins for the whole play (3 running partitions, 4 unreachable)"
