@@ -37,8 +37,9 @@ for pipelining in False True; do
   for host in cx-stopped cx-frozen cx-absent cx-alias; do
     grep -qE "^$host +:.*unreachable=0 +failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked"; exit 1; }
   done
-  # A module that is not pipelined is put into the partition first; a pipelined one never is.
-  modules_put=$(grep -cE '> PUT .*AnsiballZ_' "$log" || true)
+  # A module that is not pipelined is put into the partition first; a pipelined one never is. (command is left
+  # out: its su task is never pipelined, Ansible's su become plugin cannot.)
+  modules_put=$(grep -cE '> PUT .*AnsiballZ_(ping|stat|copy|user|file)\.py' "$log" || true)
   if [ "$pipelining" = True ] && [ "$modules_put" != 0 ]; then echo "FAIL: pipelining on, yet $modules_put modules were put"; exit 1; fi
   if [ "$pipelining" = False ] && [ "$modules_put" = 0 ]; then echo "FAIL: pipelining off, yet no module was put (the check cannot see)"; exit 1; fi
   echo "modules put: $modules_put"
