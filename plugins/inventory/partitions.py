@@ -82,7 +82,7 @@ plugin: linuxvps.partitions.partitions
 hosts:
   - vps1.example.com
   - name: vps2
-    address: 203.0.113.20
+    address: vps2.internal
     user: root
     port: 2222
     private_key_file: ~/.ssh/vps2
