@@ -84,8 +84,9 @@ def test_each_partition_is_a_host_reached_through_the_partition_connection(tmp_p
 
 
 def test_a_remote_host_entry_gives_its_partitions_the_connection_variables(tmp_path, monkeypatch):
-    config = {"hosts": ["vps1.example.com", {"name": "vps2", "address": "10.213.9.2", "user": "admin", "port": 2222,
-                                            "private_key_file": "/keys/vps2", "ssh_args": "-o Foo=bar", "state_dir": "/srv/lv"}]}
+    vps2 = {"name": "vps2", "address": "10.213.9.2", "user": "admin", "port": 2222, "private_key_file": "/keys/vps2",
+            "ssh_args": "-o Foo=bar", "state_dir": "/srv/lv"}
+    config = {"hosts": ["vps1.example.com", vps2]}
     inventory, _plugin, _hosts = parse(tmp_path, monkeypatch, config, {"vps1.example.com": [partition("a1")], "vps2": [partition("b1")]})
     assert host_vars(inventory, "a1")["linuxvps_host"] == "vps1.example.com"
     b1 = host_vars(inventory, "b1")
