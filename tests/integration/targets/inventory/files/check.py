@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks of one `ansible-inventory --list` output (the inventory target's partitions only: lvinv-*).
 
-    check.py SCENARIO LIST_JSON [OTHER_LIST_JSON]
+    check.py running|all_states|prefixed LIST_JSON
+    check.py remote LIST_JSON LOCAL_LIST_JSON SSH_PORT KEY_FILE
 """
 
 from __future__ import absolute_import, division, print_function
@@ -44,7 +45,7 @@ def expect(what, got, wanted):
         sys.exit("FAIL: %s: got %r, expected %r" % (what, got, wanted))
 
 
-def running(listing, _other):
+def running(listing):
     expect("running partitions", listing.hosts(), ["lvinv-web1", "lvinv-web2"])
     expect("host group", listing.members("linuxvps_host_localhost"), ["lvinv-web1", "lvinv-web2"])
     expect("tenant group", listing.members("linuxvps_tenant_acme"), ["lvinv-web1", "lvinv-web2"])
@@ -69,7 +70,7 @@ def running(listing, _other):
     expect("composed first_address without one", listing.hostvars["lvinv-web2"]["first_address"], "none")
 
 
-def all_states(listing, _other):
+def all_states(listing):
     expect("partitions in every state", listing.hosts(), ["lvinv-cold", "lvinv-off", "lvinv-web1", "lvinv-web2"])
     expect("state_running", listing.members("state_running"), ["lvinv-web1", "lvinv-web2"])
     expect("state_stopped", listing.members("state_stopped"), ["lvinv-off"])
@@ -78,7 +79,7 @@ def all_states(listing, _other):
     expect("stopped pid", listing.hostvars["lvinv-off"]["linuxvps_partition"]["pid"], None)
 
 
-def prefixed(listing, _other):
+def prefixed(listing):
     expect("prefixed names", listing.hosts(), ["alpha_lvinv-off", "alpha_lvinv-web1", "alpha_lvinv-web2", "beta_lvinv-web1"])
     beta = listing.hostvars["beta_lvinv-web1"]
     expect("ansible_host is the partition", beta["ansible_host"], "lvinv-web1")
@@ -89,22 +90,25 @@ def prefixed(listing, _other):
     expect("host group alpha", listing.members("linuxvps_host_alpha"), ["alpha_lvinv-off", "alpha_lvinv-web1", "alpha_lvinv-web2"])
 
 
-def remote(listing, local):
-    """The remote listing (through ssh) says of each partition exactly what the in-process one says."""
+def remote(listing, local, port, key):
+    """The remote listing (over ssh) says of each partition exactly what the in-process one says."""
     expect("partitions listed over ssh", listing.hosts(), local.hosts())
     for name in listing.hosts():
         variables = listing.hostvars[name]
-        expect("%s linuxvps_host" % name, variables["linuxvps_host"], "vps-standin.invalid")
-        expect("%s user, port, ssh args" % name,
-               [variables["linuxvps_host_user"], variables["linuxvps_host_port"], variables["linuxvps_host_ssh_args"]],
-               ["root", 2222, "-o StrictHostKeyChecking=no"])
+        expect("%s linuxvps_host" % name, variables["linuxvps_host"], "127.0.0.1")
+        expect("%s user, port, key, ssh args" % name,
+               [variables[key_] for key_ in ("linuxvps_host_user", "linuxvps_host_port", "linuxvps_host_private_key_file",
+                                             "linuxvps_host_ssh_args")],
+               ["root", int(port), key, "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"])
         expect("%s linuxvps_partition" % name, variables["linuxvps_partition"], local.hostvars[name]["linuxvps_partition"])
-    expect("host group", listing.members("linuxvps_host_vps_standin"), local.hosts())
+    expect("host group", listing.members("linuxvps_host_vps_remote"), local.hosts())
 
 
 def main(argv):
-    scenario = {"running": running, "all_states": all_states, "prefixed": prefixed, "remote": remote}[argv[0]]
-    scenario(Listing(argv[1]), Listing(argv[2]) if len(argv) > 2 else None)
+    if argv[0] == "remote":
+        remote(Listing(argv[1]), Listing(argv[2]), argv[3], argv[4])
+    else:
+        {"running": running, "all_states": all_states, "prefixed": prefixed}[argv[0]](Listing(argv[1]))
     print("ok: %s" % argv[0])
 
 
