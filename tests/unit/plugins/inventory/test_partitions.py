@@ -126,6 +126,18 @@ def test_compose_groups_and_keyed_groups_see_the_partition(tmp_path, monkeypatch
     assert members(inventory, "role_web") == ["web1"] and members(inventory, "role_db") == ["db1"]
 
 
+def test_groups_see_composed_variables_and_compose_sees_the_host_name_and_its_groups(tmp_path, monkeypatch):
+    config = {"compose": {"tier": "linuxvps_partition.labels.tier | default('none')",
+                          "label": "inventory_hostname ~ '@' ~ (group_names | sort | join(','))"},
+              "keyed_groups": [{"key": "tier", "prefix": "tier"}],
+              "groups": {"frontend": "tier == 'front'"}}
+    listings = {"localhost": [partition("web1", tenant="acme", labels={"tier": "front"}), partition("db1")]}
+    inventory, _plugin, _hosts = parse(tmp_path, monkeypatch, config, listings)
+    assert members(inventory, "tier_front") == ["web1"] and members(inventory, "tier_none") == ["db1"]
+    assert members(inventory, "frontend") == ["web1"]
+    assert host_vars(inventory, "web1")["label"] == "web1@linuxvps_host_localhost,linuxvps_tenant_acme"
+
+
 def test_strict_makes_a_bad_compose_expression_fail(tmp_path, monkeypatch):
     listings = {"localhost": [partition("web1")]}
     config = {"compose": {"x": "linuxvps_partition.nosuchkey.deeper"}}
