@@ -107,7 +107,7 @@ def test_output_past_the_bound_is_dropped_never_blocking_the_command():
 
 
 def test_runs_go_side_by_side():
-    runs = [inside.InsideRun(["sleep", "1"]).start() for _ in range(4)]
+    runs = [inside.InsideRun(["sleep", "1"]).start() for unused in range(4)]
     started = time.monotonic()
     inside.drive(runs, started + 30)
     assert [run.rc for run in runs] == [0, 0, 0, 0]
