@@ -70,16 +70,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-# ci.linuxvps.yml: the running partitions of this machine, grouped by their "role" label
-plugin: linuxvps.partitions.partitions
-hosts: [localhost]
-keyed_groups:
-  - key: linuxvps_partition.labels.role | default('none')
-    prefix: role
-
-# fleet.linuxvps.yml: two VPS hosts over SSH, stopped partitions too, names prefixed by the host
+# fleet.linuxvps.yml: this machine and two VPS hosts over SSH, stopped partitions too, names prefixed by the host.
+# The smallest configuration is the plugin line alone: the running partitions of this machine.
 plugin: linuxvps.partitions.partitions
 hosts:
+  - localhost
   - vps1.example.com
   - name: vps2
     address: vps2.internal
@@ -93,6 +88,9 @@ compose:
   ansible_python_interpreter: "'/usr/bin/python3'"
 groups:
   stopped: linuxvps_partition.state == 'stopped'
+keyed_groups:
+  - key: linuxvps_partition.labels.role | default('none')
+    prefix: role
 cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/linuxvps-inventory
