@@ -134,11 +134,13 @@ EXAMPLES = r"""
   hosts: all
   gather_facts: false
   tasks:
-    - name: Ping (needs python3 inside)
-      ansible.builtin.ping:
+    - name: Bootstrap Python where the template has none (raw needs nothing inside)
+      ansible.builtin.raw: command -v python3 || (apt-get update && apt-get install -y python3 && echo installed)
+      register: bootstrap
+      changed_when: "'installed' in bootstrap.stdout"
 
-    - name: Bootstrap Python where the template has none
-      ansible.builtin.raw: command -v python3 || (apt-get update && apt-get install -y python3)
+    - name: Ping (modules need python3 inside)
+      ansible.builtin.ping:
 """
 
 import os
