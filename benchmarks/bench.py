@@ -4,7 +4,7 @@
 limits, converged by the collection (one ansible-playbook run, the partition module's list form) and by a
 bare script doing the same work with runc, mount and ip directly (the floor), in the same run.
 
-    bench.py [--sizes 25,100,200] [--results DIR]
+    bench.py [--sizes 25,100,200] [--inside-sizes 100] [--results DIR]
 
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
@@ -17,7 +17,12 @@ range, and limits set by runc from the OCI config. Phases, each timed from its s
   update     a live limit change across all N (memory and cpu_weight)
   memory     host memory used per partition (MemAvailable before and after / N), and the partitions'
              own cgroup usage per partition
+  inventory  `ansible-inventory --list` of the N partitions by the inventory plugin
   teardown   stop and remove all N, then a check that nothing is left (mounts, links, cgroups, containers)
+
+Then, for each size of --inside-sizes (an empty list skips them, as an empty --sizes skips the above), the rows
+that reach inside partitions (inside.py): a ping play through the connection plugin versus SSH into sshd in the
+same partitions, put_file/fetch_file throughput, and the inventory plugin's listing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import inside
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = "/var/tmp/linuxvps-bench"
@@ -172,6 +179,7 @@ def run_collection(count, collection, cgroup_parent):
     after = settle_memory()
     result["host_mib_each"] = (before - after) / count / 1024 ** 2
     result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
+    result["inventory"] = inside.list_inventory(STATE, collection.workdir, collection.env, names)
     result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
     if changed:
         raise RuntimeError("the idempotent re-run reported a change")
@@ -299,7 +307,7 @@ def machine():
 ROWS = [("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
         ("rerun", "idempotent re-run (s)"), ("update", "live limit change, all (s)"),
         ("host_mib_each", "host memory per partition (MiB)"), ("cgroup_mib_each", "cgroup memory per partition (MiB)"),
-        ("teardown", "teardown (s)")]
+        ("inventory", "inventory plugin listing (s)"), ("teardown", "teardown (s)")]
 
 
 def table(results):
@@ -319,9 +327,11 @@ def table(results):
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,100,200")
+    parser.add_argument("--inside-sizes", default="100", help="sizes of the rows that reach inside partitions")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size]
+    inside_sizes = [int(size) for size in args.inside_sizes.split(",") if size]
     for key in ("max_user_instances", "max_user_watches"):  # systemd partitions each take inotify instances
         with open("/proc/sys/fs/inotify/" + key, "w") as handle:
             handle.write("1048576\n")
@@ -329,11 +339,13 @@ def main(argv):
     collection = Collection(workdir)
     log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's shifted template")
     collection.playbook("setup.yml", {"bench_state_dir": STATE})
+    if inside_sizes:
+        collection.playbook("inside_setup.yml", {"bench_state_dir": STATE})
     cgroup_parent, base = engine_paths()
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
     bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
-    results = {}
+    results, reached = {}, {}
     try:
         for count in sizes:
             log("N=%d: bare floor" % count)
@@ -342,16 +354,22 @@ def main(argv):
             ours = run_collection(count, collection, cgroup_parent)
             results[count] = {"collection": ours, "bare": floor}
             log("N=%d: %s" % (count, json.dumps(results[count])))
+        for count in inside_sizes:
+            log("N=%d: inside partitions, connection plugin and SSH" % count)
+            reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
+                ["lv"], cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"), keep=(ANCHOR,)))
+            log("N=%d inside: %s" % (count, json.dumps(reached[count])))
     finally:
         collection.playbook("teardown.yml", {"bench_state_dir": STATE})
         shutil.rmtree(workdir)
     if not os.path.isdir(args.results):
         os.makedirs(args.results)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results}
+    report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results,
+              "inside": reached}
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
-    text = "Machine: %s\n%s" % (json.dumps(report["machine"]), table(results))
+    text = "Machine: %s\n%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)
