@@ -150,16 +150,30 @@ def cgroup_usage(parent):
         return int(handle.read())
 
 
+def ours(link, prefixes):
+    """A host link of the bench. Other state directories on a shared host make links named alike, so the
+    collection's are told by the owner mark of the bench's state directory (prefixes None), the bare floor's
+    by name and by having no mark."""
+    try:
+        with open("/sys/class/net/%s/ifalias" % link) as handle:
+            alias = handle.read().strip()
+    except OSError:
+        return False
+    if prefixes is None:
+        with open(os.path.join(STATE, "identity")) as handle:
+            return alias.startswith("linuxvps:%s:" % handle.read().strip())
+    return not alias and any(link.startswith(prefix) for prefix in prefixes)
+
+
 def leftovers(prefix_links, cgroup_parent, runtime_root, mount_prefix, keep=()):
-    """What is left of the partitions: containers, mounts, host links, cgroups."""
+    """What is left of the partitions: containers, mounts, host links (see ours), cgroups."""
     found = []
     states = runc("list", "-q", root=runtime_root, check=False).stdout.decode().split() if os.path.isdir(runtime_root) else []
     found += ["container " + name for name in states if name not in keep]
     with open("/proc/self/mountinfo") as handle:
         found += ["mount " + line.split()[4] for line in handle if line.split()[4].startswith(mount_prefix)
                   and not any(("/%s/" % k) in line.split()[4] for k in keep)]
-    found += ["link " + name for name in os.listdir("/sys/class/net") if any(name.startswith(p) for p in prefix_links)
-              and name != BRIDGE]
+    found += ["link " + name for name in os.listdir("/sys/class/net") if name != BRIDGE and ours(name, prefix_links)]
     for controller in ("memory", "pids", "cpu"):
         base = "/sys/fs/cgroup/%s/%s" % (controller, cgroup_parent)
         if os.path.isdir(base):
@@ -189,7 +203,7 @@ def run_collection(count, collection, cgroup_parent):
         if not changed or int(handle.read()) != MEMORY_UPDATED:
             raise RuntimeError("the live limit change did not reach %s" % sample)
     result["teardown"], _removed = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
-    result["left"] = leftovers(["lv"], cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
+    result["left"] = leftovers(None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
                                keep=(ANCHOR,))
     return result
 
@@ -288,7 +302,7 @@ def run_bare(count, bare):
     started = time.monotonic()
     bare.teardown(count)
     result["teardown"] = time.monotonic() - started
-    result["left"] = leftovers(["lvb"], Bare.parent, Bare.root, BARE)
+    result["left"] = leftovers(["lvbb"], Bare.parent, Bare.root, BARE)
     return result
 
 
@@ -300,6 +314,7 @@ def machine():
     runc_version = subprocess.run(["runc", "--version"], stdout=subprocess.PIPE, check=False).stdout.decode().splitlines()
     ansible_version = subprocess.run(["ansible", "--version"], stdout=subprocess.PIPE, check=False).stdout.decode().splitlines()
     return {"cpus": os.cpu_count(), "memory_gib": round(total / 1024 ** 3, 1), "kernel": platform.release(),
+            "load_at_end": " ".join("%.1f" % load for load in os.getloadavg()),  # a shared host is a noisy one
             "cgroup": cgroup, "runc": runc_version[0] if runc_version else None,
             "ansible": ansible_version[0] if ansible_version else None}
 
@@ -335,6 +350,7 @@ def main(argv):
     for key in ("max_user_instances", "max_user_watches"):  # systemd partitions each take inotify instances
         with open("/proc/sys/fs/inotify/" + key, "w") as handle:
             handle.write("1048576\n")
+    log("load average at the start: %s" % " ".join("%.1f" % load for load in os.getloadavg()))
     workdir = tempfile.mkdtemp(prefix="linuxvps-bench-")
     collection = Collection(workdir)
     log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's shifted template")
@@ -357,7 +373,7 @@ def main(argv):
         for count in inside_sizes:
             log("N=%d: inside partitions, connection plugin and SSH" % count)
             reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
-                ["lv"], cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"), keep=(ANCHOR,)))
+                None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"), keep=(ANCHOR,)))
             log("N=%d inside: %s" % (count, json.dumps(reached[count])))
     finally:
         collection.playbook("teardown.yml", {"bench_state_dir": STATE})
