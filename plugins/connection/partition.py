@@ -10,12 +10,13 @@ DOCUMENTATION = r"""
 name: partition
 short_description: Run tasks inside a linuxvps partition through its OCI runtime
 version_added: 0.2.0
-author: linuxvps.partitions contributors
+author:
+  - linuxvps.partitions contributors (@linuxvps)
 description:
   - Runs commands and copies files inside a partition made by M(linuxvps.partitions.partition), without sshd or any
     network in the partition. Each command is C(runc exec) (the partition's runtime) on the VPS host that runs the
     partition, so it runs as the partition's root in all of its namespaces B(and in its cgroup), with its capabilities
-    and seccomp filter: what a play runs inside counts against the partition's limits, never the host's.
+    and seccomp filter, so what a play runs inside counts against the partition's limits, never the host's.
   - The VPS host is this machine (O(linuxvps_host) empty or V(localhost)) or a machine reached with the ssh client.
     All partitions on one VPS host share one multiplexed SSH master, started on first use and kept for 60 s after
     the last command; each command then costs one channel on that connection, and each file one more.
@@ -25,12 +26,12 @@ description:
     the partition and the VPS host.
 notes:
   - Modules need Python inside the partition (its template must include C(python3)). M(ansible.builtin.raw) works
-    without it, and so does gathering nothing (C(gather_facts: false)).
+    without it (with facts gathering off).
   - The VPS host needs the partition's runtime (C(runc) or C(crun)) and, reached over SSH, a login as root
     (or a user allowed to run the runtime on the state directory).
   - C(become) works inside where the partition has C(sudo) or C(su); partitions run with no_new_privileges off, so
     setuid programs work.
-  - The connection runs as the partition's root; O(ansible_user) (remote_user) is ignored (use C(become) for another
+  - The connection runs as the partition's root; C(ansible_user) (remote_user) is ignored (use C(become) for another
     user inside).
 seealso:
   - module: linuxvps.partitions.partition
@@ -142,7 +143,6 @@ EXAMPLES = r"""
 
 import os
 import selectors
-import subprocess
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
@@ -163,7 +163,6 @@ class Connection(ConnectionBase):
 
     transport = "linuxvps.partitions.partition"
     has_pipelining = True
-    default_user = "root"
 
     def __init__(self, *args, **kwargs):
         super(Connection, self).__init__(*args, **kwargs)

@@ -35,6 +35,7 @@ SSH_FAILED = 255
 MAX_SOCKET_PATH = 90
 DEFAULT_PERSIST = 60
 MASTER_TIMEOUT = 60
+CONNECT_TIMEOUT = 15
 
 
 class HostTransportError(Exception):
@@ -131,7 +132,7 @@ class HostTransport:
         """ssh's options except the multiplexing ones. The user's ssh_args come first: ssh keeps the first
         value it gets for an option, so they override the defaults after them."""
         opts = list(self.ssh_args)
-        opts += ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+        opts += ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % CONNECT_TIMEOUT]
         if self.port:
             opts += ["-p", str(self.port)]
         if self.private_key_file:

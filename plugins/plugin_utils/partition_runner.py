@@ -6,7 +6,7 @@
 Every door is ``<runtime> exec`` (runtime.exec_argv) on the VPS host, through a HostTransport: the command runs as
 the partition's root in all of its namespaces and in its cgroup, with its capabilities, seccomp filter and
 no_new_privileges. The normal path is one process (one ssh channel remotely). Only when a command fails the way
-the runtime's own errors do, one more call (``<runtime> state``) tells a stopped, frozen or absent partition
+the runtime's own errors do, one more call (``<runtime> state`` and a look for its state document) tells a stopped, frozen or absent partition
 (PartitionUnreachable) from a command that failed inside.
 
 Files are streamed through the process's pipes in chunks (nothing is buffered whole, nothing is written on the
@@ -41,6 +41,10 @@ RUNTIME_ERROR_MARK = b"level=error"
 PUT_SCRIPT = 'cat > "$1"'
 # What a command run inside gets besides the partition's configured environment (runc takes PATH from there).
 EXEC_ENV = {"HOME": "/root"}
+# The failure path's one call: the runtime's state, and whether the partition exists at all (its state
+# document), since a stopped partition is unknown to the runtime.
+NO_DOCUMENT = "linuxvps: no partition document"
+STATE_SCRIPT = 'doc=$1; shift; "$@"; rc=$?; [ -e "$doc" ] || echo "%s" >&2; exit $rc' % NO_DOCUMENT
 
 
 class PartitionUnreachable(HostTransportError):
@@ -95,11 +99,11 @@ def runtime_message(stderr):
 
 
 def state_problem(rc, stdout, stderr):
-    """What is wrong with a partition, from its ``<runtime> state`` result: a phrase, or None when it runs."""
+    """What is wrong with a partition, from its state_argv result: a phrase, or None when it runs."""
     if rc != 0:
         message = runtime_message(stderr)
-        if "does not exist" in message or "not exist" in text(stdout):
-            return "does not exist (or is not started)"
+        if "does not exist" in message:
+            return "does not exist" if NO_DOCUMENT in text(stderr) else "is stopped"
         return "has no readable runtime state (%s)" % message
     try:
         status = json.loads(text(stdout)).get("status")
@@ -191,7 +195,8 @@ class PartitionRunner:
         return self.transport.popen(self.argv(inner), stdin=stdin, stdout=stdout, stderr=stderr)
 
     def state_argv(self):
-        return [self.runtime, "--root", self.root, "state", self.name]
+        document = os.path.join(self.state_dir, "partitions", self.name, "partition.json")
+        return ["/bin/sh", "-c", STATE_SCRIPT, "sh", document, self.runtime, "--root", self.root, "state", self.name]
 
     def check_failure(self, rc, stderr):
         """After a command inside ended with rc and stderr: raise if it never ran because the host or the
