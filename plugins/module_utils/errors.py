@@ -84,6 +84,10 @@ class Conflict(PartitionError):
     """The request clashes with something that exists (e.g. a rootfs in use)."""
 
 
+class NotRunning(PartitionError):
+    """The partition exists but does not run (stopped or frozen): nothing can run inside it."""
+
+
 class CommandFailed(PartitionError):
     """An external command (runc, debootstrap, mount) returned non-zero."""
 

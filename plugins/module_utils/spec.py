@@ -100,8 +100,12 @@ ITEM_ARGSPEC = dict(
 
 # Options every module that drives partitions shares (documented in doc_fragments state and runtime).
 ENGINE_ARGSPEC = dict(runtime=dict(type="str", default="auto", choices=["auto", "runc", "crun"]), **STATE_DIR_ARGSPEC)
+# Waiting for started partitions to be up (readiness.py): options of the whole call, never of one item.
+WAIT_CHOICES = ["running", "none"]
+DEFAULT_WAIT_TIMEOUT = 120
+WAIT_ARGSPEC = dict(wait=dict(type="str", default="none", choices=WAIT_CHOICES), wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT))
 # The partition module: one partition's options (name optional there) or a list of them.
-PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **ENGINE_ARGSPEC)
+PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **dict(ENGINE_ARGSPEC, **WAIT_ARGSPEC))
 
 
 class HostFacts:

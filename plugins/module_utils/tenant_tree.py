@@ -30,6 +30,9 @@ RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_IN_ROOT = 0x10
 MAX_READ_BYTES = 8 * 1024 * 1024  # room for an ad-blocking /etc/hosts; nothing larger is read into memory
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
+# A partition's own view (/proc/<init>/root): its mounts (tmpfs /tmp, bind mounts) are part of what it sees.
+_RESOLVE_ACROSS_MOUNTS = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+_ABSENT_OR_FILE = (errno.ENOENT, errno.ENOTDIR)  # for existence checks, a file on the way means nothing is there
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -81,6 +84,30 @@ def write_authorized_keys(root, keys, owner=None):
             return False
         with home.subdirectory(".ssh", 0o700, owner) as ssh:
             return ssh.write("authorized_keys", content, 0o600, owner)
+
+
+def lookup_at(root_fd, root, relative, cross_mounts=False):
+    """lstat of /relative in the tree whose root directory root_fd holds open (the last component not followed, so a
+    dangling symlink stands there too), or None when nothing does. root names the tree in messages.
+
+    cross_mounts: root_fd is a running partition's own root (/proc/<init>/root), whose mounts are its own view.
+    """
+    parent, name = posixpath.split(relative.strip("/"))
+    with _opened_at(root_fd, root, parent, cross_mounts, _ABSENT_OR_FILE) as directory:
+        if directory is None:
+            return None
+        if not name:
+            return os.fstat(directory.fd)
+        try:
+            return os.stat(name, dir_fd=directory.fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+
+def is_directory_at(root_fd, root, relative, cross_mounts=False):
+    """Whether /relative is a directory inside the tree, symlinks resolved as the partition resolves them."""
+    with _opened_at(root_fd, root, relative, cross_mounts, _ABSENT_OR_FILE) as directory:
+        return directory is not None
 
 
 class _Directory:
@@ -199,9 +226,20 @@ def _opened(root, relative):
         yield None
         return
     try:
-        fd = _resolve(root_fd, root, parts)
+        with _opened_at(root_fd, root, relative) as directory:
+            yield directory
     finally:
         os.close(root_fd)
+
+
+@contextlib.contextmanager
+def _opened_at(root_fd, root, relative, cross_mounts=False, absent=(errno.ENOENT,)):
+    """_opened below a root directory already held open by root_fd (left open); absent: the errnos that mean no
+    such directory (rather than an error to report)."""
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise _error(root, "/" + relative, "a host path has no '..' component")
+    fd = _resolve(root_fd, root, parts, cross_mounts, absent)
     if fd is None:
         yield None
         return
@@ -209,23 +247,24 @@ def _opened(root, relative):
         yield directory
 
 
-def _resolve(root_fd, root, parts):
+def _resolve(root_fd, root, parts, cross_mounts=False, absent=(errno.ENOENT,)):
     """O_PATH fd of the directory parts below root_fd, or None when one is missing."""
     path = "/".join(parts) or "."
     try:
-        return openat2(root_fd, path, _DIRECTORY, 0, _RESOLVE)
+        return openat2(root_fd, path, _DIRECTORY, 0, _RESOLVE_ACROSS_MOUNTS if cross_mounts else _RESOLVE)
     except OSError as exc:
         if exc.errno == errno.ENOSYS:
-            return _walk(root_fd, root, parts)
-        if exc.errno == errno.ENOENT:
+            return _walk(root_fd, root, parts, cross_mounts, absent)
+        if exc.errno in absent:
             return None
         if exc.errno == errno.EAGAIN:  # openat2 retried: renames kept racing the lookup
             raise _error(root, "/" + path, "kept changing while it was opened")
         raise _error(root, "/" + path, "not a directory inside the partition (%s)" % os.strerror(exc.errno))
 
 
-def _walk(root_fd, root, parts):
-    """_resolve without openat2: one component at a time, refusing every symlink and every other filesystem."""
+def _walk(root_fd, root, parts, cross_mounts=False, absent=(errno.ENOENT,)):
+    """_resolve without openat2: one component at a time, refusing every symlink and (unless cross_mounts) every
+    other filesystem."""
     root_dev = os.fstat(root_fd).st_dev
     fd = os.dup(root_fd)
     try:
@@ -236,12 +275,21 @@ def _walk(root_fd, root, parts):
                 return None
             except OSError:
                 child = None  # a symlink or a file (ENOTDIR)
+            if child is None and errno.ENOTDIR in absent and not _is_symlink(fd, name):
+                return None
             if child is not None:
                 os.close(fd)
                 fd = child
-            if child is None or os.fstat(fd).st_dev != root_dev:
+            if child is None or (not cross_mounts and os.fstat(fd).st_dev != root_dev):
                 raise _error(root, "/" + "/".join(parts[:depth + 1]),
                              "not a directory on the partition's filesystem (symlinks are not followed on a kernel without openat2)")
         return os.dup(fd)
     finally:
         os.close(fd)
+
+
+def _is_symlink(dir_fd, name):
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False

@@ -29,6 +29,8 @@ description:
     console in the journal, and it outlives the session that started it.
   - With O(partitions), one call converges many partitions under one host lock, reading the host once; a host with
     hundreds of partitions then pays Ansible's per-task cost once instead of once per partition.
+  - With O(wait=running), the module returns only once every partition it leaves running says it is up (see O(wait)),
+    so the next task can use them at once.
 author:
   - linuxvps.partitions contributors (@linuxvps)
 extends_documentation_fragment:
@@ -65,6 +67,31 @@ options:
       - Mutually exclusive with O(name).
     type: list
     elements: raw
+  wait:
+    description:
+      - V(running) waits, after the partitions have been converged, until each one the run leaves running says it is
+        up, and returns RV(partition.ready) (in the list form, C(ready) in each item). V(none) returns at once.
+      - Up means, where the partition's init is systemd, that C(systemctl is-system-running) inside says C(running) or
+        C(degraded) (C(initializing), C(starting) and C(offline) are waited out; C(maintenance) and C(stopping) end the
+        wait, not ready); with any other init, that init is alive and every interface of the partition is up inside its
+        network namespace with all of its addresses.
+      - Partitions that were already running are waited for too (an up partition answers at once); those left stopped,
+        frozen or absent are not, and have no C(ready).
+      - In the list form all partitions are waited for at once, under one O(wait_timeout); it is an option of the whole
+        call, not of one item.
+      - A partition that is not up by then is reported with C(ready=false) and a warning naming it, and the task fails
+        naming each such partition and why (its changes stay made). Use C(failed_when) to carry on regardless.
+      - The host lock is not held while waiting. Check mode waits for nothing and returns no C(ready).
+    type: str
+    choices: [running, none]
+    default: none
+    version_added: 0.2.0
+  wait_timeout:
+    description:
+      - Seconds O(wait=running) waits in all, from 1 to 3600.
+    type: int
+    default: 120
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes sure the partition exists without changing whether it runs; a new one is created stopped.
@@ -330,6 +357,13 @@ EXAMPLES = r"""
         target: /data
         read_only: true
 
+- name: Start three CI hosts and return once systemd in each says it is up
+  linuxvps.partitions.partition:
+    rootfs: debian12
+    wait: running
+    wait_timeout: 180
+    partitions: [ci1, ci2, ci3]
+
 - name: Suspend it
   linuxvps.partitions.partition:
     name: web1
@@ -362,6 +396,7 @@ partitions:
   description:
     - With O(partitions), one item per listed partition, in order, each holding what RV(partition) holds for one
       partition plus C(changed), C(actions) and, when it failed, C(failed) and C(msg).
+    - With O(wait=running), each item the run leaves running also holds C(ready), as RV(partition.ready).
   returned: when O(partitions) is given
   type: list
   elements: dict
@@ -529,6 +564,14 @@ partition:
       description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
       type: int
       sample: 1065536
+    ready:
+      description:
+        - Whether the partition said it is up within O(wait_timeout) (see O(wait)); false makes the task fail.
+        - Only with O(wait=running), for a partition the run leaves running, and never in check mode.
+      type: bool
+      returned: when O(wait=running), the partition runs after the run, and not in check mode
+      sample: true
+      version_added: 0.2.0
 item:
   description:
     - When the list form fails on one item's input, which item, as its error message starts (C(partitions[3] (web7)));
@@ -552,6 +595,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.converge impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import item_label
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.readiness import await_ready, validate_wait
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC, ITEM_ARGSPEC, PARTITION_ARGSPEC
 
 
@@ -586,28 +630,46 @@ def item_errors(result):
 def main():
     module = AnsibleModule(argument_spec=PARTITION_ARGSPEC, supports_check_mode=True,
                            mutually_exclusive=[("name", "partitions")], required_one_of=[("name", "partitions")])
+    wait, wait_timeout = run_engine(module, lambda: validate_wait(module.params["wait"], module.params["wait_timeout"]))
+    # check mode starts nothing, so there is nothing to wait for and readiness is not claimed
+    timeout = wait_timeout if wait == "running" and not module.check_mode else None
     if module.params["partitions"] is not None:
-        converge_list(module, list_items(module))
+        converge_list(module, list_items(module), timeout)
     else:
-        converge_one(module)
+        converge_one(module, timeout)
 
 
 def open_converger(module):
-    return Converger(PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode))
+    return run_engine(module, lambda: Converger(PartitionEngine.open(module.params["state_dir"], module.params["runtime"],
+                                                                     module.check_mode)))
 
 
-def converge_one(module):
+def wait_ready(module, converger, reports, timeout):
+    """With wait=running: every running partition of reports gets ``ready``; the failure message when one is not."""
+    if timeout is None:
+        return None
+    warnings, failure = run_engine(module, lambda: await_ready(converger.engine, reports, timeout))
+    emit_warnings(module, warnings)
+    return failure
+
+
+def converge_one(module, timeout):
     params = dict((key, module.params[key]) for key in list(ITEM_ARGSPEC) + list(ENGINE_ARGSPEC))
-    plan, report = run_engine(module, lambda: open_converger(module).converge(params))
+    converger = open_converger(module)
+    plan, report = run_engine(module, lambda: converger.converge(params))
     emit_warnings(module, plan.warnings)
     result = dict(changed=plan.changed, partition=report, actions=plan.actions)
     if module._diff:
         result["diff"] = plan.diff()
+    failure = wait_ready(module, converger, [report], timeout)
+    if failure:
+        module.fail_json(msg=failure, **result)
     module.exit_json(**result)
 
 
-def converge_list(module, items):
-    outcomes = run_engine(module, lambda: open_converger(module).converge_many(items))
+def converge_list(module, items, timeout):
+    converger = open_converger(module)
+    outcomes = run_engine(module, lambda: converger.converge_many(items))
     emit_warnings(module, [warning for outcome in outcomes for warning in outcome.plan.warnings])
     results = []
     for outcome in outcomes:
@@ -615,12 +677,20 @@ def converge_list(module, items):
         if outcome.failed:
             item.update(failed=True, msg=outcome.error.msg)
         results.append(item)
+    # all at once, under one deadline; a partition that failed to converge is not waited for
+    not_ready = wait_ready(module, converger, [outcome.report for outcome in outcomes if not outcome.failed], timeout)
+    for item, outcome in zip(results, outcomes):
+        if "ready" in outcome.report:
+            item["ready"] = outcome.report["ready"]
     result = dict(changed=any(outcome.plan.changed for outcome in outcomes), partitions=results)
     if module._diff:
         result["diff"] = [outcome.plan.diff() for outcome in outcomes]
     failed = [outcome.error.msg for outcome in outcomes if outcome.failed]  # each names its item
     if failed:
-        module.fail_json(msg="%d of %d partitions failed: %s" % (len(failed), len(outcomes), "; ".join(failed)), **result)
+        module.fail_json(msg="%d of %d partitions failed: %s%s" % (len(failed), len(outcomes), "; ".join(failed),
+                                                                    "; " + not_ready if not_ready else ""), **result)
+    if not_ready:
+        module.fail_json(msg=not_ready, **result)
     module.exit_json(**result)
 
 
