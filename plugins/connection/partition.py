@@ -225,8 +225,7 @@ class Connection(ConnectionBase):
                     remaining = deadline - time.monotonic()
                     events = selector.select(remaining) if remaining > 0 and selector.get_map() else []
                     if not events:
-                        proc.kill()
-                        proc.communicate()
+                        self._abandon(proc)
                         self.runner.check_failure(proc.returncode, bytes(err))
                         raise AnsibleError("become inside %s did not succeed: %s"
                                            % (self.runner.label, to_text(bytes(err) or bytes(out)).strip() or "no output"))
@@ -237,11 +236,25 @@ class Connection(ConnectionBase):
                         elif chunk is not None:  # end of the stream (None: nothing yet)
                             selector.unregister(key.fileobj)
         finally:
-            os.set_blocking(proc.stdout.fileno(), True)
-            os.set_blocking(proc.stderr.fileno(), True)
+            for pipe in (proc.stdout, proc.stderr):
+                if not pipe.closed:
+                    os.set_blocking(pipe.fileno(), True)
         marker = to_bytes(self.become.success)
         after = bytes(out).split(marker, 1)[1]
         return after[1:] if after.startswith(b"\n") else after, bytes(err)
+
+    @staticmethod
+    def _abandon(proc):
+        """Stop waiting for a command: end the runtime's process (or the ssh client) unless it ended, and close
+        the pipes without reading on (what runs inside may hold them open)."""
+        if proc.poll() is None:
+            proc.kill()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        proc.wait()
 
     def put_file(self, in_path, out_path):
         super(Connection, self).put_file(in_path, out_path)
@@ -264,6 +277,10 @@ class Connection(ConnectionBase):
             raise AnsibleConnectionFailure(exc.msg)
         except OSError as exc:
             raise AnsibleError("%s: %s" % (self.runner.label, exc))
+
+    def reset(self):
+        """Nothing to reset: every command is a new exec (meta reset_connection is a no-op, not a warning)."""
+        self.close()
 
     def close(self):
         """Nothing to close: the shared SSH master ends by itself when idle."""

@@ -22,12 +22,16 @@ __metaclass__ = type
 import errno
 import json
 import os
+import re
 import subprocess
 import threading
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import exec_argv
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import NAME_PATTERN
 from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransportError
+
+# spec.NAME_PATTERN, repeated: importing spec.py would load pyroute2 (through net.py), 200 ms on every task's
+# connection load. tests/unit/plugins/plugin_utils/test_partition_runner.py checks that both are the same.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 RUNTIMES = ("auto", "runc", "crun")
 DEFAULT_RUNTIME = "runc"

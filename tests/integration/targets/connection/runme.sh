@@ -2,8 +2,8 @@
 # The partition connection end to end on this host: partitions made by the module, then reached with
 # linuxvps.partitions.partition (raw without Python, ping, command, a 50 MB copy and fetch, template, user, become
 # with sudo and su, the partition's cgroup and pids limit, stopped/frozen/absent partitions unreachable), with
-# pipelining off and on; nothing of the transfers is left on the host. The SSH path to a remote VPS host is proven
-# by the VM scenario (this host runs no sshd) and by the unit tests of plugin_utils/host_transport.py.
+# pipelining off and on, and once more with this host as a remote VPS host (linuxvps_host=127.0.0.1 over ssh, to an
+# sshd of the test's own: one SSH login serves every partition and task). Nothing of the transfers is left on the host.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 export ANSIBLE_ROLES_PATH="$here/.."
@@ -12,8 +12,11 @@ state=/var/tmp/linuxvps-test
 work=$(mktemp -d /var/tmp/lvp-cx-work.XXXXXX)
 log="$work/log"
 
+sshd_pid=
 cleanup() {
   ansible-playbook "${inv[@]}" "$here/files/cleanup.yml" >/dev/null 2>&1 || true
+  # the plugin's SSH master ends with its connection to this sshd
+  if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,14 +35,52 @@ for pipelining in False True; do
   grep -qE 'cx-[a-z]+ +: ok=[0-9]+ .*failed=0' "$log" || { cat "$log"; echo "FAIL: no partition ran the play"; exit 1; }
   if grep -E '(cx-a|cx-b|cx-nopy) +:.*(unreachable|failed)=[1-9]' "$log"; then cat "$log"; echo "FAIL: a running partition failed"; exit 1; fi
   for host in cx-stopped cx-frozen cx-absent cx-alias; do
-    grep -qE "^$host +:.*unreachable=1 .*failed=0" "$log" || { cat "$log"; echo "FAIL: $host was not (only) unreachable"; exit 1; }
+    grep -qE "^$host +:.*unreachable=0 +failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked"; exit 1; }
   done
-  # A module that is not pipelined is put into the partition first; a pipelined one never is.
-  modules_put=$(grep -cE '> PUT .*AnsiballZ_' "$log" || true)
+  # A module that is not pipelined is put into the partition first; a pipelined one never is. (command is left
+  # out: its su task is never pipelined, Ansible's su become plugin cannot.)
+  modules_put=$(grep -cE '> PUT .*AnsiballZ_(ping|stat|copy|user|file)\.py' "$log" || true)
   if [ "$pipelining" = True ] && [ "$modules_put" != 0 ]; then echo "FAIL: pipelining on, yet $modules_put modules were put"; exit 1; fi
   if [ "$pipelining" = False ] && [ "$modules_put" = 0 ]; then echo "FAIL: pipelining off, yet no module was put (the check cannot see)"; exit 1; fi
   echo "modules put: $modules_put"
 done
+
+echo "== this host as a remote VPS host, over ssh"
+sshd_dir="$work/sshd"
+port=22913
+mkdir -p "$sshd_dir/lib"
+rootfs=$state/rootfs/debian12-python/rootfs
+cp -L "$rootfs/usr/lib/x86_64-linux-gnu/libwrap.so.0" "$sshd_dir/lib/"  # the template's sshd needs it, this host lacks it
+ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/id"
+{ cat /etc/passwd; echo 'sshd:x:65533:65534:privsep:/run/sshd:/usr/sbin/nologin'; } > "$sshd_dir/passwd"
+cat > "$sshd_dir/sshd_config" <<CONFIG
+ListenAddress 127.0.0.1:$port
+HostKey $sshd_dir/hostkey
+AuthorizedKeysFile $sshd_dir/id.pub
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+MaxSessions 100
+MaxStartups 100:30:200
+CONFIG
+unshare -m "$here/files/sshd.sh" "$sshd_dir" "$rootfs" 2> "$sshd_dir/log" &
+sshd_pid=$!
+for _ in $(seq 50); do grep -q 'Server listening' "$sshd_dir/log" && break; sleep 0.1; done
+grep -q 'Server listening' "$sshd_dir/log" || { cat "$sshd_dir/log"; echo "FAIL: the test's sshd did not start"; exit 1; }
+remote=(-e linuxvps_host=127.0.0.1 -e "linuxvps_host_port=$port" -e "linuxvps_host_private_key_file=$sshd_dir/id"
+        -e "linuxvps_host_ssh_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'")
+ANSIBLE_PIPELINING=True run "$here/files/reach.yml" -e "cx_work=$work" "${remote[@]}"
+if grep -E '(cx-a|cx-b|cx-nopy) +:.*(unreachable|failed)=[1-9]' "$log"; then cat "$log"; echo "FAIL: a running partition failed over ssh"; exit 1; fi
+for host in cx-stopped cx-frozen cx-absent cx-alias; do
+  grep -qE "^$host +:.*unreachable=0 +failed=0 .*ignored=1" "$log" || { cat "$log"; echo "FAIL: $host was not unreachable (ignored) and checked over ssh"; exit 1; }
+done
+logins=$(grep -c 'Accepted publickey' "$sshd_dir/log" || true)
+echo "ssh logins: $logins for the whole play (3 running partitions, 4 unreachable)"
+[ "$logins" = 1 ] || { cat "$sshd_dir/log"; echo "FAIL: $logins SSH logins, not one shared master"; exit 1; }
 
 echo "== nothing of the transfers is left on the host"
 # Any copy of the random file outside the partitions' own trees and this test's directory would be a leftover

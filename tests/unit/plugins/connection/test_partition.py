@@ -107,3 +107,40 @@ def test_put_of_a_missing_local_file():
     with pytest.raises(AnsibleError) as info:
         connection()._connect().put_file("/nonexistent/file", "/x")
     assert "does not exist" in str(info.value)
+
+
+def test_become_sends_the_password_at_the_prompt_and_drops_the_marker(monkeypatch):
+    from ansible.plugins.loader import become_loader
+    from ansible.plugins.loader import shell_loader
+
+    conn = connection()._connect()
+    become = become_loader.get("sudo")
+    become.set_options(direct={"become_user": "cxuser", "become_pass": "s3cret"})
+    conn.set_become_plugin(become)
+    become.build_become_command("whoami", shell_loader.get("sh"))
+    prompt = become.prompt
+    script = ("printf '%s' >&2; read pw; echo %s; echo \"got $pw\"; cat" % (prompt, become.success))
+    monkeypatch.setattr(conn.runner, "popen", lambda inner, **kw: subprocess.Popen(
+        ["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    rc, out, err = conn.exec_command("ignored", in_data=b"module\n")
+    assert rc == 0
+    assert out == b"got s3cret\nmodule\n"
+    assert become.success.encode() not in out
+
+
+def test_become_that_never_succeeds_fails_in_time(monkeypatch):
+    from ansible.plugins.loader import become_loader
+    from ansible.plugins.loader import shell_loader
+
+    conn = connection(ansible_linuxvps_become_success_timeout=1)._connect()
+    become = become_loader.get("sudo")
+    become.set_options(direct={"become_user": "cxuser"})
+    conn.set_become_plugin(become)
+    become.build_become_command("whoami", shell_loader.get("sh"))
+    monkeypatch.setattr(conn.runner, "popen", lambda inner, **kw: subprocess.Popen(
+        ["sh", "-c", "echo 'sudo: unknown user cxuser' >&2; exec sleep 30"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    with pytest.raises(AnsibleError) as info:
+        conn.exec_command("ignored")
+    assert "become inside partition web1 on this host did not succeed" in str(info.value)
+    assert "unknown user" in str(info.value)

@@ -74,6 +74,11 @@ def fake_runc(tmp_path, monkeypatch):
     return runner
 
 
+def test_the_name_rule_is_the_modules():
+    from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import NAME_PATTERN
+    assert partition_runner.NAME_PATTERN.pattern == NAME_PATTERN.pattern
+
+
 def test_names_are_checked_before_any_path_is_made():
     for bad in ("../etc", "a/b", "Web1", "", None, "-x", "a" * 64):
         with pytest.raises(PartitionUnreachable) as info:
