@@ -6,10 +6,11 @@ Runs as root. N real running partitions do not fit on a small test host, so N ar
 partition of SOURCE_STATE_DIR into a fresh state directory under /var/tmp: its document (renamed, with an
 interface each), its runtime state (every clone then shows as running to ``runc list``, which checks the same live
 init), and a real cgroup each (so every limit is read from the kernel). What is timed is exactly what the plugin
-runs: listing.list_state_dir in process (this machine) and the packed program on a ``python3 -`` stdin (what a
-VPS host runs over SSH, without the SSH). Everything made is removed at the end.
+runs: listing.list_state_dir in process (this machine), the packed program on a ``python3 -`` stdin (what a
+VPS host runs over SSH, without the SSH), and ``ansible-inventory --list`` end to end with the plugin (Ansible's
+start, the listing, the hosts with their groups and a keyed group). Everything made is removed at the end.
 
-    PYTHONPATH=$BUILD python3 benchmarks/inventory_listing.py SOURCE_STATE_DIR PARTITION [N] [REPEAT]
+    ANSIBLE_COLLECTIONS_PATH=$BUILD PYTHONPATH=$BUILD python3 benchmarks/inventory_listing.py SOURCE_STATE_DIR PARTITION [N] [REPEAT]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -85,6 +86,17 @@ def main(argv):
             return json.loads(done.stdout)
         result = timed("python3 - with the packed engine (a VPS host's side)", repeat, remote_style)
         print("listed %d partitions; program %d bytes" % (len(result["partitions"]), len(program)))
+        config = os.path.join(target, "bench.linuxvps.yml")
+        with open(config, "w") as handle:
+            json.dump({"plugin": "linuxvps.partitions.partitions", "hosts": [{"name": "localhost", "state_dir": target}],
+                       "states": STATES, "keyed_groups": [{"key": "linuxvps_partition.labels.role", "prefix": "role"}]}, handle)
+
+        def inventory():
+            done = subprocess.run(["ansible-inventory", "-i", config, "--list"], stdout=subprocess.PIPE, check=True,
+                                  env=dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="true"))
+            return json.loads(done.stdout)
+        result = timed("ansible-inventory --list, end to end", repeat, inventory)
+        print("inventory hosts: %d" % len(result["_meta"]["hostvars"]))
     finally:
         for name in names:
             engine.cgroup(name).remove()

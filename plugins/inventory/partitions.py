@@ -82,7 +82,7 @@ plugin: linuxvps.partitions.partitions
 hosts:
   - vps1.example.com
   - name: vps2
-    address: 203.0.113.20
+    address: vps2.internal
     user: root
     port: 2222
     private_key_file: ~/.ssh/vps2
@@ -112,6 +112,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import listing
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 from ansible_collections.linuxvps.partitions.plugins.plugin_utils import engine_payload
+from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransport, HostTransportError
 
 CONNECTION = "linuxvps.partitions.partition"
 LOCAL_ADDRESSES = ("", "localhost")
@@ -256,14 +257,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _transport(self, entry):
         """The SSH way to a VPS host (one multiplexed master per host, shared with the partition connection)."""
-        from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransport
         return HostTransport(entry["address"], entry["user"], entry["port"], entry["private_key_file"], entry["ssh_args"])
 
     def _list_remote(self, entry, states):
         argv, program = listing_command(entry, states)
         try:
             rc, out, err = self._transport(entry).run(argv, data=program, timeout=LISTING_TIMEOUT)
-        except Exception as exc:  # the transport's own failure (ssh missing, a timeout): said with the host
+        except (HostTransportError, OSError) as exc:  # ssh missing, the host unreachable, a timeout: said with the host
             raise AnsibleParserError("linuxvps host %s: %s" % (describe_host(entry), to_native(exc)))
         return parse_listing(entry, rc, to_native(out, errors="surrogate_or_replace"), to_native(err, errors="surrogate_or_replace"))
 
@@ -276,15 +276,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             host_group = self.inventory.add_group(self._sanitize_group_name("linuxvps_host_" + entry["name"]))
             for partition in result["partitions"]:
                 name = "%s_%s" % (entry["name"], partition["name"]) if prefix else partition["name"]
-                variables = host_variables(entry, partition, prefix)
                 self.inventory.add_host(name, group=host_group)
                 tenant_group = self.inventory.add_group(self._sanitize_group_name("linuxvps_tenant_" + partition["tenant"]))
                 self.inventory.add_child(tenant_group, name)
-                for key, value in variables.items():
+                for key, value in host_variables(entry, partition, prefix).items():
                     self.inventory.set_variable(name, key, value)
-                self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
-                self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
-                self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
+                host = self.inventory.get_host(name)
+                # compose sees the host's variables with inventory_hostname and group_names; groups and keyed_groups
+                # also see what compose made
+                self._set_composite_vars(self.get_option("compose"), host.get_vars(), name, strict=strict)
+                self._add_host_to_composed_groups(self.get_option("groups"), host.get_vars(), name, strict=strict)
+                self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host.get_vars(), name, strict=strict)
 
 
 def host_variables(entry, partition, prefix=False):

@@ -22,6 +22,7 @@ import sys
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal
+from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import describe_os_error
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 
@@ -83,7 +84,8 @@ def list_state_dir(state_dir=DEFAULT_STATE_DIR, states=("running",), runtime="au
 
 def main(argv, out=None):
     """The host command: the listing of STATE_DIR as one JSON document on stdout, exit 0; or exit 1 with
-    {"failed": true, "msg": ...} when the engine refuses (no runtime, an unreadable state directory)."""
+    {"failed": true, "msg": ...} when the engine refuses (no runtime, a corrupt identity) or a file cannot be read
+    (a user other than root)."""
     out = out or sys.stdout
     if not argv:
         out.write(json.dumps({"failed": True, "msg": USAGE}) + "\n")
@@ -92,6 +94,10 @@ def main(argv, out=None):
         result = list_state_dir(argv[0], argv[1:] or ["running"])
     except PartitionError as exc:
         out.write(json.dumps({"failed": True, "msg": exc.msg}) + "\n")
+        return 1
+    except (IOError, OSError) as exc:
+        out.write(json.dumps({"failed": True, "msg": "%s (listing partitions reads the state directory as root)"
+                              % describe_os_error(exc)}) + "\n")
         return 1
     out.write(json.dumps(result, sort_keys=True) + "\n")
     return 0

@@ -90,10 +90,17 @@ def engine_sources():
     return sources
 
 
+_PROGRAMS = {}  # (module, function) -> the program with this controller's engine: packed once per process
+
+
 def program(module, function, sources=None):
     """The Python program (bytes) that runs ENGINE_PACKAGE.module.function(argv) with the packed engine and exits
     with what it returns."""
-    packed = zlib.compress(json.dumps(sources or engine_sources(), sort_keys=True).encode("utf-8"), 9)
+    if sources is None:
+        if (module, function) not in _PROGRAMS:
+            _PROGRAMS[(module, function)] = program(module, function, engine_sources())
+        return _PROGRAMS[(module, function)]
+    packed = zlib.compress(json.dumps(sources, sort_keys=True).encode("utf-8"), 9)
     code = "PAYLOAD = %r\n" % base64.b64encode(packed).decode("ascii")
     code += BOOTSTRAP % {"package": ENGINE_PACKAGE, "module": module, "function": function}
     return code.encode("utf-8")

@@ -84,8 +84,9 @@ def test_each_partition_is_a_host_reached_through_the_partition_connection(tmp_p
 
 
 def test_a_remote_host_entry_gives_its_partitions_the_connection_variables(tmp_path, monkeypatch):
-    config = {"hosts": ["vps1.example.com", {"name": "vps2", "address": "10.213.9.2", "user": "admin", "port": 2222,
-                                            "private_key_file": "/keys/vps2", "ssh_args": "-o Foo=bar", "state_dir": "/srv/lv"}]}
+    vps2 = {"name": "vps2", "address": "10.213.9.2", "user": "admin", "port": 2222, "private_key_file": "/keys/vps2",
+            "ssh_args": "-o Foo=bar", "state_dir": "/srv/lv"}
+    config = {"hosts": ["vps1.example.com", vps2]}
     inventory, _plugin, _hosts = parse(tmp_path, monkeypatch, config, {"vps1.example.com": [partition("a1")], "vps2": [partition("b1")]})
     assert host_vars(inventory, "a1")["linuxvps_host"] == "vps1.example.com"
     b1 = host_vars(inventory, "b1")
@@ -123,6 +124,18 @@ def test_compose_groups_and_keyed_groups_see_the_partition(tmp_path, monkeypatch
     assert host_vars(inventory, "web1")["ansible_host"] == "10.213.0.11" and host_vars(inventory, "db1")["role"] == "db"
     assert members(inventory, "acme") == ["web1"]
     assert members(inventory, "role_web") == ["web1"] and members(inventory, "role_db") == ["db1"]
+
+
+def test_groups_see_composed_variables_and_compose_sees_the_host_name_and_its_groups(tmp_path, monkeypatch):
+    config = {"compose": {"tier": "linuxvps_partition.labels.tier | default('none')",
+                          "label": "inventory_hostname ~ '@' ~ (group_names | sort | join(','))"},
+              "keyed_groups": [{"key": "tier", "prefix": "tier"}],
+              "groups": {"frontend": "tier == 'front'"}}
+    listings = {"localhost": [partition("web1", tenant="acme", labels={"tier": "front"}), partition("db1")]}
+    inventory, _plugin, _hosts = parse(tmp_path, monkeypatch, config, listings)
+    assert members(inventory, "tier_front") == ["web1"] and members(inventory, "tier_none") == ["db1"]
+    assert members(inventory, "frontend") == ["web1"]
+    assert host_vars(inventory, "web1")["label"] == "web1@linuxvps_host_localhost,linuxvps_tenant_acme"
 
 
 def test_strict_makes_a_bad_compose_expression_fail(tmp_path, monkeypatch):

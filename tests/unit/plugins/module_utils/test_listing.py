@@ -102,4 +102,12 @@ def test_the_host_command_prints_the_listing_or_the_error_as_json(three, monkeyp
     failed = json.loads(out.getvalue())
     assert failed["failed"] is True and "bogus" in failed["msg"]
     out = io.StringIO()
+
+    def denied(state_dir, states):
+        raise PermissionError(13, "Permission denied", three.store.partition_document("web1"))
+    monkeypatch.setattr(listing, "list_state_dir", denied)
+    assert listing.main([three.store.root], out) == 1
+    assert json.loads(out.getvalue())["msg"] == "%s: Permission denied (listing partitions reads the state directory as root)" \
+        % three.store.partition_document("web1")
+    out = io.StringIO()
     assert listing.main([], out) == 2 and "usage" in json.loads(out.getvalue())["msg"]

@@ -18,7 +18,7 @@ def run_packed(tmp_path, args):
     """Run the listing program as a VPS host would: python -I (no PYTHONPATH, no user site), from an empty directory."""
     command = [sys.executable, "-I"] + engine_payload.command(args)[1:]
     done = subprocess.run(command, input=engine_payload.program("listing", "main"), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, cwd=str(tmp_path), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                          stderr=subprocess.PIPE, cwd=str(tmp_path), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, check=False)
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
@@ -48,5 +48,5 @@ def test_control_without_the_packed_sources_the_import_fails(tmp_path):
     """The control: the same entry point with nothing packed cannot import, so the test above proves the packing."""
     program = engine_payload.program("listing", "main", sources={"unrelated": (False, "")})
     done = subprocess.run([sys.executable, "-I", "-", "/nonexistent", "bogus"], input=program, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, cwd=str(tmp_path), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                          stderr=subprocess.PIPE, cwd=str(tmp_path), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, check=False)
     assert done.returncode != 0 and b"ModuleNotFoundError" in done.stderr
