@@ -28,7 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import ru
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import DEFAULT_WAIT_TIMEOUT, WAIT_CHOICES
 
 MAX_WAIT_TIMEOUT = 3600
-PROBE_TIMEOUT = 10.0  # one systemctl inside; a loaded host answers in well under a second
+PROBE_TIMEOUT = 5  # one systemctl inside; a loaded host answers in well under a second
 PROBE_OUTPUT = 4096
 INTERVAL = 0.5
 
@@ -174,10 +174,14 @@ class Readiness:
         for target in alive:
             if not target.systemd:
                 self._check_network(target)
-        drive([run for _target, run in started], min(deadline, self.clock() + PROBE_TIMEOUT), self.clock)
+        if not started:
+            return
+        probe_deadline = self.clock() + PROBE_TIMEOUT
+        drive([run for _target, run in started], min(deadline, probe_deadline), self.clock)
         for target, run in started:
             if run.timed_out:
-                target.why = "systemctl did not answer within %d seconds" % PROBE_TIMEOUT
+                if probe_deadline <= deadline:  # cut by the wait's end instead: what was seen before still holds
+                    target.why = "systemctl did not answer within %d seconds" % PROBE_TIMEOUT
             else:
                 target.verdict, target.why = classify_systemd(run.text("stdout"))
 

@@ -93,9 +93,10 @@ def lookup_at(root_fd, root, relative, cross_mounts=False):
     cross_mounts: root_fd is a running partition's own root (/proc/<init>/root), whose mounts are its own view.
     """
     parent, name = posixpath.split(relative.strip("/"))
-    with _opened_at(root_fd, root, parent, cross_mounts, _ABSENT_OR_FILE) as directory:
-        if directory is None:
-            return None
+    directory = _directory_at(root_fd, root, parent, cross_mounts, _ABSENT_OR_FILE)
+    if directory is None:
+        return None
+    with directory:
         if not name:
             return os.fstat(directory.fd)
         try:
@@ -106,8 +107,11 @@ def lookup_at(root_fd, root, relative, cross_mounts=False):
 
 def is_directory_at(root_fd, root, relative, cross_mounts=False):
     """Whether /relative is a directory inside the tree, symlinks resolved as the partition resolves them."""
-    with _opened_at(root_fd, root, relative, cross_mounts, _ABSENT_OR_FILE) as directory:
-        return directory is not None
+    directory = _directory_at(root_fd, root, relative, cross_mounts, _ABSENT_OR_FILE)
+    if directory is None:
+        return False
+    with directory:
+        return True
 
 
 class _Directory:
@@ -226,25 +230,24 @@ def _opened(root, relative):
         yield None
         return
     try:
-        with _opened_at(root_fd, root, relative) as directory:
-            yield directory
+        directory = _directory_at(root_fd, root, relative)
     finally:
         os.close(root_fd)
+    if directory is None:
+        yield None
+        return
+    with directory:
+        yield directory
 
 
-@contextlib.contextmanager
-def _opened_at(root_fd, root, relative, cross_mounts=False, absent=(errno.ENOENT,)):
-    """_opened below a root directory already held open by root_fd (left open); absent: the errnos that mean no
-    such directory (rather than an error to report)."""
+def _directory_at(root_fd, root, relative, cross_mounts=False, absent=(errno.ENOENT,)):
+    """The _Directory /relative below a root directory held open by root_fd (which stays open), or None when it is
+    missing; absent: the errnos that mean no such directory (rather than an error to report)."""
     parts = [part for part in relative.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise _error(root, "/" + relative, "a host path has no '..' component")
     fd = _resolve(root_fd, root, parts, cross_mounts, absent)
-    if fd is None:
-        yield None
-        return
-    with _Directory(root, "/" + "/".join(parts), fd) as directory:
-        yield directory
+    return None if fd is None else _Directory(root, "/" + "/".join(parts), fd)
 
 
 def _resolve(root_fd, root, parts, cross_mounts=False, absent=(errno.ENOENT,)):

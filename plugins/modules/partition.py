@@ -687,8 +687,8 @@ def converge_list(module, items, timeout):
         result["diff"] = [outcome.plan.diff() for outcome in outcomes]
     failed = [outcome.error.msg for outcome in outcomes if outcome.failed]  # each names its item
     if failed:
-        module.fail_json(msg="%d of %d partitions failed: %s%s" % (len(failed), len(outcomes), "; ".join(failed),
-                                                                    "; " + not_ready if not_ready else ""), **result)
+        also = "; " + not_ready if not_ready else ""
+        module.fail_json(msg="%d of %d partitions failed: %s%s" % (len(failed), len(outcomes), "; ".join(failed), also), **result)
     if not_ready:
         module.fail_json(msg=not_ready, **result)
     module.exit_json(**result)

@@ -359,3 +359,56 @@ def test_remove_directory_follows_no_link(tmp_path):
     remove_directory(str(tree))
     assert not os.path.lexists(str(tree))
     assert (outside / "sub" / "keep").read_text() == SECRET
+
+
+# ---- lookups for partition_exec's creates and removes (lookup_at, is_directory_at) --------------------------------
+@contextlib.contextmanager
+def root_fd(root):
+    fd = os.open(str(root), os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def test_lookup_finds_what_stands_there_a_dangling_link_too(trees, resolution):
+    root, _outside = trees
+    (root / "etc" / "motd").write_text("hi\n")
+    os.symlink("/nowhere/at/all", str(root / "root" / "dangling"))
+    with root_fd(root) as fd:
+        assert stat.S_ISREG(tenant_tree.lookup_at(fd, "partition p", "/etc/motd").st_mode)
+        assert stat.S_ISLNK(tenant_tree.lookup_at(fd, "partition p", "/root/dangling").st_mode)
+        assert stat.S_ISDIR(tenant_tree.lookup_at(fd, "partition p", "/").st_mode)
+        assert tenant_tree.lookup_at(fd, "partition p", "/etc/nothing") is None
+        assert tenant_tree.lookup_at(fd, "partition p", "/no/such/dir/file") is None
+        assert tenant_tree.lookup_at(fd, "partition p", "/etc/motd/below-a-file") is None  # a file on the way: nothing
+        assert tenant_tree.is_directory_at(fd, "partition p", "/etc")
+        assert not tenant_tree.is_directory_at(fd, "partition p", "/etc/motd")
+        assert not tenant_tree.is_directory_at(fd, "partition p", "/nothing")
+
+
+def test_a_link_on_the_way_never_leads_the_lookup_out_of_the_tree(trees, resolution):
+    """The host has outside/hostname; links inside name it by its host path and by climbing. Resolved inside the tree
+    (openat2) they lead nowhere; the walk refuses them."""
+    root, outside = trees
+    os.symlink(str(outside), str(root / "root" / "by-host-path"))
+    os.symlink("../../../../../../../../" + str(outside).lstrip("/"), str(root / "root" / "by-climbing"))
+    assert os.path.exists(str(root / "root" / "by-host-path" / "hostname"))  # control: the host's own lookup escapes
+    with root_fd(root) as fd:
+        for link in ("by-host-path", "by-climbing"):
+            if resolution == "openat2":
+                assert tenant_tree.lookup_at(fd, "partition p", "/root/%s/hostname" % link) is None
+                assert not tenant_tree.is_directory_at(fd, "partition p", "/root/" + link)
+            else:
+                with pytest.raises(PartitionError, match="symlinks are not followed"):
+                    tenant_tree.lookup_at(fd, "partition p", "/root/%s/hostname" % link)
+
+
+def test_a_link_inside_the_tree_is_followed_inside_it(trees):
+    """As the partition sees it: /root/etc-link -> /etc means the tree's /etc (openat2 only)."""
+    root, _outside = trees
+    (root / "etc" / "motd").write_text("hi\n")
+    os.symlink("/etc", str(root / "root" / "etc-link"))
+    with root_fd(root) as fd:
+        assert tenant_tree.lookup_at(fd, "partition p", "/root/etc-link/motd") is not None
+        assert tenant_tree.is_directory_at(fd, "partition p", "/root/etc-link")
