@@ -157,7 +157,7 @@ def run(count, collection, state_dir, workdir, wait_running, leftovers):
     result = {}
     source = os.path.join(workdir, "random.bin")
     with open(source, "wb") as handle:
-        for _ in range(TRANSFER_BYTES // MB_BLOCK):
+        for _block in range(TRANSFER_BYTES // MB_BLOCK):
             handle.write(os.urandom(MB_BLOCK))
     try:
         started = time.monotonic()
@@ -165,11 +165,9 @@ def run(count, collection, state_dir, workdir, wait_running, leftovers):
         result["running"] = wait_running(os.path.join(state_dir, "runc"), inside.names, started)
         inside.wait_for_sshd()
         result["inventory"] = inside.list_inventory()
-        for side in ("plugin", "ssh"):  # a cold first play each, then the same again, then with pipelining
+        for side in ("plugin", "ssh"):  # the first play, at once the same again (SSH masters open), then pipelining
             result["ping_first_" + side] = inside.ping(side, False)
-        for side in ("plugin", "ssh"):
             result["ping_again_" + side] = inside.ping(side, False)
-        for side in ("plugin", "ssh"):
             result["ping_pipelining_" + side] = inside.ping(side, True)
         for side in ("plugin", "ssh"):
             moved = inside.transfer(side, source)
@@ -180,7 +178,6 @@ def run(count, collection, state_dir, workdir, wait_running, leftovers):
         os.unlink(source)
     result["left"] = leftovers()
     return result
-
 
 
 # ---- the child that times one transfer ---------------------------------------------------------
