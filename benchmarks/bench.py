@@ -187,21 +187,25 @@ def run_collection(count, collection, cgroup_parent):
     names = [name_of(i) for i in range(count)]
     before = settle_memory()
     started = time.monotonic()
-    result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
-    result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
-    time.sleep(3)
-    after = settle_memory()
-    result["host_mib_each"] = (before - after) / count / 1024 ** 2
-    result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
-    result["inventory"] = inside.list_inventory(STATE, collection.workdir, collection.env, names)
-    result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
-    if changed:
-        raise RuntimeError("the idempotent re-run reported a change")
-    result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
-    sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
-    with open(sample) as handle:
-        if not changed or int(handle.read()) != MEMORY_UPDATED:
-            raise RuntimeError("the live limit change did not reach %s" % sample)
+    try:
+        result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
+        result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
+        time.sleep(3)
+        after = settle_memory()
+        result["host_mib_each"] = (before - after) / count / 1024 ** 2
+        result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
+        result["inventory"] = inside.list_inventory(STATE, collection.workdir, collection.env, names)
+        result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
+        if changed:
+            raise RuntimeError("the idempotent re-run reported a change")
+        result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
+        sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
+        with open(sample) as handle:
+            if not changed or int(handle.read()) != MEMORY_UPDATED:
+                raise RuntimeError("the live limit change did not reach %s" % sample)
+    except BaseException:  # the partitions go even when a phase fails (teardown.yml keeps them otherwise)
+        collection.playbook("converge.yml", collection.partitions(count, state="absent"))
+        raise
     result["teardown"], _removed = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
     result["left"] = leftovers(None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
                                keep=(ANCHOR,))
