@@ -70,16 +70,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-# ci.linuxvps.yml: the running partitions of this machine, grouped by their "role" label
-plugin: linuxvps.partitions.partitions
-hosts: [localhost]
-keyed_groups:
-  - key: linuxvps_partition.labels.role | default('none')
-    prefix: role
-
-# fleet.linuxvps.yml: two VPS hosts over SSH, stopped partitions too, names prefixed by the host
+# fleet.linuxvps.yml: this machine and two VPS hosts over SSH, stopped partitions too, names prefixed by the host.
+# The smallest configuration is the plugin line alone: the running partitions of this machine.
 plugin: linuxvps.partitions.partitions
 hosts:
+  - localhost
   - vps1.example.com
   - name: vps2
     address: vps2.internal
@@ -93,6 +88,9 @@ compose:
   ansible_python_interpreter: "'/usr/bin/python3'"
 groups:
   stopped: linuxvps_partition.state == 'stopped'
+keyed_groups:
+  - key: linuxvps_partition.labels.role | default('none')
+    prefix: role
 cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/linuxvps-inventory
@@ -112,10 +110,9 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import listing
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 from ansible_collections.linuxvps.partitions.plugins.plugin_utils import engine_payload
-from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransport, HostTransportError
+from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransport, HostTransportError, is_local
 
 CONNECTION = "linuxvps.partitions.partition"
-LOCAL_ADDRESSES = ("", "localhost")
 HOST_KEYS = ("name", "address", "user", "port", "private_key_file", "ssh_args", "state_dir")
 # host entry key -> the variable each of its partitions gets (the connection plugin's)
 HOST_VARIABLES = (("user", "linuxvps_host_user"), ("port", "linuxvps_host_port"),
@@ -154,7 +151,7 @@ def host_entries(hosts):
             entry["private_key_file"] = os.path.expanduser(entry["private_key_file"])
         if entry["address"] is None:
             entry["address"] = entry["name"]
-        entry["local"] = entry["address"] in LOCAL_ADDRESSES
+        entry["local"] = is_local(entry["address"])  # as the partition connection decides it
         entries.append(entry)
     return entries
 

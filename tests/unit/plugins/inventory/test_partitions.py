@@ -177,6 +177,13 @@ def test_prefixing_needs_distinct_host_entry_names(tmp_path, monkeypatch):
     assert "two entries are named localhost" in str(caught.value)
 
 
+def test_only_localhost_or_an_empty_address_is_this_machine():
+    entries = plugin_module.host_entries(["localhost", {"name": "here", "address": ""}, {"name": "lo", "address": "127.0.0.1"},
+                                          "vps1", {"name": "localhost", "state_dir": "/srv/b"}])
+    assert [entry["local"] for entry in entries] == [True, True, False, False, True]
+    assert [entry["address"] for entry in entries] == ["localhost", "", "127.0.0.1", "vps1", "localhost"]
+
+
 @pytest.mark.parametrize("entry, complaint", [
     ({"address": "x"}, "name is required"),
     ({"name": "a", "adress": "x"}, "unknown key(s) adress"),
