@@ -152,11 +152,15 @@ STOCK_SUITES ?= bookworm trixie
 stock-test:
 	@for suite in $(STOCK_SUITES); do tests/stock/stock_debian.sh $$suite $(CURDIR) || exit 1; done
 
-# Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script.
-# N=25,100,200 by default; results in benchmarks/results/<time>.json and .md.
+# Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script,
+# then INSIDE_N partitions with Python and sshd reached by the connection plugin and by SSH (ping play,
+# put/fetch, inventory listing). N=25,100,200 and INSIDE_N=100 by default (empty skips either);
+# results in benchmarks/results/<time>.json and .md.
 N ?= 25,100,200
+INSIDE_N ?= 100
 bench: deps collection
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes $(N)
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes "$(N)" \
+	  --inside-sizes "$(INSIDE_N)"
 
 clean:
 	rm -rf $(BUILD) tests/output $(VENV)

@@ -4,7 +4,7 @@
 limits, converged by the collection (one ansible-playbook run, the partition module's list form) and by a
 bare script doing the same work with runc, mount and ip directly (the floor), in the same run.
 
-    bench.py [--sizes 25,100,200] [--results DIR]
+    bench.py [--sizes 25,100,200] [--inside-sizes 100] [--results DIR]
 
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
@@ -17,7 +17,12 @@ range, and limits set by runc from the OCI config. Phases, each timed from its s
   update     a live limit change across all N (memory and cpu_weight)
   memory     host memory used per partition (MemAvailable before and after / N), and the partitions'
              own cgroup usage per partition
+  inventory  `ansible-inventory --list` of the N partitions by the inventory plugin
   teardown   stop and remove all N, then a check that nothing is left (mounts, links, cgroups, containers)
+
+Then, for each size of --inside-sizes (an empty list skips them, as an empty --sizes skips the above), the rows
+that reach inside partitions (inside.py): a ping play through the connection plugin versus SSH into sshd in the
+same partitions, put_file/fetch_file throughput, and the inventory plugin's listing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import inside
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = "/var/tmp/linuxvps-bench"
@@ -143,16 +150,30 @@ def cgroup_usage(parent):
         return int(handle.read())
 
 
+def ours(link, prefixes):
+    """A host link of the bench. Other state directories on a shared host make links named alike, so the
+    collection's are told by the owner mark of the bench's state directory (prefixes None), the bare floor's
+    by name and by having no mark."""
+    try:
+        with open("/sys/class/net/%s/ifalias" % link) as handle:
+            alias = handle.read().strip()
+    except OSError:
+        return False
+    if prefixes is None:
+        with open(os.path.join(STATE, "identity")) as handle:
+            return alias.startswith("linuxvps:%s:" % handle.read().strip())
+    return not alias and any(link.startswith(prefix) for prefix in prefixes)
+
+
 def leftovers(prefix_links, cgroup_parent, runtime_root, mount_prefix, keep=()):
-    """What is left of the partitions: containers, mounts, host links, cgroups."""
+    """What is left of the partitions: containers, mounts, host links (see ours), cgroups."""
     found = []
     states = runc("list", "-q", root=runtime_root, check=False).stdout.decode().split() if os.path.isdir(runtime_root) else []
     found += ["container " + name for name in states if name not in keep]
     with open("/proc/self/mountinfo") as handle:
         found += ["mount " + line.split()[4] for line in handle if line.split()[4].startswith(mount_prefix)
                   and not any(("/%s/" % k) in line.split()[4] for k in keep)]
-    found += ["link " + name for name in os.listdir("/sys/class/net") if any(name.startswith(p) for p in prefix_links)
-              and name != BRIDGE]
+    found += ["link " + name for name in os.listdir("/sys/class/net") if name != BRIDGE and ours(name, prefix_links)]
     for controller in ("memory", "pids", "cpu"):
         base = "/sys/fs/cgroup/%s/%s" % (controller, cgroup_parent)
         if os.path.isdir(base):
@@ -166,22 +187,27 @@ def run_collection(count, collection, cgroup_parent):
     names = [name_of(i) for i in range(count)]
     before = settle_memory()
     started = time.monotonic()
-    result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
-    result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
-    time.sleep(3)
-    after = settle_memory()
-    result["host_mib_each"] = (before - after) / count / 1024 ** 2
-    result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
-    result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
-    if changed:
-        raise RuntimeError("the idempotent re-run reported a change")
-    result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
-    sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
-    with open(sample) as handle:
-        if not changed or int(handle.read()) != MEMORY_UPDATED:
-            raise RuntimeError("the live limit change did not reach %s" % sample)
+    try:
+        result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
+        result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
+        time.sleep(3)
+        after = settle_memory()
+        result["host_mib_each"] = (before - after) / count / 1024 ** 2
+        result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
+        result["inventory"] = inside.list_inventory(STATE, collection.workdir, collection.env, names)
+        result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
+        if changed:
+            raise RuntimeError("the idempotent re-run reported a change")
+        result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
+        sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
+        with open(sample) as handle:
+            if not changed or int(handle.read()) != MEMORY_UPDATED:
+                raise RuntimeError("the live limit change did not reach %s" % sample)
+    except BaseException:  # the partitions go even when a phase fails (teardown.yml keeps them otherwise)
+        collection.playbook("converge.yml", collection.partitions(count, state="absent"))
+        raise
     result["teardown"], _removed = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
-    result["left"] = leftovers(["lv"], cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
+    result["left"] = leftovers(None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
                                keep=(ANCHOR,))
     return result
 
@@ -280,7 +306,7 @@ def run_bare(count, bare):
     started = time.monotonic()
     bare.teardown(count)
     result["teardown"] = time.monotonic() - started
-    result["left"] = leftovers(["lvb"], Bare.parent, Bare.root, BARE)
+    result["left"] = leftovers(["lvbb"], Bare.parent, Bare.root, BARE)
     return result
 
 
@@ -292,6 +318,7 @@ def machine():
     runc_version = subprocess.run(["runc", "--version"], stdout=subprocess.PIPE, check=False).stdout.decode().splitlines()
     ansible_version = subprocess.run(["ansible", "--version"], stdout=subprocess.PIPE, check=False).stdout.decode().splitlines()
     return {"cpus": os.cpu_count(), "memory_gib": round(total / 1024 ** 3, 1), "kernel": platform.release(),
+            "load_at_end": " ".join("%.1f" % load for load in os.getloadavg()),  # a shared host is a noisy one
             "cgroup": cgroup, "runc": runc_version[0] if runc_version else None,
             "ansible": ansible_version[0] if ansible_version else None}
 
@@ -299,7 +326,7 @@ def machine():
 ROWS = [("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
         ("rerun", "idempotent re-run (s)"), ("update", "live limit change, all (s)"),
         ("host_mib_each", "host memory per partition (MiB)"), ("cgroup_mib_each", "cgroup memory per partition (MiB)"),
-        ("teardown", "teardown (s)")]
+        ("inventory", "inventory plugin listing (s)"), ("teardown", "teardown (s)")]
 
 
 def table(results):
@@ -319,21 +346,26 @@ def table(results):
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,100,200")
+    parser.add_argument("--inside-sizes", default="100", help="sizes of the rows that reach inside partitions")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size]
+    inside_sizes = [int(size) for size in args.inside_sizes.split(",") if size]
     for key in ("max_user_instances", "max_user_watches"):  # systemd partitions each take inotify instances
         with open("/proc/sys/fs/inotify/" + key, "w") as handle:
             handle.write("1048576\n")
+    log("load average at the start: %s" % " ".join("%.1f" % load for load in os.getloadavg()))
     workdir = tempfile.mkdtemp(prefix="linuxvps-bench-")
     collection = Collection(workdir)
     log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's shifted template")
     collection.playbook("setup.yml", {"bench_state_dir": STATE})
+    if inside_sizes:
+        collection.playbook("inside_setup.yml", {"bench_state_dir": STATE})
     cgroup_parent, base = engine_paths()
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
     bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
-    results = {}
+    results, reached = {}, {}
     try:
         for count in sizes:
             log("N=%d: bare floor" % count)
@@ -342,16 +374,22 @@ def main(argv):
             ours = run_collection(count, collection, cgroup_parent)
             results[count] = {"collection": ours, "bare": floor}
             log("N=%d: %s" % (count, json.dumps(results[count])))
+        for count in inside_sizes:
+            log("N=%d: inside partitions, connection plugin and SSH" % count)
+            reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
+                None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"), keep=(ANCHOR,)))
+            log("N=%d inside: %s" % (count, json.dumps(reached[count])))
     finally:
         collection.playbook("teardown.yml", {"bench_state_dir": STATE})
         shutil.rmtree(workdir)
     if not os.path.isdir(args.results):
         os.makedirs(args.results)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results}
+    report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results,
+              "inside": reached}
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
-    text = "Machine: %s\n%s" % (json.dumps(report["machine"]), table(results))
+    text = "Machine: %s\n%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)

@@ -3,7 +3,9 @@
 # supervised by systemd units with limits in their delegated cgroups, a live limit change, the restart
 # policy, partitions outliving the SSH session, a reboot and then a hard power-off (qemu killed) bringing the
 # autostart partitions back in their order with their limits and addresses, the report, and destroy.yml
-# leaving nothing.
+# leaving nothing. Between the report and destroy.yml, a play from this machine (the controller) reaches the
+# partitions through the connection plugin with linuxvps_host set to the VM, on an inventory the inventory
+# plugin builds from the VM (inside.yml).
 # Needs INVENTORY (written by tests/vm/vm.sh start) and the collection on ANSIBLE_COLLECTIONS_PATH.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +27,8 @@ close_sessions() {
   done
   return 0
 }
-cleanup() { close_sessions; rm -rf "$log" "$control_dir"; }
+inside_dir=$(mktemp -d)
+cleanup() { close_sessions; rm -rf "$log" "$control_dir" "$inside_dir"; }
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
@@ -198,6 +201,40 @@ no_change "tenants.yml --check after the reboot"
 echo "== the report"
 run linuxvps.partitions.report
 grep -q 'acme-web' "$log" || { cat "$log"; fail "report lacks acme-web"; }
+
+echo "== from the controller into the partitions: inventory plugin, connection plugin through linuxvps_host"
+head -c 50M /dev/urandom > "$inside_dir/source.bin"
+inside_sha256=$(sha256sum "$inside_dir/source.bin" | cut -d' ' -f1)
+mkdir "$inside_dir/fetched"
+# The VM by address, port and key; its host key changes with every image, so the ssh client's host key check
+# is off for it.
+cat > "$inside_dir/vm.linuxvps.yml" <<EOF
+plugin: linuxvps.partitions.partitions
+hosts:
+  - name: lvvm
+    address: 127.0.0.1
+    user: root
+    port: $(cat "$run_dir/port")
+    private_key_file: $(cat "$run_dir/key")
+    ssh_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+EOF
+host_files() { on_vm sh -c 'ls -a /tmp /var/tmp /root; ls /home'; }
+host_files_before=$(host_files)
+started=$SECONDS
+ansible-playbook -i "$inside_dir/vm.linuxvps.yml" "$here/inside.yml" -e "inside_source=$inside_dir/source.bin" \
+  -e "inside_sha256=$inside_sha256" -e "inside_fetched=$inside_dir/fetched" > "$log" 2>&1 \
+  || { cat "$log"; fail "inside.yml through the connection plugin"; }
+grep -E '^(acme|globex)-[a-z]+ +:' "$log"
+echo "   ($((SECONDS - started)) s)"
+for part in "${parts[@]}"; do
+  expect "$part: the user made through the plugin, seen by runc exec" \
+    "$(on_vm runc --root /var/lib/linuxvps/runc exec "$part" getent passwd lvci | cut -d: -f1)" lvci
+done
+expect "the rendered file in globex-app" "$(on_vm runc --root /var/lib/linuxvps/runc exec globex-app cat /etc/inside.conf)" \
+  "partition globex-app of tenant globex"
+# the control: none of it happened on the VM host itself
+on_vm getent passwd lvci >/dev/null && fail "the user was made on the VM host"
+expect "files on the VM host after the play" "$(host_files)" "$host_files_before"
 
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
