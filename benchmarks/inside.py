@@ -5,8 +5,9 @@
   ping       one play of ansible.builtin.ping on all N (forks 20) through the connection plugin
              linuxvps.partitions.partition, and the same play through SSH into each partition's sshd (what
              users do without the plugin: ansible_connection ssh to the partition's address, key auth,
-             ansible's own ControlMaster/ControlPersist defaults); the first play, the same play again (the
-             SSH masters still open), and both with pipelining
+             ansible's own ControlMaster/ControlPersist defaults); each with its own defaults (the plugin
+             pipelines, ssh does not) the first play and the same play again (the SSH masters still open),
+             then both with pipelining and both without
   transfer   put_file of a 100 MB random file into one partition and fetch_file back, through the connection
              plugin and through the ssh connection (its default transfer), checksums compared inside and back
   inventory  `ansible-inventory --list` of the inventory plugin linuxvps.partitions.partitions for this host
@@ -104,10 +105,13 @@ class Inside:
                         raise RuntimeError("sshd in %s does not answer" % self.names[index])
                     time.sleep(0.2)
 
-    def ping(self, side, pipelining):
-        """Seconds of one ping play on all partitions; every host must answer."""
-        env = dict(self.collection.env, ANSIBLE_PIPELINING=str(pipelining),
-                   ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(self.workdir, "cp"))
+    def ping(self, side, pipelining=None):
+        """Seconds of one ping play on all partitions; every host must answer. pipelining None: each
+        connection's own default (the plugin pipelines, ssh does not)."""
+        env = dict(self.collection.env, ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(self.workdir, "cp"))
+        env.pop("ANSIBLE_PIPELINING", None)
+        if pipelining is not None:
+            env["ANSIBLE_PIPELINING"] = str(pipelining)
         cmd = ["ansible-playbook", "-i", self.inventory(side), "-f", str(FORKS), os.path.join(HERE, "playbooks", "ping.yml")]
         started = time.monotonic()
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
@@ -171,10 +175,13 @@ def run(count, collection, state_dir, workdir, wait_running, leftovers):
         result["running"] = wait_running(os.path.join(state_dir, "runc"), inside.names, started)
         inside.wait_for_sshd()
         result["inventory"] = inside.list_inventory()
-        for side in ("plugin", "ssh"):  # the first play, at once the same again (SSH masters open), then pipelining
-            result["ping_first_" + side] = inside.ping(side, False)
-            result["ping_again_" + side] = inside.ping(side, False)
+        # each connection as it comes (the first play, at once the same again with the SSH masters open), then
+        # both with pipelining and both without: like for like
+        for side in ("plugin", "ssh"):
+            result["ping_first_" + side] = inside.ping(side)
+            result["ping_again_" + side] = inside.ping(side)
             result["ping_pipelining_" + side] = inside.ping(side, True)
+            result["ping_no_pipelining_" + side] = inside.ping(side, False)
         for side in ("plugin", "ssh"):
             moved = inside.transfer(side, source)
             result["put_mbps_" + side] = TRANSFER_BYTES / MB / moved["put"]
@@ -218,9 +225,10 @@ def transfer_child(plugin, hostvars, source):
 
 ROWS = [("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
         ("inventory", "`ansible-inventory --list` by the inventory plugin (s)")]
-COMPARED = [("ping_first", "ping play, %d partitions, forks %d (s)", "lower"),
+COMPARED = [("ping_first", "ping play, %d partitions, forks %d, each connection's defaults (s)", "lower"),
             ("ping_again", "the same play again, SSH masters open (s)", "lower"),
-            ("ping_pipelining", "ping play with pipelining (s)", "lower"),
+            ("ping_pipelining", "ping play, both with pipelining (s)", "lower"),
+            ("ping_no_pipelining", "ping play, both without pipelining (s)", "lower"),
             ("put_mbps", "put_file, 100 MB (MB/s)", "higher"),
             ("fetch_mbps", "fetch_file, 100 MB (MB/s)", "higher")]
 

@@ -116,8 +116,26 @@ options:
     default: 10
     vars:
       - name: ansible_linuxvps_become_success_timeout
-extends_documentation_fragment:
-  - ansible.builtin.connection_pipelining
+  pipelining:
+    description:
+      - Send each module to the partition's Python on stdin instead of copying it in first, so a task costs one
+        command inside instead of four or five.
+      - On by default, unlike the ssh connection. Every command into a partition is a runtime exec (about 30 ms
+        of CPU for runc), and the reason ssh leaves it off, C(requiretty) in sudoers, is something a partition's
+        template decides; set it to V(false) where a template requires a tty for sudo.
+      - Ansible turns it off by itself for a become method that cannot pipeline (su).
+    type: boolean
+    default: true
+    env:
+      - name: ANSIBLE_PIPELINING
+    ini:
+      - section: defaults
+        key: pipelining
+      - section: connection
+        key: pipelining
+    vars:
+      - name: ansible_pipelining
+      - name: ansible_linuxvps_pipelining
 """
 
 EXAMPLES = r"""
