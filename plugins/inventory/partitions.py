@@ -40,6 +40,9 @@ options:
       - Each partition gets C(linuxvps_host) (V(localhost) for this machine, else the address), and
         C(linuxvps_host_user), C(linuxvps_host_port), C(linuxvps_host_private_key_file), C(linuxvps_host_ssh_args) and
         C(linuxvps_state_dir) when its host entry sets them.
+      - C(private_key_file) may name the key by C(~) or an environment variable (V($LINUXVPS_HOST_KEY)): both are
+        expanded where the key is used, when listing and again when the connection reaches the partition, so a key
+        file injected under a different path for each run (an AWX credential) is found both times.
     type: list
     elements: raw
     default: [localhost]
@@ -147,8 +150,8 @@ def host_entries(hosts):
                 raise AnsibleParserError("hosts[%d] (%s): port must be a number, got %r" % (index, entry["name"], entry["port"]))
         if entry["state_dir"] is not None and not os.path.isabs(entry["state_dir"]):
             raise AnsibleParserError("hosts[%d] (%s): state_dir must be an absolute path, got %r" % (index, entry["name"], entry["state_dir"]))
-        if entry["private_key_file"] is not None:
-            entry["private_key_file"] = os.path.expanduser(entry["private_key_file"])
+        # private_key_file stays as written (~ and $VARS are expanded where it is used, by the transport): the
+        # partitions' variables then name the key the same way for the jobs that reach them later
         if entry["address"] is None:
             entry["address"] = entry["name"]
         entry["local"] = is_local(entry["address"])  # as the partition connection decides it

@@ -106,7 +106,8 @@ class HostTransport:
             raise HostTransportError("invalid VPS host name %r: it must not begin with '-'" % self.host)
         self.user = user or "root"
         self.port = int(port) if port not in (None, "") else None
-        self.private_key_file = os.path.expanduser(private_key_file) if private_key_file else None
+        # ~ and $VARS expanded here, at use: an AWX credential injects its key file under a path of each job's own
+        self.private_key_file = os.path.expanduser(os.path.expandvars(private_key_file)) if private_key_file else None
         self.ssh_args = split_ssh_args(ssh_args)
         self.control_persist = int(control_persist)
         self._control_dir = control_dir

@@ -212,3 +212,10 @@ def test_unreachable_tells_ssh_failures_from_a_command_exiting_255():
     assert not remote.unreachable(255, b"my program failed\n")
     assert not remote.unreachable(1, b"ssh: something")
     assert not HostTransport().unreachable(255, b"ssh: connect to host")
+
+
+def test_the_key_file_is_expanded_at_use(monkeypatch):
+    monkeypatch.setenv("LINUXVPS_TEST_KEY", "/run/awx/key")
+    transport = HostTransport("vps1.example", private_key_file="$LINUXVPS_TEST_KEY")
+    argv = transport.ssh_argv(["true"])
+    assert argv[argv.index("-i") + 1] == "/run/awx/key"
