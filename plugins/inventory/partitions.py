@@ -40,7 +40,7 @@ options:
       - Each partition gets C(linuxvps_host) (V(localhost) for this machine, else the address), and
         C(linuxvps_host_user), C(linuxvps_host_port), C(linuxvps_host_private_key_file), C(linuxvps_host_ssh_args) and
         C(linuxvps_state_dir) when its host entry sets them.
-      - C(private_key_file) may name the key by C(~) or an environment variable (V($LINUXVPS_HOST_KEY)): both are
+      - C(private_key_file) may name the key by C(~) or an environment variable (V($LINUXVPS_HOST_KEY)). Both are
         expanded where the key is used, when listing and again when the connection reaches the partition, so a key
         file injected under a different path for each run (an AWX credential) is found both times.
     type: list
