@@ -29,6 +29,7 @@ CONFIG
     printf '%s\n' "$@"
   } > "$dir/sshd_config"
   unshare -m "$test_sshd_files/sshd_in_namespace.sh" "$dir" "$rootfs" 2> "$dir/log" &
+  # shellcheck disable=SC2034 # read by the caller's cleanup
   sshd_pid=$!
   for _ in $(seq 50); do grep -q 'Server listening' "$dir/log" && break; sleep 0.1; done
   grep -q 'Server listening' "$dir/log" || { cat "$dir/log"; echo "FAIL: the test's sshd did not start"; exit 1; }
