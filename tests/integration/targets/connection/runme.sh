@@ -6,6 +6,8 @@
 # sshd of the test's own: one SSH login serves every partition and task). Nothing of the transfers is left on the host.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../setup_test_sshd/files/test_sshd.sh
+. "$here/../setup_test_sshd/files/test_sshd.sh"
 export ANSIBLE_ROLES_PATH="$here/.."
 inv=(-i "$here/files/inventory.yml")
 state=/var/tmp/linuxvps-test
@@ -48,29 +50,7 @@ done
 echo "== this host as a remote VPS host, over ssh"
 sshd_dir="$work/sshd"
 port=22913
-mkdir -p "$sshd_dir/lib"
-rootfs=$state/rootfs/debian12-python/rootfs
-cp -L "$rootfs/usr/lib/x86_64-linux-gnu/libwrap.so.0" "$sshd_dir/lib/"  # the template's sshd needs it, this host lacks it
-ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/id"
-{ cat /etc/passwd; echo 'sshd:x:65533:65534:privsep:/run/sshd:/usr/sbin/nologin'; } > "$sshd_dir/passwd"
-cat > "$sshd_dir/sshd_config" <<CONFIG
-ListenAddress 127.0.0.1:$port
-HostKey $sshd_dir/hostkey
-AuthorizedKeysFile $sshd_dir/id.pub
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-MaxSessions 100
-MaxStartups 100:30:200
-CONFIG
-unshare -m "$here/files/sshd.sh" "$sshd_dir" "$rootfs" 2> "$sshd_dir/log" &
-sshd_pid=$!
-for _ in $(seq 50); do grep -q 'Server listening' "$sshd_dir/log" && break; sleep 0.1; done
-grep -q 'Server listening' "$sshd_dir/log" || { cat "$sshd_dir/log"; echo "FAIL: the test's sshd did not start"; exit 1; }
+start_test_sshd "$sshd_dir" "$state/rootfs/debian12-python/rootfs" "$port" "MaxSessions 100" "MaxStartups 100:30:200"
 remote=(-e linuxvps_host=127.0.0.1 -e "linuxvps_host_port=$port" -e "linuxvps_host_private_key_file=$sshd_dir/id"
         -e "linuxvps_host_ssh_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'")
 ANSIBLE_PIPELINING=True run "$here/files/reach.yml" -e "cx_work=$work" "${remote[@]}"

@@ -6,6 +6,8 @@
 # by one command whose SSH master the connection then shares. Everything made is removed on exit, failed or not.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../setup_test_sshd/files/test_sshd.sh
+. "$here/../setup_test_sshd/files/test_sshd.sh"
 files=$here/files
 state=/var/tmp/linuxvps-test
 second=/var/tmp/linuxvps-test-inventory
@@ -88,29 +90,8 @@ reach "$files/running.linuxvps.yml" 'lvinv-*' lvinv-web1 lvinv-web2
 echo "== this host as a remote VPS host over ssh (an sshd of the test's own): one command lists every partition"
 sshd_dir=$work/sshd
 port=22914
-mkdir -p "$sshd_dir/lib"
-rootfs=$state/rootfs/debian12/rootfs
-cp -L "$rootfs/usr/lib/x86_64-linux-gnu/libwrap.so.0" "$sshd_dir/lib/"  # the template's sshd needs it, this host lacks it
-ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$sshd_dir/id"
-{ cat /etc/passwd; echo 'sshd:x:65533:65534:privsep:/run/sshd:/usr/sbin/nologin'; } > "$sshd_dir/passwd"
-cat > "$sshd_dir/sshd_config" <<CONFIG
-ListenAddress 127.0.0.1:$port
-HostKey $sshd_dir/hostkey
-AuthorizedKeysFile $sshd_dir/id.pub
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
 # each command a client asks for is logged, then run as asked: the log counts the commands run on the "VPS host"
-ForceCommand $files/logged_command.sh $sshd_dir/commands
-CONFIG
-unshare -m "$files/sshd.sh" "$sshd_dir" "$rootfs" 2> "$sshd_dir/log" &
-sshd_pid=$!
-for _ in $(seq 50); do grep -q 'Server listening' "$sshd_dir/log" && break; sleep 0.1; done
-grep -q 'Server listening' "$sshd_dir/log" || { cat "$sshd_dir/log"; echo "FAIL: the test's sshd did not start"; exit 1; }
+start_test_sshd "$sshd_dir" "$state/rootfs/debian12/rootfs" "$port" "ForceCommand $files/logged_command.sh $sshd_dir/commands"
 cat > "$work/remote.linuxvps.yml" <<CONFIG
 plugin: linuxvps.partitions.partitions
 hosts:

@@ -3,7 +3,7 @@
 # test template runs, in a mount namespace of its own (unshare -m): there, a copy of /etc/passwd with the
 # privilege-separation user sshd and a tmpfs /run with /run/sshd; the host's files stay as they are. The
 # partition commands of its sessions reach the partitions' runtime state, which is outside /run.
-# Usage: unshare -m sshd.sh <work dir> <template rootfs>; the work dir has sshd_config, passwd and lib/.
+# Usage: unshare -m sshd_in_namespace.sh <work dir> <template rootfs>; the work dir has sshd_config, passwd and lib/.
 set -eu
 work=$1
 rootfs=$2
