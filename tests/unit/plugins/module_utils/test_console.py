@@ -24,12 +24,14 @@ needs_rotatelogs = pytest.mark.skipif(ROTATELOGS is None, reason="rotatelogs (ap
 MIB = 1024 * 1024
 
 # create: init's stand-in writes $SIZE bytes to the stdout it inherits, in the background, like an init that
-# holds the console after the runtime returned; FAIL makes the create fail with a message on stderr.
+# holds the console after the runtime returned (once the file $HOLD exists, when set); FAIL makes the create fail
+# with a message on stderr.
 FAKE_RUNTIME = """#!/bin/sh
 case "$*" in *create*) ;; *) exit 0 ;; esac
 if [ -n "$FAIL" ]; then echo "container init failed: $FAIL" >&2; exit 1; fi
 echo "runtime warning" >&2
-( head -c "$SIZE" /dev/zero | tr '\\0' x; echo; echo "init done" ) &
+( i=0; while [ -n "$HOLD" ] && [ ! -e "$HOLD" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+  head -c "$SIZE" /dev/zero | tr '\\0' x; echo; echo "init done" ) &
 echo $! > "$PIDS"
 """
 
@@ -133,11 +135,13 @@ def test_the_ring_stays_bounded_while_init_writes_and_its_reader_ends_with_the_l
     directory = str(tmp_path)
     (tmp_path / "console.log.1").write_bytes(b"old unbounded rotation")
     monkeypatch.setenv("SIZE", str(5 * MIB))
+    monkeypatch.setenv("HOLD", str(tmp_path / "go"))  # init writes once the reader is looked at (a loaded host)
     fake_runtime.create("web1", "/bundle", "/pid", console.RingConsole(directory, ROTATELOGS, segment_bytes=256 * 1024))
     pump = console.pump_pid(directory)
     assert pump is not None and os.getsid(pump) == pump  # its own session
     assert os.getpriority(os.PRIO_PROCESS, pump) == console.PUMP_NICENESS
     assert os.getppid() != int(open("/proc/%d/stat" % pump).read().rsplit(")", 1)[1].split()[1])  # not our child
+    (tmp_path / "go").write_text("")
     assert wait_gone(int((tmp_path / "writer.pid").read_text()))
     console.retire_pump(directory)  # returns once the reader drained the pipe and ended by itself
     assert console.process_start(pump) is None
