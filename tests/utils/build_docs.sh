@@ -42,16 +42,21 @@ antsibull-docs --config-file "$src/antsibull-docs.cfg" collection --cleanup ever
     --use-current --dest-dir "$src/rst" linuxvps.partitions >/dev/null
 sphinx-build -q -b html -c "$src" "$src/rst" "$dest/html" 2>"$dest/warnings.txt" || { cat "$dest/warnings.txt" >&2; exit 1; }
 
-# Links into Ansible's docs (common return values, configuration, ansible.builtin plugins) need intersphinx;
+# Links into Ansible's docs (common return values, configuration and its environment variables, such as the
+# ANSIBLE_PIPELINING and ANSIBLE_CACHE_PLUGIN of the plugins' options, ansible.builtin plugins) need intersphinx;
 # anything else, such as a broken reference between this collection's pages, fails the check.
 external="undefined label: '(common_return_values|ansible_configuration_settings|ansible_collections\.ansible\.builtin\.[a-z0-9_]+)'"
+external="$external|'envvar' reference target not found: ANSIBLE_[A-Z0-9_]+ \[ref\.envvar\]"
 if grep -vE "$external" "$dest/warnings.txt" | grep . >&2; then
     echo "build_docs: Sphinx warnings above" >&2
     exit 1
 fi
 for page in index.html collections/linuxvps/partitions/index.html collections/linuxvps/partitions/partition_module.html \
             collections/linuxvps/partitions/partition_info_module.html collections/linuxvps/partitions/network_module.html \
-            collections/linuxvps/partitions/rootfs_module.html collections/linuxvps/partitions/tenant_role.html; do
+            collections/linuxvps/partitions/rootfs_module.html collections/linuxvps/partitions/tenant_role.html \
+            collections/linuxvps/partitions/partition_exec_module.html \
+            collections/linuxvps/partitions/partition_connection.html \
+            collections/linuxvps/partitions/partitions_inventory.html; do
     [ -s "$dest/html/$page" ] || { echo "build_docs: $dest/html/$page missing" >&2; exit 1; }
 done
 echo "build_docs: $dest/html/index.html"
