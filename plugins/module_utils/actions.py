@@ -143,7 +143,8 @@ class PartitionActions:
 
     # ---- live changes to a running partition ----------------------------------------------------------
     def update_limits(self, plan, observed, document):
-        self.engine.cgroup(plan.name).apply_limits(plan.spec["resources"])  # the plan warned about what is unenforced
+        # the plan warned about what is unenforced
+        self.engine.cgroup(plan.name).apply_limits(plan.spec["resources"], self.engine.io_devices(plan.spec)[0])
         return document
 
     def guard(self, plan, observed, document):

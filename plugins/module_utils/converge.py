@@ -26,7 +26,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.networks impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 
 
@@ -118,7 +118,8 @@ class Converger:
         warnings = []
         spec = None if state == "absent" else self._desired_spec(params, observed["document"], reads, claimed or {}, warnings)
         if spec is not None and observed["live"] is not None:
-            observed = dict(observed, pending_writes=engine.cgroup(spec["name"]).plan_writes(spec["resources"]))
+            observed = dict(observed, pending_writes=engine.cgroup(spec["name"]).plan_writes(
+                spec["resources"], engine.io_devices(spec)[0]))
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
@@ -175,6 +176,9 @@ class Converger:
         for key, why in self.engine.cgroup(spec["name"]).unsupported(spec["resources"]):
             if spec["resources"].get(key) != RESOURCE_DEFAULTS.get(key):
                 warnings.append("partition %s: resources.%s is not enforced on this host: %s" % (spec["name"], key, why))
+        for why in self.engine.io_devices(spec)[1]:
+            keys = ", ".join("resources." + key for key in IO_LIMITS if spec["resources"].get(key) is not None)
+            warnings.append("partition %s: %s not enforced on this host: %s" % (spec["name"], keys, why))
         return warnings
 
     # ---- the one change point ---------------------------------------------------------------------------

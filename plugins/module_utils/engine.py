@@ -22,14 +22,14 @@ __metaclass__ = type
 import binascii
 import os
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, firewall, net, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev, cgroups, firewall, net, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import CONSOLE_FILE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import IdRanges, owner_key
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import select_runtime
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import HostFacts
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, HostFacts
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import PartitionDisk
 from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
@@ -135,6 +135,20 @@ class PartitionEngine:
         resources = spec.get("resources") or {}
         return PartitionDisk(self.store.partition_dir(spec["name"]), spec.get("storage") or "overlay",
                              quota={"disk": resources.get("disk"), "inodes": resources.get("inodes")})
+
+    def io_devices(self, spec):
+        """(['M:m' ...], [why a directory has none]): the whole disks that hold the partition's files, which its I/O
+        limits bind on; ([], []) when it sets none. Its directory (writable layer or copy), its quota image's loop
+        device when mounted, and its template's directory: only host-owned directories, never its own tree."""
+        if not any((spec.get("resources") or {}).get(key) is not None for key in IO_LIMITS):
+            return [], []
+        directory = self.store.partition_dir(spec["name"])
+        paths = [directory if os.path.isdir(directory) else self.store.root]
+        layer = self.disk(spec).layer
+        if os.path.isdir(layer):
+            paths.append(layer)  # a loop-mounted image: its loop device (a project quota's layer is the same disk)
+        paths.append(self.store.rootfs_dir(spec["rootfs"]))
+        return blockdev.devices_of(paths)
 
     def unit(self, name):
         """The systemd unit that supervises the partition, or None without systemd supervision."""

@@ -69,7 +69,7 @@ class Launcher:
                                       machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
             cgroup.create(owner=base)
-            cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
+            cgroup.apply_limits(spec["resources"], engine.io_devices(spec)[0])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
             pid = int(read_text(disk.pid_file))  # written by the runtime's create
             for iface in spec.get("interfaces") or []:

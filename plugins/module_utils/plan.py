@@ -15,6 +15,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import n
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import identity, live_part
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
     CGROUP_RESOURCES,
+    IO_LIMITS,
     RESTART_SETTINGS,
     START_RESOURCES,
 )
@@ -93,7 +94,9 @@ def describe(status, spec, live=None):
         return {"state": "absent"}
     view = dict(spec, state=status)
     if live is not None:
-        view["resources"] = dict(spec["resources"], **dict((k, v) for k, v in live.items() if k in CGROUP_RESOURCES))
+        # the I/O limits in force are the live ones (read_limits leaves out those without one)
+        view["resources"] = dict(((k, v) for k, v in spec["resources"].items() if k not in IO_LIMITS),
+                                 **dict((k, v) for k, v in live.items() if k in CGROUP_RESOURCES))
     return view
 
 

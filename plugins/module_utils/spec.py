@@ -42,7 +42,13 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 STATES = ["present", "started", "stopped", "restarted", "frozen", "absent"]
 
 # Resource keys enforced through cgroups (changeable live) and the ones fixed at start.
-CGROUP_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight")
+CGROUP_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight", "io_read_bps", "io_write_bps",
+                    "io_read_iops", "io_write_iops")
+# I/O bandwidth and IOPS limits: absent from a spec's resources when unset, so documents made before them compare equal.
+IO_LIMITS = ("io_read_bps", "io_write_bps", "io_read_iops", "io_write_iops")
+MIN_IO_BPS = 64 * 1024  # below this a partition's own init and journal stall
+MIN_IO_IOPS = 10
+MAX_IO_IOPS = 2 ** 32 - 1  # blk-throttle keeps IOPS in 32 bits
 START_RESOURCES = ("nofile",)
 RESOURCE_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
 DEFAULT_PIDS = 4096  # a fork bomb stops here even when the user set no limit
@@ -66,6 +72,10 @@ RESOURCES_ARGSPEC = dict(
     cpuset=dict(type="str"),
     pids=dict(type="int"),
     io_weight=dict(type="int"),
+    io_read_bps=dict(type="raw"),
+    io_write_bps=dict(type="raw"),
+    io_read_iops=dict(type="int"),
+    io_write_iops=dict(type="int"),
     nofile=dict(type="int"),
     disk=dict(type="raw"),
     inodes=dict(type="int"),
@@ -170,6 +180,7 @@ def normalise_resources(raw, host):
     if res["pids"] is None:
         res["pids"] = DEFAULT_PIDS
     res["io_weight"] = parse_int_range("resources.io_weight", _default(raw, "io_weight"), 1, 10000)
+    res.update(normalise_io_limits(raw))
     res["nofile"] = parse_int_range("resources.nofile", raw.get("nofile"), 64, host.nofile_hard or NOFILE_MAX)
     res["disk"] = parse_size("resources.disk", raw.get("disk"))
     if res["disk"] is not None and res["disk"] < 64 * MIB:
@@ -178,6 +189,28 @@ def normalise_resources(raw, host):
     if res["inodes"] is not None and res["disk"] is None:
         raise InvalidOption("resources.inodes", raw.get("inodes"), "an inode limit needs resources.disk")
     return res
+
+
+def normalise_io_limits(raw, prefix="resources."):
+    """The I/O limits set in raw, in bytes and I/Os per second ({} when none): only the keys given, see IO_LIMITS."""
+    limits = {}
+    for key in IO_LIMITS:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if key.endswith("_bps"):
+            per_second = value.rstrip()[:-2] if isinstance(value, string_types) and value.rstrip().endswith("/s") else value
+            limits[key] = parse_size(prefix + key, per_second)
+            if limits[key] < MIN_IO_BPS:
+                raise InvalidOption(prefix + key, value, "must be at least 64K (bytes per second)")
+        else:
+            limits[key] = parse_int_range(prefix + key, value, MIN_IO_IOPS, MAX_IO_IOPS)
+    return limits
+
+
+def drop_unset_io(resources):
+    """resources without I/O limits that are None (how a spec holds them: absent when unset)."""
+    return dict((key, value) for key, value in resources.items() if key not in IO_LIMITS or value is not None)
 
 
 def _default(raw, key):

@@ -31,6 +31,8 @@ IO_WEIGHT_RANGES = {"io.weight": (1, 10000, 1), "io.bfq.weight": (1, 1000, 1), "
 WRITE_HINTS = {
     (errno.EBUSY, "memory"): "the partition uses more memory than that and the kernel could not reclaim enough",
     (errno.EINVAL, "cpuset"): "a CPU outside the parent cgroup's set",
+    (errno.ENODEV, "io"): "no such whole block device (a partition's number, or a device gone)",
+    (errno.ENODEV, "blkio"): "no such whole block device (a partition's number, or a device gone)",
 }
 
 
@@ -140,9 +142,10 @@ class PartitionCgroup:
     NOT_ON_ROOT = {}
     REQUIRES = {}  # resource key -> (the key it can only be bounded with, why)
 
-    def __init__(self, host, path):
+    def __init__(self, host, path, payload=True):
         self.host = host
         self.path = path
+        self.has_payload = payload  # False for a level above partitions (a tenant's cgroup): no payload below it
 
     def dir(self, controller):
         base = self.host.controller_dir(controller)
@@ -170,18 +173,22 @@ class PartitionCgroup:
 
         owner: host uid of the partition's root in a user namespace. The payload is delegated to it
         (the directory and the files that move processes), so its init can manage its own sub-cgroups;
-        every limit file stays root's.
+        every limit file stays root's. Not on v1's blkio hierarchy (see V1Cgroup._delegates).
         """
         parts = self.payload_path.strip("/").split("/")
         for mount in self.host.hierarchies():
             for depth in range(1, len(parts) + 1):
                 self._make_dir(os.path.join(mount, *parts[:depth]))
-            if owner is not None:
+            if owner is not None and self._delegates(mount):
                 payload = os.path.join(mount, *parts)
                 for entry in [""] + list(DELEGATED_FILES):
                     path = os.path.join(payload, entry) if entry else payload
                     if os.path.exists(path):
                         os.chown(path, owner, owner)
+
+    def _delegates(self, mount):
+        """Whether the payload is handed to the partition's root on the hierarchy mounted at mount."""
+        return True
 
     def _make_dir(self, directory):
         """One level of create()."""
@@ -239,7 +246,11 @@ class PartitionCgroup:
         if io_weight is not None and io_weight != DEFAULT_WEIGHT:
             if not any(self._supports(self.IO_CONTROLLER, name) for name in self.IO_WEIGHT_FILES):
                 out.append(("io_weight", "no proportional I/O weight file (use the BFQ I/O scheduler)"))
-        return out
+        return out + self._io_limits_unsupported(resources)
+
+    def _io_limits_unsupported(self, resources):
+        """(key, reason) for the I/O limits set in resources that this cgroup's level cannot enforce."""
+        return []
 
     # ---- limits -----------------------------------------------------------------------------
     def _cpus(self):
@@ -269,7 +280,16 @@ class PartitionCgroup:
             if value is not None:
                 limits["io_weight"] = io_weight_from_file(name, value)
                 break
+        limits.update(self._io_limits())
         return limits
+
+    def _io_limits(self):
+        """{key: value} of the I/O limits (spec.IO_LIMITS) some device has; the keys without a limit are left out."""
+        raise NotImplementedError
+
+    def _io_limit_writes(self, resources, devices):
+        """[(file, absolute path, line)] that give devices resources' I/O limits and reset every other device's."""
+        raise NotImplementedError
 
     def _memory_cpu_files(self, resources):
         """desired_files() for memory, swap, cpus, cpu_weight and cpuset, in their write order."""
@@ -298,23 +318,29 @@ class PartitionCgroup:
             return current.split() == desired.split()
         return current == desired
 
-    def plan_writes(self, resources):
+    def plan_writes(self, resources, devices=None):
         """[(file, absolute path, value)] whose content differs from resources; pure given the files.
-        Files this host lacks are left out (unsupported() names what that leaves unenforced)."""
+        Files this host lacks are left out (unsupported() names what that leaves unenforced).
+
+        devices: the whole disks ('M:m', blockdev.py) the I/O limits bind on; every other device's I/O limit is
+        reset. None leaves the I/O limits as they are (a caller that does not know the devices).
+        """
         writes = []
         for controller, name, value in self.desired_files(resources):
             path = self.file(controller, name)
             current = _read(path) if path else None
             if current is not None and not self._same(name, current.split("\n")[0], value):
                 writes.append((name, path, value))
+        if devices is not None:
+            writes += self._io_limit_writes(resources, devices)
         return writes
 
     def _write_limit(self, path, value):
         _write(path, value)
 
-    def apply_limits(self, resources):
-        """Write what differs; limits this host cannot enforce are left to unsupported() to report."""
-        for name, path, value in self.plan_writes(resources):
+    def apply_limits(self, resources, devices=None):
+        """Write what differs; limits this host cannot enforce are left to unsupported() to report. devices: as plan_writes."""
+        for name, path, value in self.plan_writes(resources, devices):
             try:
                 self._write_limit(path, value)
             except CgroupError as exc:
@@ -389,10 +415,11 @@ class CgroupHost:
         self.unified = unified
         self.online_file = online_file
 
-    def partition(self, path):
-        """The cgroup at the absolute path (cgroups.partition_path) on every hierarchy."""
+    def partition(self, path, payload=True):
+        """The cgroup at the absolute path (cgroups.partition_path) on every hierarchy; payload=False for a level above
+        partitions (a tenant's), which has no payload of its own."""
         check_components(path[1:].split("/") if path.startswith("/") else [], repr(path))
-        return self.cgroup_class(self, path)
+        return self.cgroup_class(self, path, payload)
 
     def controller_dir(self, controller):
         """The directory of the hierarchy root that holds controller, or None."""

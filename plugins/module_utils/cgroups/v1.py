@@ -9,8 +9,10 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import iolimits
 from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups.common import (
     DEFAULT_WEIGHT,
+    PAYLOAD,
     CgroupHost,
     PartitionCgroup,
     _read,
@@ -54,6 +56,7 @@ class V1Cgroup(PartitionCgroup):
     ENFORCED_BY = {"memory": ("memory", "memory.limit_in_bytes"), "swap": ("memory", "memory.memsw.limit_in_bytes"),
                    "cpus": ("cpu", "cpu.cfs_quota_us"), "cpu_weight": ("cpu", "cpu.shares"), "cpuset": ("cpuset", "cpuset.cpus"),
                    "pids": ("pids", "pids.max")}
+    ENFORCED_BY.update((key, ("blkio", name)) for key, name in iolimits.THROTTLE_FILES)
     IO_CONTROLLER = "blkio"
     IO_WEIGHT_FILES = ("blkio.bfq.weight", "blkio.weight")
     IO_WEIGHT_FORMAT = "%d"
@@ -64,6 +67,11 @@ class V1Cgroup(PartitionCgroup):
 
     def _has_controller(self, directory, controller):
         return True  # every cgroup of a v1 hierarchy has its controllers
+
+    def _delegates(self, mount):
+        # blk-throttle is flat on v1: a limit binds only the tasks directly in its cgroup, so the I/O limits sit on
+        # the payload itself, and a partition that could make a child cgroup there would move out of them.
+        return mount != self.host.v1_mounts.get("blkio")
 
     def _make_dir(self, directory):
         super()._make_dir(directory)
@@ -104,6 +112,43 @@ class V1Cgroup(PartitionCgroup):
             ("cpu", "cpu.cfs_quota_us", str(quota) if quota is not None else "-1"),
             ("cpu", "cpu.shares", str(weight_to_shares(resources.get("cpu_weight") or DEFAULT_WEIGHT))),
             ("cpuset", "cpuset.cpus", resources.get("cpuset") or format_cpu_list(self.host.online_cpus()))]
+
+    # ---- I/O bandwidth and IOPS: blkio.throttle.* on the payload (flat on v1, see _delegates) ---------------------
+    def _throttle_file(self, name):
+        directory = self.dir("blkio")
+        return os.path.join(directory, PAYLOAD, name) if directory and self.has_payload else None
+
+    def _io_limits(self):
+        per_device = {}
+        for key, name in iolimits.THROTTLE_FILES:
+            path = self._throttle_file(name)
+            for device, value in iolimits.parse_throttle(_read(path) if path else None).items():
+                per_device.setdefault(device, {})[key] = value
+        return iolimits.limits_in_force(per_device)
+
+    def _io_limit_writes(self, resources, devices):
+        writes = []
+        for key, name in iolimits.THROTTLE_FILES:
+            path = self._throttle_file(name)
+            current = _read(path) if path else None
+            if current is not None:  # no payload yet (made by create()), or no blk-throttle: unsupported() says so
+                writes += [(name, path, line) for line in iolimits.throttle_writes(current, resources.get(key), devices)]
+        return writes
+
+    def _io_limits_unsupported(self, resources):
+        keys = [key for key in iolimits.KEYS if resources.get(key) is not None]
+        if not keys:
+            return []
+        if not self.has_payload:
+            return [(key, "blk-throttle is not hierarchical on cgroup v1: set it on each partition") for key in keys]
+        try:
+            delegated = os.stat(os.path.join(self.dir("blkio"), PAYLOAD)).st_uid != 0
+        except (OSError, TypeError):  # not made yet, or no blkio hierarchy (the generic check names that)
+            delegated = False
+        if delegated:  # started by a version that delegated the payload's blkio cgroup: a sub-cgroup escapes
+            return [(key, "the running partition may move out of it until it restarts (its blkio cgroup is delegated)")
+                    for key in keys]
+        return []
 
     def _same(self, name, current, desired):
         if name in MEMORY_LIMITS:

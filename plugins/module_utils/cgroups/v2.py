@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import iolimits
 from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups.common import (
     DEFAULT_WEIGHT,
     ONLINE_FILE,
@@ -49,13 +50,14 @@ class V2Cgroup(PartitionCgroup):
 
     ENFORCED_BY = {"memory": ("memory", "memory.max"), "swap": ("memory", "memory.swap.max"), "cpus": ("cpu", "cpu.max"),
                    "cpu_weight": ("cpu", "cpu.weight"), "cpuset": ("cpuset", "cpuset.cpus"), "pids": ("pids", "pids.max")}
+    ENFORCED_BY.update((key, ("io", "io.max")) for key in iolimits.KEYS)  # hierarchical: on the limit cgroup
     IO_CONTROLLER = "io"
     IO_WEIGHT_FILES = ("io.weight", "io.bfq.weight")
     IO_WEIGHT_FORMAT = "default %d"
     IO_STAT = ("io", "io.stat")
     # Every v2 limit file stays off the root; a cgroup gets them with the controller.
     NOT_ON_ROOT = dict.fromkeys(("memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "cpuset.cpus", "pids.max",
-                                 "io.weight", "io.bfq.weight"))
+                                 "io.weight", "io.bfq.weight", "io.max"))
 
     def _has_controller(self, directory, controller):
         return controller in _controllers(directory)
@@ -84,6 +86,16 @@ class V2Cgroup(PartitionCgroup):
                 ("cpu", "cpu.max", "%s %d" % (quota if quota is not None else "max", CPU_PERIOD_US)),
                 ("cpu", "cpu.weight", str(resources.get("cpu_weight") or DEFAULT_WEIGHT)),
                 ("cpuset", "cpuset.cpus", resources.get("cpuset") or "")]
+
+    def _io_limits(self):
+        return iolimits.limits_in_force(iolimits.parse_io_max(self._get("io", "io.max")))
+
+    def _io_limit_writes(self, resources, devices):
+        path = self.file("io", "io.max")
+        current = _read(path) if path else None
+        if current is None:  # no io controller here, or no blk-throttle: unsupported() says so
+            return []
+        return [("io.max", path, line) for line in iolimits.io_max_writes(current, resources, devices)]
 
     def _write_limit(self, path, value):
         if os.path.basename(path) == "memory.max" and value != "max":

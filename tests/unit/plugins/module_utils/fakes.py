@@ -94,10 +94,10 @@ class FakeCgroup:
     def read_limits(self):
         return dict(self.limits)
 
-    def plan_writes(self, resources):
+    def plan_writes(self, resources, devices=None):
         return [(key, self.path, resources.get(key)) for key in self.LIMITS if self.limits[key] != resources.get(key)]
 
-    def apply_limits(self, resources):
+    def apply_limits(self, resources, devices=None):
         self.host.log.append(("limits", self.path))
         self.limits.update((key, resources.get(key)) for key in self.LIMITS)
 

@@ -19,7 +19,7 @@ def observed(status=None, recorded=None, running_spec=None, live=None):
     document = {"name": recorded["name"], "spec": recorded,
                 "running": {"spec": running_spec or recorded} if status != "stopped" else None}
     if live is None and status != "stopped":
-        live = dict((k, (running_spec or recorded)["resources"][k]) for k in CGROUP_RESOURCES)
+        live = dict((k, v) for k, v in (running_spec or recorded)["resources"].items() if k in CGROUP_RESOURCES)
     return {"document": document, "status": status, "runtime_exists": status != "stopped",
             "live": live, "pending_writes": [], "disk_exists": True}
 
