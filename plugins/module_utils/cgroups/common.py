@@ -238,7 +238,9 @@ class PartitionCgroup:
                 continue
             if not self._supports(controller, name):
                 swap_only = key == "swap" and self._supports(*self.ENFORCED_BY["memory"])
+                no_throttle = key.startswith("io_") and self._supports(self.IO_CONTROLLER, self.IO_STAT[1])
                 out.append((key, "the kernel does not account swap (boot with swapaccount=1)" if swap_only
+                            else "the kernel has no blk-throttle (CONFIG_BLK_DEV_THROTTLING)" if no_throttle
                             else "the %s controller is not available" % controller))
             elif key in self.REQUIRES and resources.get(self.REQUIRES[key][0]) is None:
                 out.append((key, self.REQUIRES[key][1]))

@@ -141,8 +141,9 @@ class V1Cgroup(PartitionCgroup):
             return []
         if not self.has_payload:
             return [(key, "blk-throttle is not hierarchical on cgroup v1: set it on each partition") for key in keys]
-        try:
-            delegated = os.stat(os.path.join(self.dir("blkio"), PAYLOAD)).st_uid != 0
+        try:  # owned by someone else than its limit cgroup's owner (root)
+            directory = self.dir("blkio")
+            delegated = os.stat(os.path.join(directory, PAYLOAD)).st_uid != os.stat(directory).st_uid
         except (OSError, TypeError):  # not made yet, or no blkio hierarchy (the generic check names that)
             delegated = False
         if delegated:  # started by a version that delegated the payload's blkio cgroup: a sub-cgroup escapes

@@ -761,3 +761,167 @@ def test_real_v1_parent_is_removed_only_once_empty(real_v1):
     cg.remove()
     host.remove_parent(parent)
     assert [mount for mount in host.hierarchies() if os.path.exists(os.path.join(mount, parent))] == []
+
+
+# ---- I/O bandwidth and IOPS ----------------------------------------------------------------------
+THROTTLE = ("blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device",
+            "blkio.throttle.write_iops_device")
+
+
+def kernel_io_writes(monkeypatch):
+    """Writes to io.max and blkio.throttle files behave as the kernel's: one device's line per write, merged with the
+    others; all "max" (v2) or 0 (v1) removes the line. Returns the list of (file name, value) written."""
+    written = []
+    original = common._write
+
+    def write(path, value):
+        name = os.path.basename(path)
+        written.append((name, value))
+        if name != "io.max" and name not in THROTTLE:
+            return original(path, value)
+        device, _sep, rest = value.partition(" ")
+        lines = dict(line.split(" ", 1) for line in read(path).splitlines() if line.strip())
+        lines.pop(device, None)
+        if rest not in ("0", "rbps=max wbps=max riops=max wiops=max"):
+            lines[device] = rest
+        with open(path, "w") as handle:
+            handle.write("".join("%s %s\n" % item for item in sorted(lines.items())))
+        return None
+
+    patch_writes(monkeypatch, write)
+    return written
+
+
+def test_v1_io_limits_go_on_the_payload_live_and_are_reset(tmp_path, monkeypatch):
+    host, root = v1_host(tmp_path)
+    for level in ("linuxvps/web1", "linuxvps/web1/payload"):
+        write_tree(root / "blkio" / level, dict.fromkeys(THROTTLE, ""))
+    cg = partition(host, "web1")
+    written = kernel_io_writes(monkeypatch)
+    wanted = resources(io_write_bps=4 * MIB, io_read_iops=100)
+    assert cg.unsupported(wanted) == []
+    assert cg.plan_writes(wanted) == []  # devices unknown (None): I/O limits are left alone
+    assert [(n, v) for n, _p, v in cg.plan_writes(wanted, ["254:0"])] == [
+        ("blkio.throttle.write_bps_device", "254:0 4194304"), ("blkio.throttle.read_iops_device", "254:0 100")]
+    assert all("/payload/" in path for _n, path, _v in cg.plan_writes(wanted, ["254:0"]))  # flat on v1: where the tasks are
+    cg.apply_limits(wanted, ["254:0"])
+    assert read(root / "blkio" / "linuxvps" / "web1" / "payload" / "blkio.throttle.write_bps_device") == "254:0 4194304\n"
+    assert read(root / "blkio" / "linuxvps" / "web1" / "blkio.throttle.write_bps_device") == "\n"
+    assert cg.plan_writes(wanted, ["254:0"]) == []
+    assert dict((k, v) for k, v in cg.read_limits().items() if k.startswith("io_")) == {
+        "io_weight": 100, "io_write_bps": 4 * MIB, "io_read_iops": 100}
+    # a second device (a quota image's loop device), then the first one gone: its lines go
+    cg.apply_limits(wanted, ["254:0", "7:3"])
+    cg.apply_limits(resources(io_write_bps=8 * MIB, io_read_iops=100), ["7:3"])
+    assert read(root / "blkio" / "linuxvps" / "web1" / "payload" / "blkio.throttle.write_bps_device") == "7:3 8388608\n"
+    del written[:]
+    cg.apply_limits(resources(), [])
+    assert written == [("blkio.throttle.write_bps_device", "7:3 0"), ("blkio.throttle.read_iops_device", "7:3 0")]
+    assert not set(cg.read_limits()) & {"io_read_bps", "io_write_bps", "io_read_iops", "io_write_iops"}
+    assert cg.plan_writes(resources(), []) == []
+
+
+def test_v1_io_limits_where_they_cannot_bind(tmp_path):
+    host, root = v1_host(tmp_path)
+    wanted = resources(io_write_bps=4 * MIB)
+    # a host without blk-throttle
+    assert partition(host, "web1").unsupported(wanted) == [("io_write_bps", "the kernel has no blk-throttle (CONFIG_BLK_DEV_THROTTLING)")]
+    write_tree(root / "blkio" / "linuxvps" / "web1", dict.fromkeys(THROTTLE, ""))
+    write_tree(root / "blkio" / "linuxvps" / "web1" / "payload", dict.fromkeys(THROTTLE, ""))
+    assert partition(host, "web1").unsupported(wanted) == []
+    # a tenant's level: blk-throttle is flat on v1, a limit there binds none of the partitions below
+    tenant = host.partition("/linuxvps/acme", payload=False)
+    write_tree(root / "blkio" / "linuxvps" / "acme", dict.fromkeys(THROTTLE, ""))
+    assert tenant.unsupported(wanted) == [("io_write_bps", "blk-throttle is not hierarchical on cgroup v1: set it on each partition")]
+    assert tenant.plan_writes(wanted, ["254:0"]) == []
+
+
+def cg_keys(found):
+    return [key for key, _why in found]
+
+
+def test_v1_payload_is_not_delegated_on_blkio(tmp_path, monkeypatch):
+    host, root = v1_host(tmp_path)
+    write_tree(root / "cpuset" / "linuxvps", {"cpuset.cpus": "0-3", "cpuset.mems": "0"})
+    chowned = []
+    monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowned.append(os.path.relpath(path, str(root)).split(os.sep)[0]))
+    partition(host, "web2").create(owner=123456)
+    assert "blkio" not in chowned
+    assert set(chowned) == set(os.path.basename(mount) for mount in host.hierarchies()) - {"blkio"}
+
+
+def test_v1_delegated_payload_is_said_to_leak(tmp_path, monkeypatch):
+    """A partition started by a version that delegated its blkio payload can move out of the limits until it restarts."""
+    host, root = v1_host(tmp_path)
+    payload = root / "blkio" / "linuxvps" / "web1" / "payload"
+    for level in (payload.parent, payload):
+        write_tree(level, dict.fromkeys(THROTTLE, ""))
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        found = real_stat(path, *args, **kwargs)
+        if str(path) == str(payload):
+            return os.stat_result((found.st_mode, found.st_ino, found.st_dev, found.st_nlink, found.st_uid + 1,
+                                   found.st_gid, found.st_size, 0, 0, 0))
+        return found
+
+    monkeypatch.setattr(os, "stat", stat)
+    assert [(key, "until it restarts" in why) for key, why in partition(host, "web1").unsupported(resources(io_read_bps=MIB))] == [
+        ("io_read_bps", True)]
+    assert partition(host, "web1").unsupported(resources()) == []
+
+
+def test_v2_io_max_on_the_limit_cgroup(tmp_path, monkeypatch):
+    host, root = v2_host(tmp_path, dict(V2_FILES, **{"io.max": ""}))
+    cg = partition(host, "web1")
+    written = kernel_io_writes(monkeypatch)
+    wanted = resources(io_read_bps=4 * MIB, io_write_iops=50)
+    assert cg.unsupported(wanted) == []
+    assert [(n, p, v) for n, p, v in cg.plan_writes(wanted, ["8:0"])] == [
+        ("io.max", str(root / "linuxvps" / "web1" / "io.max"), "8:0 rbps=4194304 wbps=max riops=max wiops=50")]
+    cg.apply_limits(wanted, ["8:0", "7:3"])
+    assert cg.plan_writes(wanted, ["8:0", "7:3"]) == []
+    assert dict((k, v) for k, v in cg.read_limits().items() if k.startswith("io_") and k != "io_weight") == {
+        "io_read_bps": 4 * MIB, "io_write_iops": 50}
+    del written[:]
+    cg.apply_limits(resources(io_read_bps=4 * MIB), ["8:0"])
+    assert written == [("io.max", "7:3 rbps=max wbps=max riops=max wiops=max"), ("io.max", "8:0 rbps=4194304 wbps=max riops=max wiops=max")]
+    cg.apply_limits(resources(), [])
+    assert read(root / "linuxvps" / "web1" / "io.max") == ""
+
+
+def test_v2_io_limits_unsupported_without_io_max(tmp_path):
+    host, _root = v2_host(tmp_path)  # the io controller without blk-throttle: no io.max
+    cg = partition(host, "web1")
+    assert cg.unsupported(resources(io_write_bps=MIB, io_read_iops=20)) == [
+        ("io_read_iops", "the kernel has no blk-throttle (CONFIG_BLK_DEV_THROTTLING)"),
+        ("io_write_bps", "the kernel has no blk-throttle (CONFIG_BLK_DEV_THROTTLING)")]
+    assert cg.plan_writes(resources(io_write_bps=MIB), ["8:0"]) == []
+    tenant = host.partition("/linuxvps", payload=False)  # hierarchical on v2: a tenant's level can hold them
+    write_tree(tmp_path / "cgroup" / "linuxvps", {"io.max": ""})
+    assert tenant.unsupported(resources(io_write_bps=MIB)) == []
+
+
+def test_real_v1_io_limits_on_this_hosts_disk(real_v1):
+    """The kernel takes our lines on the payload of a real blkio hierarchy, reads them back as planned, and
+    refuses a device that is no whole disk."""
+    from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev
+    host, cg, _children = real_v1
+    device, why = blockdev.device_of("/")
+    if device is None:
+        pytest.skip(why)
+    cg.create()
+    wanted = resources(io_read_bps=4 * MIB, io_write_bps=MIB, io_read_iops=100, io_write_iops=50)
+    if cg.unsupported(wanted):
+        pytest.skip("no blk-throttle: %s" % cg.unsupported(wanted))
+    cg.apply_limits(wanted, [device])
+    assert cg.plan_writes(wanted, [device]) == []
+    assert dict((k, cg.read_limits()[k]) for k in ("io_read_bps", "io_write_bps", "io_read_iops", "io_write_iops")) == {
+        "io_read_bps": 4 * MIB, "io_write_bps": MIB, "io_read_iops": 100, "io_write_iops": 50}
+    payload = os.path.join(host.controller_dir("blkio"), cg.payload_path.lstrip("/"))
+    assert read(os.path.join(payload, "blkio.throttle.write_bps_device")).strip() == "%s %d" % (device, MIB)
+    assert read(os.path.join(os.path.dirname(payload), "blkio.throttle.write_bps_device")).strip() == ""
+    with pytest.raises(CgroupError, match="no such whole block device"):
+        cg.apply_limits(wanted, [device, "1:3"])  # /dev/null's numbers: no block device
+    cg.apply_limits(resources(), [])
+    assert cg.plan_writes(resources(), []) == [] and "io_write_bps" not in cg.read_limits()
