@@ -142,13 +142,24 @@ class PartitionEngine:
         device when mounted, and its template's directory: only host-owned directories, never its own tree."""
         if not any((spec.get("resources") or {}).get(key) is not None for key in IO_LIMITS):
             return [], []
+        return blockdev.devices_of(self._io_paths(spec))
+
+    def tenant_io_devices(self, specs):
+        """io_devices of a tenant's cgroup (v2: its io.max binds every partition below it): the state directory's disk
+        and every member's, whatever their own limits (specs: the members' specs)."""
+        paths = [self.store.root]
+        for spec in specs:
+            paths += self._io_paths(spec)
+        return blockdev.devices_of(paths)
+
+    def _io_paths(self, spec):
         directory = self.store.partition_dir(spec["name"])
         paths = [directory if os.path.isdir(directory) else self.store.root]
         layer = self.disk(spec).layer
         if os.path.isdir(layer):
             paths.append(layer)  # a loop-mounted image: its loop device (a project quota's layer is the same disk)
         paths.append(self.store.rootfs_dir(spec["rootfs"]))
-        return blockdev.devices_of(paths)
+        return paths
 
     def unit(self, name):
         """The systemd unit that supervises the partition, or None without systemd supervision."""

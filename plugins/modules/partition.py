@@ -233,6 +233,28 @@ options:
           - Relative block I/O share, 1 to 10000 (cgroup v2 scale; default 100).
           - Needs a proportional I/O scheduler (BFQ) or C(io.weight) on the host; a warning says when it is not enforced.
         type: int
+      io_read_bps:
+        description:
+          - Read bandwidth limit in bytes per second, as bytes or a size such as V(4M) (or V(4M/s)); at least V(64K).
+          - Like the other I/O limits it binds on the whole disk(s) holding the partition's files (its directory in the
+            state directory, its template, the loop device of a disk image): a partition's number is mapped to its disk,
+            a dm, md or loop device is its own. Where the files are on a filesystem without a block device (tmpfs,
+            overlay) a warning says it is not enforced.
+          - cgroup v2 C(io.max) on the partition's cgroup; cgroup v1 C(blkio.throttle.*) on the cgroup its processes run
+            in, which is not delegated to the partition on the blkio hierarchy (v1's throttling is not hierarchical, so a
+            sub-cgroup would escape it). Changes apply live; a limit left out is removed live.
+          - Direct I/O and reads are limited on both versions; buffered writes are flushed later by the kernel's
+            writeback, which cgroup v1 never charges to the partition (v2 does).
+        type: raw
+      io_write_bps:
+        description: Write bandwidth limit in bytes per second, as O(resources.io_read_bps).
+        type: raw
+      io_read_iops:
+        description: Read I/O operations per second, at least 10 (below that a partition stalls its own start).
+        type: int
+      io_write_iops:
+        description: Write I/O operations per second, at least 10.
+        type: int
       disk:
         description:
           - Disk quota of the partition's own files, as bytes or a size (at least V(64M)); writing past it fails inside the
@@ -473,9 +495,10 @@ partition:
       type: list
       elements: dict
     resources:
-      description: Limits in force; sizes in bytes, null means no limit.
+      description: Limits in force; sizes in bytes, null means no limit. The I/O limits (C(io_read_bps) ...) are there only when set.
       type: dict
-      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, nofile: null}
+      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, io_write_bps: 4194304,
+               nofile: null}
     interfaces:
       description: The partition's network interfaces, with their settings, host-side name and counters.
       type: list

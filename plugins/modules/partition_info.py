@@ -124,9 +124,10 @@ partitions:
       type: list
       elements: dict
     resources:
-      description: Limits in force; sizes in bytes, null means no limit.
+      description: Limits in force; sizes in bytes, null means no limit. The I/O limits (C(io_read_bps) ...) are there only when set.
       type: dict
-      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, nofile: null}
+      sample: {memory: 536870912, swap: 268435456, cpus: 0.5, cpu_weight: 100, cpuset: null, pids: 512, io_weight: 100, io_write_bps: 4194304,
+               nofile: null}
     interfaces:
       description: The partition's network interfaces, with their settings, host-side name and counters.
       type: list

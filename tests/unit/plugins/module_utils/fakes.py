@@ -99,6 +99,7 @@ class FakeCgroup:
 
     def apply_limits(self, resources, devices=None):
         self.host.log.append(("limits", self.path))
+        self.devices = devices
         self.limits.update((key, resources.get(key)) for key in self.LIMITS)
 
     def unsupported(self, resources):
@@ -165,6 +166,7 @@ class FakeDisk:
         self.bundle = os.path.join(partition_dir, "bundle")
         self.pid_file = os.path.join(self.bundle, "init.pid")
         self.root_path = os.path.join(self.bundle, "rootfs")
+        self.layer = os.path.join(partition_dir, "layer")
         self.quota_kind = None
 
     @property

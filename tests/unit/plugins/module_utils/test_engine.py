@@ -560,3 +560,30 @@ def test_a_call_reads_the_hosts_addresses_and_the_recorded_claims_once(engine, m
     with pytest.raises(InvalidOption) as caught:
         Converger(engine.checking()).converge({"name": "web9", "rootfs": "debian12", "interfaces": [{"mode": "routed", "addresses": ["10.213.50.1"]}]})
     assert "an address of the host" in caught.value.msg
+
+
+def test_io_limits_bind_on_the_disks_of_host_owned_directories(engine, monkeypatch):
+    """The whole disk under the partition's directory, its image's layer and its template; looked up only where
+    I/O limits are set, passed to the cgroup at start and on live changes."""
+    from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev
+    looked_up = []
+    monkeypatch.setattr(blockdev, "devices_of", lambda paths: looked_up.append(paths) or (["8:0"], []))
+    spec = {"name": "web1", "rootfs": "debian12", "resources": {"memory": 256 * MIB}}
+    assert engine.io_devices(spec) == ([], []) and looked_up == []
+    started(engine, resources={"memory": "256M", "io_write_bps": "4M"})
+    state = engine.store.root
+    assert looked_up[-1] == [os.path.join(state, "partitions", "web1"), os.path.join(state, "rootfs", "debian12")]
+    assert engine.cgroup("web1").devices == ["8:0"]
+    os.makedirs(os.path.join(state, "partitions", "web1", "layer"))
+    assert engine.tenant_io_devices([dict(spec, name="web1")]) == (["8:0"], [])
+    assert looked_up[-1] == [state, os.path.join(state, "partitions", "web1"), os.path.join(state, "partitions", "web1", "layer"),
+                             os.path.join(state, "rootfs", "debian12")]
+
+
+def test_io_limits_on_a_filesystem_without_a_block_device_warn(engine, monkeypatch):
+    from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev
+    monkeypatch.setattr(blockdev, "devices_of", lambda paths: ([], ["%s is on tmpfs without a block device" % paths[0]]))
+    plan, _report = started(engine, resources={"io_read_bps": "4M", "io_write_iops": 100})
+    assert [w for w in plan.warnings if "io_" in w] == [
+        "partition web1: resources.io_read_bps, resources.io_write_iops not enforced on this host: %s is on tmpfs without a "
+        "block device" % engine.store.root]  # planned before its directory exists: the state directory's
