@@ -237,7 +237,7 @@ options:
         description:
           - Read bandwidth limit in bytes per second, as bytes or a size such as V(4M) (or V(4M/s)); at least V(64K).
           - Like the other I/O limits it binds on the whole disk(s) holding the partition's files (its directory in the
-            state directory, its template, the loop device of a disk image): a partition's number is mapped to its disk,
+            state directory, its template, the loop device of a disk image). A partition's number is mapped to its disk,
             a dm, md or loop device is its own. Where the files are on a filesystem without a block device (tmpfs,
             overlay) a warning says it is not enforced.
           - cgroup v2 C(io.max) on the partition's cgroup; cgroup v1 C(blkio.throttle.*) on the cgroup its processes run
