@@ -208,11 +208,6 @@ def normalise_io_limits(raw, prefix="resources."):
     return limits
 
 
-def drop_unset_io(resources):
-    """resources without I/O limits that are None (how a spec holds them: absent when unset)."""
-    return dict((key, value) for key, value in resources.items() if key not in IO_LIMITS or value is not None)
-
-
 def _default(raw, key):
     value = raw.get(key)
     return RESOURCE_DEFAULTS[key] if value is None else value

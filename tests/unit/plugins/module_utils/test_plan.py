@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition, runtime_status
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe, plan_partition, runtime_status
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import CGROUP_RESOURCES
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import make_spec
 
@@ -201,3 +201,15 @@ def test_the_diff_is_headed_with_the_partition(desired, status):
     diff = plan_partition(desired, spec, observed(status, recorded)).diff()
     assert diff["before_header"] == diff["after_header"] == "partition %s" % spec["name"]
     assert set(diff) == {"before", "after", "before_header", "after_header"}
+
+
+def test_io_limits_shown_are_the_ones_in_force():
+    """A running partition's diff shows the I/O limits the kernel holds (read_limits leaves out those without one)."""
+    spec = make_spec()
+    spec["resources"] = dict(spec["resources"], io_write_bps=4 * 2 ** 20)
+    live = dict((k, v) for k, v in spec["resources"].items() if k in CGROUP_RESOURCES)
+    assert describe("running", spec, live)["resources"]["io_write_bps"] == 4 * 2 ** 20
+    del live["io_write_bps"]  # reset behind our back
+    assert "io_write_bps" not in describe("running", spec, live)["resources"]
+    assert describe("running", spec, dict(live, io_read_iops=50))["resources"]["io_read_iops"] == 50
+    assert describe("stopped", spec)["resources"]["io_write_bps"] == 4 * 2 ** 20  # not running: as recorded
