@@ -165,14 +165,15 @@ class PartitionCgroup:
         directory = self.dir("memory")
         return bool(directory) and os.path.isdir(directory)
 
-    def create(self, owner=None):
+    def create(self, owner=None, with_payload=True):
         """Make the partition's limit cgroup and its payload on every hierarchy.
 
         owner: host uid of the partition's root in a user namespace. The payload is delegated to it
         (the directory and the files that move processes), so its init can manage its own sub-cgroups;
-        every limit file stays root's.
+        every limit file stays root's. with_payload=False: the cgroup alone (a tenant's: it holds no process and
+        is delegated to no one; give no owner).
         """
-        parts = self.payload_path.strip("/").split("/")
+        parts = (self.payload_path if with_payload else self.path).strip("/").split("/")
         for mount in self.host.hierarchies():
             for depth in range(1, len(parts) + 1):
                 self._make_dir(os.path.join(mount, *parts[:depth]))

@@ -85,7 +85,7 @@ class FakeCgroup:
     def exists(self):
         return self.made
 
-    def create(self, owner=None):
+    def create(self, owner=None, with_payload=True):
         self.made = True
 
     def remove(self):
@@ -116,6 +116,7 @@ class FakeCgroupHost:
         self.unenforced = unenforced
         self.cgroups = {}
         self.removed_parents = []
+        self.swept_tenants = []  # tenant cgroups removed once empty (launch.sweep_tenant)
 
     def online_cpus(self):
         return [0, 1]
@@ -124,7 +125,7 @@ class FakeCgroupHost:
         return self.cgroups.setdefault(path, FakeCgroup(self, path))
 
     def remove_parent(self, parent):
-        self.removed_parents.append(parent)
+        (self.swept_tenants if parent.endswith(".tenant") else self.removed_parents).append(parent)
 
 
 class FakeTemplates:
