@@ -86,9 +86,9 @@ def slice_unit_text(tenant, state_dir, resources, devices=()):
 class SliceManager:
     """The slices of tenants: their unit files and systemctl."""
 
-    def __init__(self, systemctl, unit_dir=UNIT_DIR):
+    def __init__(self, systemctl, unit_dir=None):
         self.systemctl = systemctl
-        self.unit_dir = unit_dir
+        self.unit_dir = unit_dir or UNIT_DIR
 
     def unit_file(self, slice_name):
         return os.path.join(self.unit_dir, slice_name)
