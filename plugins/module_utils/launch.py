@@ -74,7 +74,7 @@ class Launcher:
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                       machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
-            if unit_cgroup is None:
+            if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
                 self.ensure_tenant(spec.get("tenant") or name)
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
