@@ -4,8 +4,9 @@
 """Making a partition run, and taking its runtime down again.
 
 Launch order: disk (prepared, mounted, identity files) -> bundle (config.json) -> the tenant's cgroup with the
-tenant's limits (without systemd; under systemd the tenant's slice holds them) -> cgroup with its limits -> runtime create -> network interfaces -> runtime start -> the document records what runs. A launch that fails
-at any step takes down what it made, so a failed start leaves no half-made container.
+tenant's limits (without systemd; under systemd the tenant's slice holds them) -> cgroup with its limits -> runtime
+create -> network interfaces -> runtime start -> the document records what runs (and the cgroup it runs in). A launch
+that fails at any step takes down what it made, so a failed start leaves no half-made container.
 
 Two callers: the start and stop actions (actions.py) where nothing supervises partitions, and a partition's
 systemd unit (hostcmd.py) where systemd does.
@@ -135,8 +136,9 @@ class Launcher:
 
     def clean_runtime(self, name, disk, spec=None, hosts=None, cgroup=None):
         """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup (default: the one its document
-        names) of a partition that no longer runs, and its tenant's cgroup once empty unless the tenant is declared. A host end that cannot go (another state directory's link of that name) keeps none of the rest: its
-        error is raised once the container, mount and cgroup are gone."""
+        names) of a partition that no longer runs, and its tenant's cgroup once empty unless the tenant is declared. A host
+        end that cannot go (another state directory's link of that name) keeps none of the rest: its error is raised once
+        the container, mount and cgroup are gone."""
         refused = []
         for iface in (spec or {}).get("interfaces") or []:
             host = (hosts or {}).get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
