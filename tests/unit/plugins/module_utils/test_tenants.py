@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, slices, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, hostcmd, slices, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, Conflict, CorruptDocument, InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
@@ -309,3 +309,12 @@ def test_a_partition_unit_runs_in_its_tenants_slice_and_survives_an_oom_kill(mon
     cmd = calls[-1]
     assert cmd[cmd.index("--slice") + 1] == "linuxvps-acme.slice"
     assert "OOMPolicy=continue" in cmd
+
+
+def test_a_units_start_command_launches_in_its_units_cgroup_from_the_supervisor_leaf(engine, monkeypatch):
+    partition(engine, "web1", tenant="acme", state="present")
+    engine.supervisor = FakeSupervisor()
+    unit = "/linuxvps.slice/linuxvps-acme.slice/linuxvps-web1.service"
+    monkeypatch.setattr(supervisor, "leave_unit_root", lambda: unit + "/supervisor")  # as a restarted start finds itself
+    hostcmd.unit_start(engine, "web1")
+    assert engine.store.load_partition("web1")["running"]["cgroup"] == unit + "/partition"
