@@ -98,7 +98,8 @@ class PartitionActions:
         engine.store.hand_over(plan.name)  # the unit's start command runs on this run's lock
         try:
             engine.supervisor.start(unit, engine.store.root, plan.name, engine.disk(document["spec"]).pid_file,
-                                    document["spec"].get("stop_timeout", 30))
+                                    document["spec"].get("stop_timeout", 30),
+                                    engine.tenant_slice(document["spec"].get("tenant") or plan.name))
         except PartitionError as exc:
             reason = read_text(error_file) or exc.msg
             raise PartitionError("partition %s did not start in systemd unit %s: %s (journalctl -u %s)" % (plan.name, unit, reason, unit))

@@ -28,6 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import refuse_over_limit
 
 
 class Outcome:
@@ -84,13 +85,15 @@ class Converger:
         with engine.store.lock(create=not engine.check_mode):
             recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
             reads = engine.read_host()
-            planned, claimed = [], {}
+            planned, claimed, joined = [], {}, {}
             for index, params in enumerate(items):
                 with naming(index, params["name"]):
                     observed = engine.observe(params["name"], reads)
                     plan = self.plan(params, observed, reads, claimed)
+                    self._refuse_over_limit(plan, reads, joined)
                 planned.append((observed, plan))
                 claimed.update(spec_addresses(plan.spec))
+                joined[plan.name] = plan.spec["tenant"] if plan.spec is not None else None
             planned[0][1].warnings[:0] = recovered
             planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
             outcomes = self._apply_all(planned, keep_going)
@@ -158,6 +161,23 @@ class Converger:
         return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
                                    recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)
 
+    def _refuse_over_limit(self, plan, reads, joined):
+        """A partition may not join a tenant that has max_partitions partitions already (tenants.py), counting those
+        planned earlier in the call (joined: {partition: its tenant, or None when it goes})."""
+        if plan.spec is None:
+            return
+        tenant = plan.spec.get("tenant") or plan.name
+        document = self.engine.store.load_tenant(tenant)
+        if (document or {}).get("max_partitions") is None:
+            return
+        current = set(name for name, other in reads.partition_tenants().items() if other == tenant)
+        for name, other in joined.items():
+            if other == tenant:
+                current.add(name)
+            else:
+                current.discard(name)
+        refuse_over_limit(document, tenant, plan.name, current)
+
     def _refuse_shrink(self, recorded, spec):
         """A project quota shrinks down to what is used; an image never shrinks."""
         old, new = recorded["resources"].get("disk"), spec["resources"].get("disk")
@@ -173,7 +193,7 @@ class Converger:
 
     def _unsupported_warnings(self, spec):
         warnings = []
-        for key, why in self.engine.cgroup(spec["name"]).unsupported(spec["resources"]):
+        for key, why in self.engine.cgroup(spec["name"], {"spec": spec}).unsupported(spec["resources"]):
             if spec["resources"].get(key) != RESOURCE_DEFAULTS.get(key):
                 warnings.append("partition %s: resources.%s is not enforced on this host: %s" % (spec["name"], key, why))
         for why in self.engine.io_devices(spec)[1]:

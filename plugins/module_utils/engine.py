@@ -22,7 +22,7 @@ __metaclass__ = type
 import binascii
 import os
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev, cgroups, firewall, net, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev, cgroups, firewall, net, slices, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import CONSOLE_FILE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
@@ -165,9 +165,37 @@ class PartitionEngine:
         """The systemd unit that supervises the partition, or None without systemd supervision."""
         return supervisor.unit_name(self.parent, name) if self.supervisor else None
 
-    def cgroup(self, name):
-        """The partition's limit cgroup (its payload, where the runtime puts init, is one level below)."""
-        return self.cgroups.partition(cgroups.partition_path(self.parent, name, self.unit(name)))
+    def cgroup(self, name, document=None):
+        """The partition's limit cgroup (its payload, where the runtime puts init, is one level below): where its running
+        record says it runs; for a partition an earlier version started (a record without "cgroup"), that version's path,
+        outside any tenant's; else where a start now puts it, below its tenant's cgroup.
+
+        document: the partition's document as the caller has it (default: the recorded one); {"spec": spec} for where
+        a start of spec puts it.
+        """
+        if document is None:
+            try:
+                document = self.store.load_partition(name)
+            except CorruptDocument:
+                document = None
+        running = (document or {}).get("running") or {}
+        if running.get("cgroup"):
+            return self.cgroups.partition(running["cgroup"])
+        tenant = None if running else ((document or {}).get("spec") or {}).get("tenant") or name
+        return self.cgroups.partition(cgroups.partition_path(self.parent, name, self.unit(name), tenant))
+
+    def tenant_slice(self, tenant):
+        """The systemd slice of the tenant's partition units (slices.tenant_slice)."""
+        return slices.tenant_slice(self.parent, tenant)
+
+    def tenant_cgroup(self, tenant):
+        """The tenant's cgroup, whose limits bound all its partitions together (a PartitionCgroup at the tenant level, which
+        may not exist yet); where systemd supervises partitions its slice's, or None while the slice does not exist."""
+        cgroup = self.cgroups.partition(cgroups.tenant_path(self.parent, tenant, systemd=self.supervisor is not None),
+                                        payload=False)
+        if self.supervisor is not None and not cgroup.exists():
+            return None
+        return cgroup
 
     def start_error_file(self, name):
         """Where a systemd unit's start command leaves its error for the run that started the unit."""
@@ -194,7 +222,7 @@ class PartitionEngine:
             document, corrupt = None, exc
         state = reads.runtime.get(name) if reads is not None else self.runtime.state(name)
         status = runtime_status(state)
-        cgroup = self.cgroup(name)
+        cgroup = self.cgroup(name, document)
         live = cgroup.read_limits() if status in ("running", "frozen") and cgroup.exists() else None
         return {
             "document": document,
@@ -250,6 +278,12 @@ class HostReads:
     def bridge(self, name):
         """net.bridge_state of one bridge."""
         return self._once("bridge " + name, lambda: net.bridge_state(name))
+
+    def partition_tenants(self):
+        """{partition: its tenant} over every readable document (a partition that names none is its own tenant)."""
+        return self._once("partition tenants", lambda: dict(
+            (name, document["spec"].get("tenant") or name)
+            for name, document, corrupt in self._engine.store.partition_documents() if corrupt is None))
 
     def partition_addresses(self):
         """({ip: partition} over every recorded interface, [(partition, CorruptDocument)] whose addresses are unknown)."""

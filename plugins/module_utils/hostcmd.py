@@ -70,12 +70,14 @@ def restore_networks(engine):
 # ---- inside a partition's systemd unit -------------------------------------------------------------------
 def unit_start(engine, name):
     """The unit's start command: launch the partition with its console on our stdout (the journal)."""
-    supervisor.leave_unit_root()
+    unit_cgroup = supervisor.leave_unit_root()
+    if unit_cgroup.rstrip("/").endswith("/" + supervisor.LEAF):
+        unit_cgroup = unit_cgroup.rstrip("/")[:-len(supervisor.LEAF) - 1]
     document = engine.store.load_partition(name)
     if document is None:
         raise NotFound("partition %s does not exist in %s" % (name, engine.store.root))
     try:
-        Launcher(engine).launch(document, None)
+        Launcher(engine).launch(document, None, unit_cgroup)
     except PartitionError as exc:
         # the run that started the unit reads it from there (actions.py start)
         with open(engine.start_error_file(name), "w") as handle:

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Making a partition run, and taking its runtime down again.
 
-Launch order: disk (prepared, mounted, identity files) -> bundle (config.json) -> cgroup with its limits ->
-runtime create -> network interfaces -> runtime start -> the document records what runs. A launch that fails
-at any step takes down what it made, so a failed start leaves no half-made container.
+Launch order: disk (prepared, mounted, identity files) -> bundle (config.json) -> the tenant's cgroup with the
+tenant's limits (without systemd; under systemd the tenant's slice holds them) -> cgroup with its limits -> runtime
+create -> network interfaces -> runtime start -> the document records what runs (and the cgroup it runs in). A launch
+that fails at any step takes down what it made, so a failed start leaves no half-made container.
 
 Two callers: the start and stop actions (actions.py) where nothing supervises partitions, and a partition's
 systemd unit (hostcmd.py) where systemd does.
@@ -18,8 +19,9 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import console as consoles, firewall, net, networks, oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, console as consoles, firewall, net, networks, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import LIMITS_LEAF
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, CorruptDocument, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
@@ -38,11 +40,13 @@ class Launcher:
     def __init__(self, engine):
         self.engine = engine
 
-    def launch(self, document, console):
-        """Make the partition run; return its document with ``running`` recorded.
+    def launch(self, document, console, unit_cgroup=None):
+        """Make the partition run; return its document with ``running`` recorded (with the cgroup it runs in).
 
         console: where init's stdio goes (console.py: a bounded ring or a file), or None to keep this process's
-        (the journal, in a systemd unit).
+        (the journal, in a systemd unit). unit_cgroup: the cgroup of the systemd unit that runs this start, whose
+        delegated subtree holds the partition's (wherever systemd put the unit: a unit an earlier version started
+        stays in that version's slice when systemd restarts it).
         """
         engine = self.engine
         spec = document["spec"]
@@ -53,6 +57,10 @@ class Launcher:
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
         hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
+        if unit_cgroup is not None:
+            cgroup = engine.cgroups.partition(unit_cgroup.rstrip("/") + "/" + LIMITS_LEAF)
+        else:
+            cgroup = engine.cgroup(name, {"spec": spec})
         try:
             disk.prepare(template_root, owner=base)
             if base is not None:
@@ -62,12 +70,13 @@ class Launcher:
             self.write_resolv_conf(disk.root_path, spec, base)
             write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
             init = manifest.get("init")
-            cgroup = engine.cgroup(name)
             config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                       secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                       machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
+            if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
+                self.ensure_tenant(spec.get("tenant") or name)
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"], engine.io_devices(spec)[0])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
@@ -81,16 +90,33 @@ class Launcher:
             engine.runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
-                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts})
+                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
+                                               "cgroup": cgroup.path})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)
         except Exception:
             # whatever failed (a full disk as early as the overlay's mount), nothing half-made stays: a mount
             # left behind (read-only, once overlayfs found no room for its work directory) would fail every start
-            self.clean_runtime(name, disk, spec, hosts)
+            self.clean_runtime(name, disk, spec, hosts, cgroup)
             raise
         return document
+
+    def ensure_tenant(self, tenant):
+        """The tenant's cgroup with the limits its document gives (none: unbounded), made before a partition's cgroup in
+        it. Without systemd this is what restores a tenant's limits after a host reboot (the boot service starts the
+        partitions); a partition never runs in a tenant cgroup whose limits were not applied."""
+        cgroup = self.engine.tenant_cgroup(tenant)
+        document = self.engine.store.load_tenant(tenant)  # an unreadable one fails the start: never run unbounded by mistake
+        resources = (document or {}).get("resources") or {}
+        devices = None  # no I/O limit: the disks need not be looked up
+        if any(key.startswith("io_") and key != "io_weight" for key in resources):
+            engine = self.engine
+            specs = [doc["spec"] for member, doc, _corrupt in engine.store.partition_documents()
+                     if doc is not None and doc["spec"].get("tenant", member) == tenant]
+            devices = engine.tenant_io_devices(specs)[0]
+        cgroup.create()
+        cgroup.apply_limits(resources, devices)
 
     def console(self, name):
         """init's console without systemd: a ring bounded while it runs where rotatelogs is, else console.log."""
@@ -108,16 +134,18 @@ class Launcher:
         spec = (document or {}).get("spec") or {"name": name}
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
         pause_point("stop-runtime-gone")
-        self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document))
+        self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document),
+                           self.engine.cgroup(name, document))
         if document is not None and record:
             document = dict(document, running=None)
             self.engine.store.save_partition(name, document)
         return document
 
-    def clean_runtime(self, name, disk, spec=None, hosts=None):
-        """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup of a partition that no longer
-        runs. A host end that cannot go (another state directory's link of that name) keeps none of the rest: its
-        error is raised once the container, mount and cgroup are gone."""
+    def clean_runtime(self, name, disk, spec=None, hosts=None, cgroup=None):
+        """Interfaces (hosts: {interface: its host end}), container, overlay mount and cgroup (default: the one its document
+        names) of a partition that no longer runs, and its tenant's cgroup once empty unless the tenant is declared. A host
+        end that cannot go (another state directory's link of that name) keeps none of the rest: its error is raised once
+        the container, mount and cgroup are gone."""
         refused = []
         for iface in (spec or {}).get("interfaces") or []:
             host = (hosts or {}).get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
@@ -129,12 +157,33 @@ class Launcher:
         self.engine.runtime.delete(name)
         consoles.retire_pump(self.engine.store.partition_dir(name))  # its console reader ends with the last writer
         disk.unmount()
+        cgroup = cgroup or self.engine.cgroup(name)
         try:
-            self.engine.cgroup(name).remove()
+            cgroup.remove()
         except CgroupError:
             pass  # the runtime removes its cgroups; this only sweeps leftovers
+        self.sweep_tenant((spec or {}).get("tenant") or name, cgroup.path)
         if refused:
             raise refused[0]
+
+    def sweep_tenant(self, tenant, partition_cgroup):
+        """Remove the tenant's cgroup when the partition's cgroup was in it, it is empty (the kernel refuses otherwise) and
+        no document declares the tenant (a declared tenant's cgroup keeps its limits while it is declared)."""
+        engine = self.engine
+        if engine.supervisor is not None:
+            return  # systemd removes a slice without a unit file once empty
+        path = cgroups.tenant_path(engine.parent, tenant)
+        if not partition_cgroup.startswith(path + "/"):
+            return  # a partition an earlier version started: not in a tenant's cgroup
+        try:
+            if engine.store.load_tenant(tenant) is not None:
+                return
+        except CorruptDocument:
+            return
+        try:
+            engine.cgroups.remove_parent(path)
+        except CgroupError:
+            pass  # left for the next stop in the tenant to sweep
 
     def guard(self, name, iface, host_ifname):
         """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""

@@ -117,6 +117,11 @@ WAIT_ARGSPEC = dict(wait=dict(type="str", default="none", choices=WAIT_CHOICES),
 # The partition module: one partition's options (name optional there) or a list of them.
 PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **dict(ENGINE_ARGSPEC, **WAIT_ARGSPEC))
 
+# What a tenant's limits may bound over all its partitions (tenants.py): a subset of the partition's resources,
+# checked by normalise_resources; a key the partition's spec does not know yet is refused by name.
+TENANT_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "pids", "io_weight", "io_read_bps", "io_write_bps",
+                    "io_read_iops", "io_write_iops")
+
 
 class HostFacts:
     """What validation needs to know about the host; injectable for tests."""

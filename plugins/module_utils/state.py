@@ -15,6 +15,7 @@ Layout under the state directory (default /var/lib/linuxvps)::
     partitions/<name>/upper|work  overlay layers, or disk/ for a full copy
     partitions/<name>/console.*   the partition's stdio without systemd (console.py)
     networks/<name>.json          a host network (bridge, gateway addresses, NAT)
+    tenants/<name>.json           a tenant's limits over all its partitions (tenants.py)
     runc/                         the runtime's own state (--root)
 """
 
@@ -105,6 +106,10 @@ class StateStore:
         return os.path.join(self.root, "networks")
 
     @property
+    def tenants_base(self):
+        return os.path.join(self.root, "tenants")
+
+    @property
     def runtime_root(self):
         return os.path.join(self.root, "runc")
 
@@ -119,6 +124,9 @@ class StateStore:
 
     def network_document(self, name):
         return os.path.join(self.networks_base, name + ".json")
+
+    def tenant_document(self, name):
+        return os.path.join(self.tenants_base, name + ".json")
 
     def rootfs_manifest(self, name):
         return os.path.join(self.rootfs_dir(name), "manifest.json")
@@ -273,6 +281,32 @@ class StateStore:
         except OSError:
             return []
 
+    def load_tenant(self, name):
+        """The tenant's document ({name, resources, max_partitions}), or None when it has none (not declared)."""
+        document = read_json(self.tenant_document(name))
+        if document is not None and not (isinstance(document, dict) and isinstance(document.get("resources"), dict)):
+            raise CorruptDocument("state document %s is not a tenant's document (it has no resources)"
+                                  % self.tenant_document(name), path=self.tenant_document(name))
+        return document
+
+    def save_tenant(self, name, document):
+        self.ensure_layout()
+        if not os.path.isdir(self.tenants_base):
+            os.makedirs(self.tenants_base, 0o700)
+        write_json_atomic(self.tenant_document(name), dict(document, version=DOCUMENT_VERSION))
+
+    def remove_tenant(self, name):
+        if os.path.exists(self.tenant_document(name)):
+            os.unlink(self.tenant_document(name))
+
+    def tenant_names(self):
+        """The declared tenants (those with a document), sorted."""
+        try:
+            return sorted(entry[:-5] for entry in os.listdir(self.tenants_base)
+                          if entry.endswith(".json") and not entry.startswith("."))
+        except OSError:
+            return []
+
     def load_rootfs(self, name):
         return read_json(self.rootfs_manifest(name))
 
@@ -299,6 +333,20 @@ class StateStore:
     def hand_over(self, name):
         """Let partition name's systemd unit commands run on the lock this run holds (see hostlock.py)."""
         HostLock(self.root).hand_over(name)
+
+
+def _store(state_dir_or_store):
+    return state_dir_or_store if isinstance(state_dir_or_store, StateStore) else StateStore(state_dir_or_store)
+
+
+def load_tenant(state_dir_or_store, name):
+    """The tenant's document in a state directory (a path or a StateStore), or None when it is not declared."""
+    return _store(state_dir_or_store).load_tenant(name)
+
+
+def tenant_names(state_dir_or_store):
+    """The tenants declared in a state directory (a path or a StateStore)."""
+    return _store(state_dir_or_store).tenant_names()
 
 
 def _subdirectories(path):

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Supervision by systemd, on hosts where systemd is PID 1 with the unified cgroup v2 hierarchy.
 
-There each running partition is a transient service (``systemd-run``) in ``linuxvps.slice``:
+There each running partition is a transient service (``systemd-run``) in its tenant's slice below
+``linuxvps.slice`` (slices.py; the slice's limits bound the tenant's partitions together):
 
 * Type=forking: the unit's start command (the host role's ``linuxvps-partition start``) makes the
   partition and exits; the partition's init, named by the bundle's PID file, is the unit's main process.
@@ -104,10 +105,12 @@ class SystemdSupervisor:
     def _helper_command(self, verb, state_dir, name):
         return " ".join(quote_argument(part) for part in (self.helper, verb, state_dir, name))
 
-    def start(self, unit, state_dir, name, pid_file, stop_timeout):
-        """Start the unit and wait until its start command made the partition (or failed)."""
+    def start(self, unit, state_dir, name, pid_file, stop_timeout, slice_name=SLICE):
+        """Start the unit in slice_name (its tenant's, slices.tenant_slice) and wait until its start command made the
+        partition (or failed). An OOM kill inside is the partition's business: OOMPolicy=continue keeps the unit
+        (systemd 252 stops a unit whose process was OOM-killed by default)."""
         self.discard(unit)
-        cmd = [self.systemd_run, "--unit", unit, "--slice", SLICE, "--collect", "--quiet",
+        cmd = [self.systemd_run, "--unit", unit, "--slice", slice_name, "--collect", "--quiet", "-p", "OOMPolicy=continue",
                "--description", "Linux VPS partition %s (%s)" % (name, state_dir),
                "-p", "Type=forking", "-p", "PIDFile=%s" % pid_file, "-p", "Delegate=yes",
                "-p", "Restart=on-failure", "-p", "RestartSec=2", "-p", "SuccessExitStatus=SIGINT",

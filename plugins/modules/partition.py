@@ -119,6 +119,8 @@ options:
       - Who the partition belongs to. Partitions of one tenant share one host ID range for their user namespace;
         different tenants never overlap. The range (65536 IDs, above host users and every /etc/subuid and /etc/subgid
         entry) is recorded on the host and released when the tenant's last partition goes. Defaults to O(name).
+      - The partition's cgroup lives below its tenant's (under systemd, its unit in the tenant's slice), so limits set with
+        M(linuxvps.partitions.tenant) bound all the tenant's partitions together; its C(max_partitions) refuses one more.
       - Changing it later needs O(recreate=options-changed), which gives the partition a new disk.
     type: str
   privileged:

@@ -6,8 +6,9 @@
 detect() returns the host's V1Host or V2Host; host.partition(partition_path(...)) a V1Cgroup or
 V2Cgroup with the same methods (common.py holds what both versions share, v1.py and v2.py the rest).
 
-A partition's limits live in its own cgroup (partition_path: "/<parent>/<name>", or a unit's
-"/linuxvps.slice/<unit>/partition" under systemd), which this package creates; the runtime runs the
+A partition's limits live in its own cgroup (partition_path: "/<parent>/<tenant>.tenant/<name>", or a unit's
+"/linuxvps.slice/<tenant slice>/<unit>/partition" under systemd), which this package creates, below its
+tenant's cgroup (tenant_path), whose limits bound the sum of the tenant's partitions; the runtime runs the
 partition one level below, in "<that>/payload", with a cgroup namespace rooted there. The partition's
 root can see and write only the payload's files, so it can never raise the limits that bind it (the
 LXC layout). Limits are compared in the files' own terms (what the kernel would read back), so a lossy
@@ -48,14 +49,16 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups.v1 imp
 from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups.v2 import V2Cgroup, V2Host
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import MOUNTINFO, is_under, mounts
+from ansible_collections.linuxvps.partitions.plugins.module_utils.slices import tenant_slice
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 
 __all__ = ["CgroupHost", "LIMITS_LEAF", "PAGE", "PartitionCgroup", "SLICE", "V1Cgroup", "V1Host", "V2Cgroup", "V2Host",
            "cgroup_parent", "detect", "io_weight_from_file", "io_weight_to_file", "partition_path", "shares_to_weight",
-           "weight_to_shares"]
+           "tenant_path", "weight_to_shares"]
 
 SLICE = "linuxvps.slice"  # systemd's slice of the partitions' units
 LIMITS_LEAF = "partition"  # the limit cgroup inside a unit's delegated subtree, beside the supervisor's leaf
+TENANT_SUFFIX = ".tenant"  # a "." never occurs in a partition's name: no clash with a partition's legacy "/<parent>/<name>"
 
 
 def cgroup_parent(state_dir):
@@ -69,10 +72,26 @@ def cgroup_parent(state_dir):
     return "linuxvps-" + hashlib.sha1(os.path.normpath(state_dir).encode()).hexdigest()[:8]
 
 
-def partition_path(parent, name, unit=None):
-    """The partition's limit cgroup, the one place that maps a partition to a path: runc's cgroupfs
-    layout "/<parent>/<name>", or inside the delegated subtree of the systemd unit that supervises it."""
-    parts = [SLICE, unit, LIMITS_LEAF] if unit else [part for part in parent.split("/") if part] + [name]
+def tenant_path(parent, tenant, systemd=False):
+    """The tenant's cgroup, whose limits bound all its partitions together: "/<parent>/<tenant>.tenant", or
+    its slice's "/linuxvps.slice/<slice>" where systemd supervises partitions (slices.tenant_slice)."""
+    parts = [SLICE, tenant_slice(parent, tenant)] if systemd else [part for part in parent.split("/") if part] + [tenant + TENANT_SUFFIX]
+    check_components(parts, "%r / tenant %r" % (parent, tenant))
+    return "/" + "/".join(parts)
+
+
+def partition_path(parent, name, unit=None, tenant=None):
+    """The partition's limit cgroup, the one place that maps a partition to a path: "<tenant_path>/<name>", or
+    inside the delegated subtree of the systemd unit that supervises it, in its tenant's slice.
+
+    tenant None: where an earlier version put it (no tenant level): "/<parent>/<name>", "/linuxvps.slice/<unit>/partition".
+    """
+    if unit:
+        parts = [SLICE] + ([tenant_slice(parent, tenant)] if tenant else []) + [unit, LIMITS_LEAF]
+    elif tenant:
+        parts = tenant_path(parent, tenant).strip("/").split("/") + [name]
+    else:
+        parts = [part for part in parent.split("/") if part] + [name]
     check_components(parts, "%r / %r" % (unit or parent, name))
     return "/" + "/".join(parts)
 

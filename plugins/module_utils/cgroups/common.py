@@ -174,8 +174,10 @@ class PartitionCgroup:
         owner: host uid of the partition's root in a user namespace. The payload is delegated to it
         (the directory and the files that move processes), so its init can manage its own sub-cgroups;
         every limit file stays root's. Not on v1's blkio hierarchy (see V1Cgroup._delegates).
+        A cgroup made with payload=False (a tenant's) is made alone: it holds no process and is delegated to no
+        one (give no owner).
         """
-        parts = self.payload_path.strip("/").split("/")
+        parts = (self.payload_path if self.has_payload else self.path).strip("/").split("/")
         for mount in self.host.hierarchies():
             for depth in range(1, len(parts) + 1):
                 self._make_dir(os.path.join(mount, *parts[:depth]))

@@ -50,7 +50,10 @@ run() {
 }
 no_change() { if grep -E 'lvvm +:.*changed=[1-9]' "$log"; then cat "$log"; fail "$1 changed something"; fi; }
 unit_of() { echo "linuxvps-$1.service"; }
-cgroup_file() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/$(unit_of "$1")/partition/$2"; }
+# each partition's unit runs in its tenant's slice (acme-web: tenant acme)
+slice_of() { echo "linuxvps-${1%%-*}.slice"; }
+cgroup_file() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/$(slice_of "$1")/$(unit_of "$1")/partition/$2"; }
+slice_file() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/linuxvps-$1.slice/$2"; }
 main_pid() { on_vm systemctl show -p MainPID --value "$(unit_of "$1")"; }
 # init inside reports running (or degraded: a minimal template may have a failed unit), within 120 s
 wait_booted() {
@@ -101,10 +104,17 @@ expect "acme-db pids.max" "$(cgroup_file acme-db pids.max)" 300
 expect "globex-app cpu.max" "$(cgroup_file globex-app cpu.max)" "100000 100000"
 expect "globex-app cpu.weight" "$(cgroup_file globex-app cpu.weight)" 300
 expect "unit delegated" "$(on_vm systemctl show -p Delegate --value "$(unit_of acme-web)")" yes
+expect "an OOM kill inside does not stop the unit" "$(on_vm systemctl show -p OOMPolicy --value "$(unit_of acme-web)")" continue
+echo "== tenant acme's limits bound its two partitions together, in its slice"
+expect "acme slice memory.max" "$(slice_file acme memory.max)" 419430400
+expect "acme slice pids.max" "$(slice_file acme pids.max)" 600
+expect "acme slice unit file" "$(on_vm grep -c '^MemoryMax=419430400$' /etc/systemd/system/linuxvps-acme.slice)" 1
+expect "globex slice memory.max (no limits)" "$(slice_file globex memory.max)" max
+expect "units in acme's slice" "$(on_vm systemctl list-units --no-legend --plain 'linuxvps-acme-*.service' | wc -l)" 2
 # the partition's init runs in the payload, below the limits
 init_cgroup=$(on_vm cat "/proc/$(main_pid acme-web)/cgroup")
 case "$init_cgroup" in
-  "0::/linuxvps.slice/$(unit_of acme-web)/partition/payload"|"0::/linuxvps.slice/$(unit_of acme-web)/partition/payload/"*) ;;
+  "0::/linuxvps.slice/$(slice_of acme-web)/$(unit_of acme-web)/partition/payload"|"0::/linuxvps.slice/$(slice_of acme-web)/$(unit_of acme-web)/partition/payload/"*) ;;
   *) fail "acme-web's init runs in $init_cgroup, not below its payload" ;;
 esac
 
@@ -135,7 +145,8 @@ close_sessions
 sleep 2
 for part in "${parts[@]}"; do
   expect "$part after the sessions ended" "$(on_vm systemctl is-active "$(unit_of "$part")")" active
-  expect "$part's cgroup" "$(on_vm systemctl show -p ControlGroup --value "$(unit_of "$part")")" "/linuxvps.slice/$(unit_of "$part")"
+  expect "$part's cgroup" "$(on_vm systemctl show -p ControlGroup --value "$(unit_of "$part")")" \
+    "/linuxvps.slice/$(slice_of "$part")/$(unit_of "$part")"
 done
 
 echo "== restart policy: a killed init comes back once the host lock is free, poweroff inside stays down"
@@ -190,6 +201,8 @@ order=$(on_vm journalctl -b -u linuxvps-autostart.service --no-pager -o cat | se
 expect "autostart order" "$order" "acme-db acme-web globex-app"
 expect "acme-web memory.max after the power cut" "$(cgroup_file acme-web memory.max)" 335544320
 expect "acme-db pids.max after the power cut" "$(cgroup_file acme-db pids.max)" 300
+expect "acme slice memory.max after the power cut" "$(slice_file acme memory.max)" 419430400
+expect "acme slice pids.max after the power cut" "$(slice_file acme pids.max)" 600
 on_vm ping -c 1 -W 5 10.213.50.12 >/dev/null || fail "acme-db does not answer after the power cut"
 on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6 after the power cut"
 for part in "${parts[@]}"; do wait_booted "$part"; done
@@ -239,6 +252,7 @@ expect "files on the VM host after the play" "$(host_files)" "$host_files_before
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
 expect "units left" "$(on_vm systemctl list-units --all --no-legend 'linuxvps-*' | grep -vc autostart || true)" 0
+expect "tenant slice unit files left" "$(on_vm sh -c 'ls /etc/systemd/system/linuxvps-*.slice 2>/dev/null | wc -l')" 0
 expect "cgroups left" "$(on_vm find /sys/fs/cgroup/linuxvps.slice -mindepth 1 -type d 2>/dev/null | wc -l)" 0
 expect "containers left" "$(on_vm runc --root /var/lib/linuxvps/runc list -q | wc -l)" 0
 expect "overlay mounts left" "$(on_vm grep -c ' overlay ' /proc/mounts || true)" 0

@@ -117,15 +117,16 @@ class FakeCgroupHost:
         self.unenforced = unenforced
         self.cgroups = {}
         self.removed_parents = []
+        self.swept_tenants = []  # tenant cgroups removed once empty (launch.sweep_tenant)
 
     def online_cpus(self):
         return [0, 1]
 
-    def partition(self, path):
+    def partition(self, path, payload=True):
         return self.cgroups.setdefault(path, FakeCgroup(self, path))
 
     def remove_parent(self, parent):
-        self.removed_parents.append(parent)
+        (self.swept_tenants if parent.endswith(".tenant") else self.removed_parents).append(parent)
 
 
 class FakeTemplates:

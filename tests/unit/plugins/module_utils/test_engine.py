@@ -45,12 +45,12 @@ def test_a_new_partition_is_recorded_prepared_and_launched_under_its_limits(engi
     assert plan.actions == ["record", "prepare", "start"]
     base = engine.id_ranges.lookup(engine.tenant_key(plan.spec))
     assert engine.log == [("prepare", "web1", "debian12@%d" % base), ("prepare", "web1", "debian12@%d" % base),
-                          ("mount", "web1", "debian12@%d" % base), ("limits", "/%s/web1" % engine.parent),
-                          ("create", "web1"), ("start", "web1")]
+                          ("mount", "web1", "debian12@%d" % base), ("limits", "/%s/web1.tenant" % engine.parent),
+                          ("limits", "/%s/web1.tenant/web1" % engine.parent), ("create", "web1"), ("start", "web1")]
     document = engine.store.load_partition("web1")
     assert document["spec"] == plan.spec and document["running"]["spec"] == plan.spec
     assert report["state"] == "running" and report["pid"] == engine.runtime.containers["web1"]["pid"]
-    assert report["id_base"] == base and report["cgroup"] == "/%s/web1" % engine.parent
+    assert report["id_base"] == base and report["cgroup"] == document["running"]["cgroup"] == "/%s/web1.tenant/web1" % engine.parent
 
 
 def test_a_disk_setting_changed_without_recreate_is_kept_while_a_live_limit_applies(engine):
@@ -65,7 +65,7 @@ def test_a_disk_setting_changed_without_recreate_is_kept_while_a_live_limit_appl
     assert document["spec"]["rootfs"] == "debian12"
     assert document["spec"]["resources"]["memory"] == 512 * MIB
     assert engine.cgroup("web1").limits["memory"] == 512 * MIB
-    assert engine.log == [("limits", "/%s/web1" % engine.parent)]  # live: no stop, no new disk
+    assert engine.log == [("limits", "/%s/web1.tenant/web1" % engine.parent)]  # live: no stop, no new disk
     assert report["config"]["rootfs"] == "debian12" and report["pid"] == first["pid"]
 
     again, _report = Converger(engine).converge(ask)
