@@ -28,10 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.state import S
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import parse_int_range
 
 MAX_PARTITIONS = 1000000
-# Resource keys the partition's spec may not know yet: sizes per second and counts per second.
-_LATER_KEYS = {"io_read_bps": dict(type="raw"), "io_write_bps": dict(type="raw"), "io_read_iops": dict(type="int"),
-               "io_write_iops": dict(type="int")}
-TENANT_RESOURCES_ARGSPEC = dict((key, RESOURCES_ARGSPEC.get(key) or _LATER_KEYS[key]) for key in TENANT_RESOURCES)
+TENANT_RESOURCES_ARGSPEC = dict((key, RESOURCES_ARGSPEC[key]) for key in TENANT_RESOURCES)
 TENANT_ARGSPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -58,9 +55,6 @@ def normalise_tenant_resources(raw, host):
         raise InvalidOption("resources", ", ".join(unknown), "unknown key; a tenant's resources are %s" % ", ".join(TENANT_RESOURCES))
     given = dict((key, value) for key, value in raw.items() if value is not None)
     normalised = normalise_resources(given, _NoDefaults(host.cpu_count, host.online_cpus, host.nofile_hard, host.memory_bytes))
-    for key in sorted(given):
-        if key not in normalised:
-            raise InvalidOption("resources." + key, given[key], "is not supported by this version of the collection")
     return dict((key, normalised[key]) for key in TENANT_RESOURCES if key in given)
 
 
