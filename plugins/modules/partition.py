@@ -24,8 +24,8 @@ description:
     httpd-tools), with C(console.log) naming the file being written, so the console never takes more of the host's
     disk while the partition runs. Without C(rotatelogs), C(console.log) is rotated only when the partition starts.
   - On hosts where systemd is PID 1 with the unified cgroup v2 hierarchy, and the collection's C(host) role has installed
-    its C(linuxvps-partition) command, each running partition is a transient systemd service in C(linuxvps.slice) with a
-    delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
+    its C(linuxvps-partition) command, each running partition is a transient systemd service in its tenant's slice
+    below C(linuxvps.slice) with a delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
     console in the journal, and it outlives the session that started it.
   - With O(partitions), one call converges many partitions under one host lock, reading the host once; a host with
     hundreds of partitions then pays Ansible's per-task cost once instead of once per partition.
