@@ -24,8 +24,8 @@ description:
     httpd-tools), with C(console.log) naming the file being written, so the console never takes more of the host's
     disk while the partition runs. Without C(rotatelogs), C(console.log) is rotated only when the partition starts.
   - On hosts where systemd is PID 1 with the unified cgroup v2 hierarchy, and the collection's C(host) role has installed
-    its C(linuxvps-partition) command, each running partition is a transient systemd service in C(linuxvps.slice) with a
-    delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
+    its C(linuxvps-partition) command, each running partition is a transient systemd service in its tenant's slice
+    below C(linuxvps.slice) with a delegated cgroup. systemd restarts it when its init crashes or reboots (not after C(poweroff) inside), keeps its
     console in the journal, and it outlives the session that started it.
   - With O(partitions), one call converges many partitions under one host lock, reading the host once; a host with
     hundreds of partitions then pays Ansible's per-task cost once instead of once per partition.
@@ -568,9 +568,11 @@ partition:
       type: str
       sample: runc
     cgroup:
-      description: The cgroup that holds the partition's limits, below each hierarchy's root.
+      description:
+        - The cgroup that holds the partition's limits, below each hierarchy's root, inside its tenant's cgroup (under
+          systemd, its unit in the tenant's slice). One an earlier version started stays where it was until it is restarted.
       type: str
-      sample: /linuxvps.slice/linuxvps-web1.service/partition
+      sample: /linuxvps/acme.tenant/web1
     unit:
       description:
         - The transient systemd service that supervises the partition on hosts where systemd is PID 1 with cgroup v2;

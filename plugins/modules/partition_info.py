@@ -195,9 +195,11 @@ partitions:
       type: str
       sample: runc
     cgroup:
-      description: The cgroup that holds the partition's limits, below each hierarchy's root.
+      description:
+        - The cgroup that holds the partition's limits, below each hierarchy's root, inside its tenant's cgroup (under
+          systemd, its unit in the tenant's slice). One an earlier version started stays where it was until it is restarted.
       type: str
-      sample: /linuxvps.slice/linuxvps-web1.service/partition
+      sample: /linuxvps/acme.tenant/web1
     unit:
       description:
         - The transient systemd service that supervises the partition on hosts where systemd is PID 1 with cgroup v2;
