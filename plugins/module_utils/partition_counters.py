@@ -108,11 +108,14 @@ class PartitionCounters:
     def files(self, name):
         return CounterFiles.of_partition(self.engine.store, name)
 
-    @staticmethod
-    def life(document, boot=None):
-        """The id of the life the document records as running (in this boot), or None."""
+    def life(self, document):
+        """The id of the life the document records as running (in this boot), or None. The start time has seconds
+        only, so init's PID (the runtime's pid file stays until the next start) tells two starts in one second apart."""
         started = ((document or {}).get("running") or {}).get("started")
-        return counters.life_id(boot or boot_id(), started) if started else None
+        if not started:
+            return None
+        pid = read_text(self.engine.disk(document["spec"]).pid_file) if document.get("spec") else None
+        return counters.life_id(boot_id(), "%s/%s" % (started, pid or "-"))
 
     def _live(self, name, disk_usage=None):
         """Flat fields of the partition's cgroup now, or None when it has none."""

@@ -25,7 +25,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The module only reads.
+    details:
+      - The module only reads, but for each running partition's counters sample (see RV(partitions[].counters)),
+        which check mode does not write.
   diff_mode:
     support: none
     details: The module only reads.
@@ -271,6 +273,35 @@ tenants:
   returned: always
   type: list
   elements: dict
+  contains:
+    name:
+      description: The tenant.
+      type: str
+    declared:
+      description: Whether the tenant has a document of its own (limits set with the tenant module).
+      type: bool
+    limits:
+      description: The tenant's own limits, null when not declared.
+      type: dict
+    max_partitions:
+      description: How many partitions the tenant may have, null for no bound.
+      type: int
+    partitions:
+      description: Its partitions' names.
+      type: list
+      elements: str
+    running:
+      description: How many of them run (or are frozen).
+      type: int
+    usage:
+      description: What its partitions hold now, summed (bytes, counts, CPU seconds).
+      type: dict
+    totals:
+      description: Its partitions' counters summed, with the tenant's limits.
+      type: dict
+    counters:
+      description: The tenant cgroup's own counters (as RV(partitions[].counters)), null without a tenant cgroup.
+      type: dict
   sample:
     - name: acme
       declared: false

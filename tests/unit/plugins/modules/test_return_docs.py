@@ -75,6 +75,14 @@ def test_partition_info_items_are_what_partition_info_documents(reports):
     assert "host_interface" in documented["interfaces"]["contains"]
 
 
+def test_partition_info_tenants_are_what_partition_info_documents(tmp_path, reports):
+    _report, info = reports
+    documented = returned(partition_info)["tenants"]["contains"]
+    (tenant,) = Reporter(FakeEngine(str(tmp_path / "other"))).tenants([info])
+    assert sorted(tenant) == sorted(documented)
+    assert sorted(info["counters"]) == sorted(returned(partition_info)["partitions"]["contains"]["counters"]["sample"])
+
+
 def test_an_absent_partition_reports_only_documented_keys(tmp_path):
     report = Reporter(FakeEngine(str(tmp_path / "state"))).report("nothing")
     assert set(report) <= set(returned(partition)["partition"]["contains"])
