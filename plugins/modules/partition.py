@@ -212,8 +212,8 @@ options:
       - Peaks start again from what is held now; where the kernel cannot restart its own peak (cgroup v2's
         C(memory.peak), C(pids.peak)) they are lower bounds from samples until the partition restarts, and
         C(approximate) says so.
+      - Default V(false).
     type: bool
-    default: false
     version_added: 0.2.0
   resources:
     description:
