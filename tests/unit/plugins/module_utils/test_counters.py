@@ -286,3 +286,30 @@ def test_a_stopped_partitions_counters_show_no_holding_and_the_limits_a_start_ap
     counted = info(engine)
     assert counted["oom_kills"] == 1 and counted["memory"]["held"] is None and counted["memory"]["limit"] == 256 * MIB
     assert counted["pids"]["maxheld"] == 7
+
+
+def test_a_stop_counts_what_the_runtimes_delete_takes_with_the_payload(engine, monkeypatch):
+    """runc's delete removes the payload cgroup, where v1 counts the OOM kills: the stop reads before it."""
+    converge(engine)
+    kernel(engine, "web1", oom_kills=2, cpu__held=1.0)
+    stop = engine.runtime.stop
+
+    def stop_and_delete(name, signal, timeout):
+        stop(name, signal, timeout)
+        kernel(engine, "web1", oom_kills=0, cpu__held=1.5)  # the payload's counts gone, the limit cgroup's grown
+
+    monkeypatch.setattr(engine.runtime, "stop", stop_and_delete)
+    converge(engine, state="stopped")
+    counted = info(engine)
+    assert counted["oom_kills"] == 2 and counted["cpu"]["held"] == 1.5
+
+
+def test_counting_never_fails_a_stop(engine, monkeypatch):
+    converge(engine)
+
+    def unreadable(local=False):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(engine.cgroup("web1"), "read_counters", unreadable)
+    plan, _report = converge(engine, state="stopped")
+    assert plan.actions == ["stop"] and engine.store.load_partition("web1")["running"] is None
