@@ -20,6 +20,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import write_authorized_keys
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
 
 
@@ -43,6 +44,7 @@ class PartitionActions:
             "write_keys": self.write_keys,
             "pause": self.pause,
             "resume": self.resume,
+            "reset_counters": self.reset_counters,
         }
 
     def run(self, action, plan, observed, document):
@@ -183,6 +185,12 @@ class PartitionActions:
         running = document.get("running") or {}
         document = dict(document, running=dict(running, spec=dict(running.get("spec") or document["spec"], **applied)))
         self.engine.store.save_partition(document["name"], document)
+        return document
+
+    def reset_counters(self, plan, observed, document):
+        """Start the partition's counters again from now (partition_counters.py)."""
+        running = self.engine.runtime.state(plan.name) is not None and document.get("running") is not None
+        PartitionCounters(self.engine).reset(plan.name, document, running)
         return document
 
     # ---- removal ---------------------------------------------------------------------------------------

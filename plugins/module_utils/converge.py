@@ -23,7 +23,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
-from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_partition
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_counter_reset, plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
@@ -126,6 +126,8 @@ class Converger:
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        if params.get("reset_counters") and observed["document"] is not None:
+            plan_counter_reset(plan, self.reporter.counters.view(params["name"], observed["document"], observed["status"] != "stopped"))
         if plan.spec is not None and params.get("secret_env") is not None:
             plan.secrets = normalise_env(params["secret_env"], "secret_env")
         if observed.get("corrupt") is not None:

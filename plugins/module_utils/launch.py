@@ -27,6 +27,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree im
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import RANGE_SIZE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 
 
@@ -54,6 +55,7 @@ class Launcher:
         base = engine.id_base(spec)
         template_root, manifest = engine.lower_root(spec, base)
         disk = engine.disk(spec)
+        PartitionCounters(engine).fold_ended(name, document)  # a life that ended without a stop (a crash, a reboot)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
         hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
@@ -132,8 +134,11 @@ class Launcher:
         """
         running = (document or {}).get("running") or {}
         spec = (document or {}).get("spec") or {"name": name}
+        counting = PartitionCounters(self.engine)
+        counted = counting.read_running(name, document)  # the runtime's delete takes the payload's counters (v1 OOM kills)
         self.engine.runtime.stop(name, running.get("stop_signal") or oci.SIGTERM, spec.get("stop_timeout", 30))
         pause_point("stop-runtime-gone")
+        counting.fold_ended(name, document, counted)  # before the limit cgroup goes
         self.clean_runtime(name, self.engine.disk(spec), running.get("spec") or spec, self.engine.host_interfaces(name, document),
                            self.engine.cgroup(name, document))
         if document is not None and record:

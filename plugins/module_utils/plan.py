@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.counters import EVENT_COUNTERS, flatten, reset_due
 from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import identity, live_part
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import (
@@ -27,7 +28,7 @@ TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopp
 
 # Every action a plan may hold; actions.py has one handler for each.
 ACTIONS = ("destroy", "record", "prepare", "reset_disk", "start", "stop", "update", "resize_disk", "guard", "update_network",
-           "write_keys", "pause", "resume")
+           "write_keys", "pause", "resume", "reset_counters")
 
 
 class Plan:
@@ -207,3 +208,14 @@ def _plan_run_state(plan, status, target, desired_state):
         plan.add("resume")
     else:
         plan.add("pause")
+
+
+def plan_counter_reset(plan, counters_view):
+    """With reset_counters: reset the partition's counters last (after a restart the plan makes, so its new life starts
+    at zero), when they counted an event since the last reset (counters.reset_due); the diff shows the event counters."""
+    if plan.spec is None or counters_view is None or not reset_due(counters_view):
+        return
+    plan.add("reset_counters")
+    before = dict((field, value) for field, value in flatten(counters_view).items() if field in EVENT_COUNTERS and value is not None)
+    plan.before = dict(plan.before, counters=dict(before, since=counters_view.get("since")))
+    plan.after = dict(plan.after, counters=dict(dict.fromkeys(before, 0), since="(reset by this run)"))

@@ -7,8 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import net
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils import counters, net
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, NotFound
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters, live_fields, now_fields
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
 
@@ -16,8 +17,10 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import va
 class Reporter:
     """Reports of one engine's partitions."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, record_samples=False):
         self.engine = engine
+        self.counters = PartitionCounters(engine)
+        self.record_samples = record_samples  # keep each running partition's counters as its sample (partition_counters.py)
 
     def report(self, name, observed=None, usage=False):
         """The `partition` dict returned to users (and each item of partition_info)."""
@@ -44,6 +47,8 @@ class Reporter:
         )
         if usage:
             view["usage"] = self.usage(name, spec, observed)
+            view["counters"] = self.counters.view(name, document, observed["status"] != "stopped", view["usage"]["disk"],
+                                                  record_sample=self.record_samples)
         return view
 
     def _interfaces(self, name, document, spec, stopped):
@@ -80,3 +85,77 @@ class Reporter:
             if observed["document"] is not None:
                 reports.append(self.report(item, observed, usage=True))
         return reports
+
+    # ---- tenants ------------------------------------------------------------------------------------
+    def tenant_documents(self, warnings=None):
+        """{tenant: its document} of the declared tenants (the tenant module's); an unreadable one is left out, warned."""
+        store, documents = self.engine.store, {}
+        for tenant in store.tenant_names():
+            try:
+                document = store.load_tenant(tenant)
+            except CorruptDocument as exc:
+                if warnings is not None:
+                    warnings.append("tenant %s is left out: %s" % (tenant, exc.msg))
+                continue
+            if document is not None:
+                documents[tenant] = document
+        return documents
+
+    def tenant_counters(self, tenant):
+        """The tenant cgroup's own counters now (hits of the tenant's own limits: local), or None without one."""
+        cgroup = self.engine.tenant_cgroup(tenant)
+        if cgroup is None or not cgroup.exists():
+            return None
+        live = live_fields(cgroup.read_counters(local=True))
+        return counters.counters_view(counters.new_ledger(None), "live", live, None, now_fields(live))
+
+    def tenants(self, reports, warnings=None):
+        """partition_info's `tenants` for these partition reports: tenants() with this host's documents and cgroups."""
+        return tenants(reports, self.tenant_documents(warnings), self.tenant_counters)
+
+
+def _sum(values):
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
+
+
+def tenants(reports, documents=None, tenant_counters=None):
+    """One entry per tenant that a document declares or a reported partition's spec.tenant names, sorted by name:
+    {name, declared, limits, max_partitions, partitions, running, usage (what its partitions hold now, summed),
+    totals (its partitions' counters summed), counters (the tenant cgroup's own, from tenant_counters(name); null
+    without one)}. Pure: documents {tenant: document} and tenant_counters are the host's, passed in."""
+    documents = documents or {}
+    members = {}
+    for report in reports:
+        tenant = (report.get("config") or {}).get("tenant") or report.get("tenant") or report["name"]
+        members.setdefault(tenant, []).append(report)
+    result = []
+    for name in sorted(set(members) | set(documents)):
+        document = documents.get(name)
+        partitions = sorted(members.get(name, []), key=lambda report: report["name"])
+        views = [report.get("counters") or {} for report in partitions]
+        flats = [counters.flatten(view) for view in views]
+        usage = dict((resource, _sum(flat.get(resource + ".held") for flat in flats)) for resource in counters.RESOURCES + ("cpu",))
+        totals = dict((resource, {"held": usage[resource], "maxheld": None, "limit": None,
+                                  "failcnt": _sum(flat.get(resource + ".failcnt") for flat in flats)})
+                      for resource in counters.RESOURCES)
+        totals["cpu"] = {"held": usage["cpu"], "maxheld": None, "limit": None,
+                         "failcnt": _sum(flat.get("cpu.failcnt") for flat in flats),
+                         "throttled_seconds": _sum(flat.get("cpu.throttled_seconds") for flat in flats)}
+        totals["oom_kills"] = _sum(flat.get("oom_kills") for flat in flats)
+        totals["approximate"] = sorted(set(field for view in views for field in view.get("approximate") or ()))
+        limits = (document or {}).get("resources")
+        for resource, key in (("memory", "memory"), ("swap", "swap"), ("pids", "pids"), ("cpu", "cpus")):
+            totals[resource]["limit"] = (limits or {}).get(key)
+        result.append({
+            "name": name,
+            "declared": document is not None,
+            "limits": limits,
+            "max_partitions": (document or {}).get("max_partitions"),
+            "partitions": [report["name"] for report in partitions],
+            "running": sum(1 for report in partitions if report.get("state") in ("running", "frozen")),
+            "usage": usage,
+            "totals": totals,
+            "counters": tenant_counters(name) if tenant_counters is not None else None,
+        })
+    return result

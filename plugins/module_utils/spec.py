@@ -103,6 +103,7 @@ ITEM_ARGSPEC = dict(
     authorized_keys=dict(type="list", elements="str", no_log=False),
     stop_timeout=dict(type="int"),
     recreate=dict(type="str", choices=["never", "options-changed"]),
+    reset_counters=dict(type="bool"),  # an act of the run, never recorded in the spec
     storage=dict(type="str", choices=["overlay", "copy"]),
     resources=dict(type="dict", options=RESOURCES_ARGSPEC),
     interfaces=dict(type="list", elements="dict", options=INTERFACES_ARGSPEC),

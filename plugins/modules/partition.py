@@ -205,6 +205,18 @@ options:
       - Default V(never).
     type: str
     choices: [never, options-changed]
+  reset_counters:
+    description:
+      - Start the partition's counters (RV(linuxvps.partitions.partition_info#module:partitions[].counters)) again from
+        now, as OpenVZ's beancounters did at a restart. It acts on this run only and is not recorded.
+      - It changes something only when the counters counted an event since the last reset (a limit hit, an OOM kill, a
+        throttled period), so a task that always sets it stays idempotent; CPU time and peaks alone never make it due.
+      - Peaks start again from what is held now; where the kernel cannot restart its own peak (cgroup v2's
+        C(memory.peak), C(pids.peak)) they are lower bounds from samples until the partition restarts, and
+        C(approximate) says so.
+      - Default V(false).
+    type: bool
+    version_added: 0.2.0
   resources:
     description:
       - Resource limits, enforced through cgroups (v1 and v2). All but O(resources.nofile) change live.

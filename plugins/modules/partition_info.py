@@ -25,7 +25,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The module only reads.
+    details:
+      - The module only reads, but for each running partition's counters sample (see RV(partitions[].counters)),
+        which check mode does not write.
   diff_mode:
     support: none
     details: The module only reads.
@@ -231,6 +233,88 @@ partitions:
         pids: {current: 12, limit: 512, limit_hits: 0}
         io: {read_bytes: 0, write_bytes: 4096}
         disk: {used_bytes: 1048576}
+    counters:
+      description:
+        - Beancounters in the OpenVZ style, kept across restarts and host reboots since the partition was made or its
+          counters were last reset (O(linuxvps.partitions.partition#module:reset_counters)); they survive a stop, and a
+          crash or a reboot without one loses only what happened after the last sample (each C(partition_info) run and
+          the metrics command take one).
+        - C(memory), C(swap), C(pids), C(disk) and C(inodes) each have C(held) (now; null while stopped, but for disk and
+          inodes), C(maxheld) (the highest since C(since)), C(limit) (null = none) and C(failcnt) (times the limit was
+          hit; null for disk and inodes, which the kernel does not count).
+        - C(cpu) has C(held) (CPU seconds used), C(maxheld) (always null), C(limit) (CPUs), C(failcnt) (periods its quota
+          throttled it) and C(throttled_seconds).
+        - C(oom_kills) counts processes the OOM killer killed in the partition.
+        - C(approximate) lists the fields that are lower bounds on this host because the kernel keeps no exact count
+          and they come from samples, e.g. C(pids.maxheld) without C(pids.peak) (a fork burst between two samples is
+          missed), C(swap.maxheld), C(disk.maxheld), peaks after a reset, and on cgroup v1 C(oom_kills) (a kill in a
+          sub-cgroup removed before it was read is lost).
+        - On cgroup v1, C(swap.failcnt) counts hits of the memory+swap limit.
+      type: dict
+      sample:
+        memory: {held: 16777216, maxheld: 268435456, limit: 268435456, failcnt: 12}
+        swap: {held: 0, maxheld: 0, limit: 0, failcnt: 0}
+        pids: {held: 12, maxheld: 60, limit: 512, failcnt: 3}
+        disk: {held: 1048576, maxheld: 1048576, limit: 1073741824, failcnt: null}
+        inodes: {held: 120, maxheld: 120, limit: 65536, failcnt: null}
+        cpu: {held: 12.5, maxheld: null, limit: 0.5, failcnt: 40, throttled_seconds: 2.5}
+        oom_kills: 1
+        since: "2026-12-01T00:40:51Z"
+        approximate: [disk.maxheld, inodes.maxheld]
+tenants:
+  description:
+    - One entry per tenant that a reported partition belongs to (its O(linuxvps.partitions.partition#module:tenant)) or
+      that the tenant module declares.
+    - C(declared) says whether a tenant document exists; C(limits) and C(max_partitions) are the tenant's (null when not
+      declared); C(partitions) names its partitions and C(running) counts those running or frozen.
+    - C(usage) sums what its partitions hold now (C(memory), C(swap), C(pids), C(disk), C(inodes) and C(cpu) seconds).
+    - C(totals) sums its partitions' C(counters) (C(maxheld) is null, as peaks of different partitions do not add up), with
+      the tenant's limits.
+    - C(counters) are the tenant cgroup's own, read now (C(failcnt) counts hits of the tenant's own limits where the
+      kernel tells them apart; on cgroup v1 and before Linux 6.12 C(pids.failcnt) also holds its partitions' own
+      refusals); null where the tenant has no cgroup.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The tenant.
+      type: str
+    declared:
+      description: Whether the tenant has a document of its own (limits set with the tenant module).
+      type: bool
+    limits:
+      description: The tenant's own limits, null when not declared.
+      type: dict
+    max_partitions:
+      description: How many partitions the tenant may have, null for no bound.
+      type: int
+    partitions:
+      description: Its partitions' names.
+      type: list
+      elements: str
+    running:
+      description: How many of them run (or are frozen).
+      type: int
+    usage:
+      description: What its partitions hold now, summed (bytes, counts, CPU seconds).
+      type: dict
+    totals:
+      description: Its partitions' counters summed, with the tenant's limits.
+      type: dict
+    counters:
+      description: The tenant cgroup's own counters (as RV(partitions[].counters)), null without a tenant cgroup.
+      type: dict
+  sample:
+    - name: acme
+      declared: false
+      limits: null
+      max_partitions: null
+      partitions: [acme-db, acme-web]
+      running: 2
+      usage: {memory: 33554432, swap: 0, pids: 24, disk: 2097152, inodes: 240, cpu: 25.0}
+      totals: {oom_kills: 1, memory: {held: 33554432, maxheld: null, limit: null, failcnt: 12}}
+      counters: null
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -253,11 +337,14 @@ def main():
     def work():
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], check_mode=True)
         warnings.extend(IntentJournal(engine.store).pending_warnings()[0])
-        return Reporter(engine).info(module.params["name"], warnings)
+        # what is read is kept as each running partition's counters sample (not in check mode: nothing is written)
+        reporter = Reporter(engine, record_samples=not module.check_mode)
+        reports = reporter.info(module.params["name"], warnings)
+        return reports, reporter.tenants(reports, warnings)
 
-    partitions = run_engine(module, work)
+    partitions, tenants = run_engine(module, work)
     emit_warnings(module, warnings)
-    module.exit_json(changed=False, partitions=partitions)
+    module.exit_json(changed=False, partitions=partitions, tenants=tenants)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ PAYLOAD = "payload"
 DELEGATED_FILES = ("cgroup.procs", "tasks", "cgroup.clone_children", "notify_on_release", "cgroup.subtree_control", "cgroup.threads")
 DEFAULT_WEIGHT = 100
 ONLINE_FILE = "/sys/devices/system/cpu/online"
+# Bounds of a walk over sub-cgroups the tenant makes (metrics read them every 15 s).
+WALK_DEPTH = 16
+WALK_ENTRIES = 4096
 
 # Each I/O weight file's (lowest, highest, factor from the v2 scale).
 IO_WEIGHT_RANGES = {"io.weight": (1, 10000, 1), "io.bfq.weight": (1, 1000, 1), "blkio.bfq.weight": (1, 1000, 1),
@@ -384,11 +387,90 @@ class PartitionCgroup:
     def _tree_sum(self, controller, name, key):
         """Sum of one key of a flat-keyed file over the partition's cgroup tree; None if no file."""
         total = None
-        for top, _dirs, _files in os.walk(self.dir(controller) or "/nonexistent"):
+        for top in self._walk(controller):
             values = keyed(_read(os.path.join(top, name)))
             if key in values:
                 total = (total or 0) + (values[key] or 0)
         return total
+
+    def _walk(self, controller):
+        """The cgroup's directory and those below it, top first. The tenant makes the sub-cgroups (v1 has no
+        cgroup.max.depth), so the walk is iterative, follows no link, and stops at WALK_DEPTH levels and WALK_ENTRIES
+        directories; a cut walk sets walk_cut (what it summed is then a lower bound)."""
+        top = self.dir(controller)
+        if not top or not os.path.isdir(top):
+            return []
+        found, pending = [], [(top, 0)]
+        while pending:
+            directory, depth = pending.pop()
+            found.append(directory)
+            if len(found) >= WALK_ENTRIES:
+                self.walk_cut = True
+                break
+            try:
+                entries = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False))
+            except OSError:
+                continue  # removed while we read: its counters went with it
+            if entries and depth >= WALK_DEPTH:
+                self.walk_cut = True
+                continue
+            pending.extend((os.path.join(directory, entry), depth + 1) for entry in reversed(entries))
+        return found
+
+    # ---- beancounters -----------------------------------------------------------------------
+    walk_cut = False  # the last read_counters() cut a walk short (set per read)
+    APPROXIMATE = ()  # fields this cgroup version can only give as a lower bound
+    TREE_SUMMED = ()  # fields summed over the sub-cgroups: a cut walk makes them lower bounds
+
+    def _memory_counters(self, local):
+        """{held, maxheld, limit, failcnt} of memory; maxheld None where the kernel keeps no peak."""
+        raise NotImplementedError
+
+    def _swap_counters(self):
+        raise NotImplementedError
+
+    def _pids_failcnt(self, local):
+        raise NotImplementedError
+
+    def _oom_kills(self):
+        raise NotImplementedError
+
+    def _uncounted_hits(self, counters):
+        """failcnt fields the kernel may leave short, given the counters read."""
+        return []
+
+    def reset_peaks(self):
+        """Start the kernel's peaks again from now where it can; the counters fields that were (none on v2, whose
+        memory.peak takes a reset only for the file handle that wrote it)."""
+        return []
+
+    def read_counters(self, local=False):
+        """This cgroup's beancounters as the kernel keeps them now (counters.py adds them up over restarts):
+        {memory|swap|pids: {held, maxheld, limit, failcnt}, cpu: {held (seconds), maxheld (None), limit (CPUs),
+        failcnt (throttled periods), throttled_seconds}, oom_kills, approximate: [fields that are lower bounds]}.
+
+        None where the kernel does not tell; a maxheld of None beside a held value means the kernel keeps no
+        peak of it (the ledger then takes the highest sample, a lower bound). local: count only the hits of this
+        cgroup's own limits (a tenant's cgroup), not of the limits below it, where the kernel can tell them apart.
+        """
+        self.walk_cut = False
+        cpu_stat = keyed(self._get("cpu", "cpu.stat"))
+        cpu_held, throttled = self._cpu_seconds(cpu_stat)
+        counters = {
+            "memory": self._memory_counters(local),
+            "swap": self._swap_counters(),
+            "pids": {"held": to_int(self._get("pids", "pids.current")), "maxheld": to_int(self._get("pids", "pids.peak")),
+                     "limit": max_or_int(self._get("pids", "pids.max")), "failcnt": self._pids_failcnt(local)},
+            "cpu": {"held": cpu_held, "maxheld": None, "limit": self._cpus(), "failcnt": cpu_stat.get("nr_throttled"),
+                    "throttled_seconds": throttled},
+            "oom_kills": self._oom_kills(),
+        }
+        approximate = [key + ".maxheld" for key in ("memory", "swap", "pids")
+                       if counters[key]["maxheld"] is None and counters[key]["held"] is not None]
+        approximate += self._uncounted_hits(counters)
+        approximate += [key for key in self.APPROXIMATE + (self.TREE_SUMMED if self.walk_cut else ()) if key not in approximate]
+        counters["approximate"] = sorted(approximate)
+        return counters
 
     def pids(self):
         """Every process in the partition's cgroup tree (memory hierarchy on v1)."""

@@ -193,6 +193,49 @@ class V1Cgroup(PartitionCgroup):
     def _pids_limit_hits(self):
         return self._tree_sum("pids", "pids.events", "max")
 
+    # v1 counts an OOM kill only in the killed task's own cgroup (memcg_memory_event stops at !dfl): one in a
+    # sub-cgroup removed before we read (systemd inside drops a service's cgroup) is lost.
+    APPROXIMATE = ("oom_kills",)
+    TREE_SUMMED = ("oom_kills", "pids.failcnt")
+
+    def _memory_counters(self, local):
+        # memory.failcnt is this cgroup's own page counter: the hits of its own limit, local or not
+        return {"held": to_int(self._get("memory", "memory.usage_in_bytes")),
+                "maxheld": to_int(self._get("memory", "memory.max_usage_in_bytes")),
+                "limit": _limit(self._get("memory", "memory.limit_in_bytes")),
+                "failcnt": to_int(self._get("memory", "memory.failcnt"))}
+
+    def _swap_counters(self):
+        """Swap as memsw - memory; its failcnt counts hits of the memory+swap limit (v1 has no swap-only one), and
+        no peak of swap alone (memsw.max_usage is of memory+swap)."""
+        memory, memsw = to_int(self._get("memory", "memory.usage_in_bytes")), to_int(self._get("memory", "memory.memsw.usage_in_bytes"))
+        limit, memsw_limit = _limit(self._get("memory", "memory.limit_in_bytes")), _limit(self._get("memory", "memory.memsw.limit_in_bytes"))
+        return {"held": memsw - memory if memsw is not None and memory is not None else None, "maxheld": None,
+                "limit": memsw_limit - limit if memsw_limit is not None and limit is not None else None,
+                "failcnt": to_int(self._get("memory", "memory.memsw.failcnt"))}
+
+    def _uncounted_hits(self, counters):
+        # Under a memory+swap limit a charge fails on the memsw counter, whose failcnt some kernels keep at 0
+        # (6.18 does: an OOM kill at that limit counted in neither failcnt): both are lower bounds then.
+        return ["memory.failcnt", "swap.failcnt"] if counters["swap"]["limit"] is not None else []
+
+    def _pids_failcnt(self, local):
+        # v1 counts a refused fork in the forking task's cgroup, whichever limit refused it: sum the tree
+        return self._tree_sum("pids", "pids.events", "max")
+
+    def _oom_kills(self):
+        return self._tree_sum("memory", "memory.oom_control", "oom_kill")
+
+    def reset_peaks(self):
+        """Start the kernel's memory peaks again from now (v1 takes a write of 0); which peaks were reset."""
+        done = []
+        for name in ("memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes"):
+            path = self.file("memory", name)
+            if path and os.path.exists(path):
+                _write(path, "0")
+                done.append(name)
+        return ["memory.maxheld"] if "memory.max_usage_in_bytes" in done else []
+
 
 class V1Host(CgroupHost):
     """A host whose memory controller is on a v1 hierarchy: v1 only, or hybrid (v1 controllers beside a cgroup2 mount)."""

@@ -23,7 +23,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups.common
     seconds,
 )
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
-from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import to_int
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import MOUNTINFO, mounts, to_int
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import CPU_PERIOD_US, cpus_to_quota, quota_to_cpus
 
 DELEGATED = ("cpu", "cpuset", "io", "memory", "pids")
@@ -134,7 +134,36 @@ class V2Cgroup(PartitionCgroup):
         return seconds(cpu_stat.get("usage_usec"), 1e6), seconds(cpu_stat.get("throttled_usec"), 1e6)
 
     def _pids_limit_hits(self):
-        return keyed(self._get("pids", "pids.events")).get("max")
+        return self._pids_failcnt(False)
+
+    # ---- beancounters -----------------------------------------------------------------------
+    TREE_SUMMED = ("oom_kills", "pids.failcnt")
+
+    def _memory_counters(self, local):
+        # memory.events is hierarchical (hits of the limits below too); .local counts this cgroup's own
+        events = keyed(self._get("memory", "memory.events.local" if local else "memory.events"))
+        return {"held": to_int(self._get("memory", "memory.current")), "maxheld": to_int(self._get("memory", "memory.peak")),
+                "limit": max_or_int(self._get("memory", "memory.max")), "failcnt": events.get("max")}
+
+    def _swap_counters(self):
+        return {"held": to_int(self._get("memory", "memory.swap.current")), "maxheld": to_int(self._get("memory", "memory.swap.peak")),
+                "limit": max_or_int(self._get("memory", "memory.swap.max")),
+                "failcnt": keyed(self._get("memory", "memory.swap.events")).get("max")}
+
+    def _pids_failcnt(self, local):
+        """Forks refused at pids.max. Since 6.12 (pids.events.local exists) pids.events counts at the limit that
+        refused and up; before, and with the pids_localevents mount option, in the forking task's cgroup, so the
+        tree is summed (a tenant's count then also holds its partitions' own refusals: the kernel cannot tell)."""
+        if self._get("pids", "pids.events.local") is not None and "pids_localevents" not in self.host.mount_options():
+            return keyed(self._get("pids", "pids.events.local" if local else "pids.events")).get("max")
+        return self._tree_sum("pids", "pids.events", "max")
+
+    def _oom_kills(self):
+        """memory.events counts OOM kills up the tree, unless cgroup2 is mounted with memory_localevents."""
+        if "memory_localevents" in self.host.mount_options():
+            return self._tree_sum("memory", "memory.events", "oom_kill")
+        text = self._get("memory", "memory.events")
+        return keyed(text).get("oom_kill", 0) if text is not None else None
 
 
 class V2Host(CgroupHost):
@@ -143,8 +172,20 @@ class V2Host(CgroupHost):
     version = 2
     cgroup_class = V2Cgroup
 
-    def __init__(self, unified, online_file=ONLINE_FILE):
+    def __init__(self, unified, online_file=ONLINE_FILE, mountinfo=MOUNTINFO):
         super().__init__({}, unified, online_file)
+        self.mountinfo = mountinfo
+        self._mount_options = None
+
+    def mount_options(self):
+        """The unified mount's options (memory_localevents and pids_localevents change what events count)."""
+        if self._mount_options is None:
+            try:
+                found = [entry.options for entry in mounts(self.mountinfo) if entry.fstype == "cgroup2" and entry.mount_point == self.unified]
+            except (IOError, OSError):
+                found = []
+            self._mount_options = found[-1] if found else frozenset()
+        return self._mount_options
 
     def controller_dir(self, controller):
         return self.unified

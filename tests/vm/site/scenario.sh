@@ -185,11 +185,28 @@ run linuxvps.partitions.tenants -e "@$here/moved.yml"
 grep -qE 'lvvm +:.*changed=[1-9]' "$log" || fail "tenants.yml did not start globex-app again"
 expect "globex-app started again" "$(on_vm systemctl is-active "$(unit_of globex-app)")" active
 
+echo "== counters: an OOM kill in acme-web is counted (partition_info's read is also its sample)"
+# partition_info's counters of one partition, one field (a Python expression on them)
+counter() {
+  ansible -i "$INVENTORY" lvvm -m linuxvps.partitions.partition_info -a "name=$1" -o 2>/dev/null | sed 's/^[^{]*//' \
+    | python3 -c "import json, sys; c = json.load(sys.stdin)['partitions'][0]['counters']; print($2)"
+}
+# one string: ssh hands the VM's shell the words joined, so the Perl program is quoted for that shell
+# shellcheck disable=SC2016
+hog='runc --root /var/lib/linuxvps/runc exec acme-web perl -e '\''$x = "a" x (400 * 1024 * 1024); sleep 1'\'
+on_vm "$hog" && fail "a 400M hog lived in acme-web's 320M"
+oom_before=$(counter acme-web "c['oom_kills']")
+[ "$oom_before" -ge 1 ] || fail "acme-web's OOM kill was not counted ($oom_before)"
+# kernel 6.1: no pids.peak, and memory.peak cannot be reset: the honest answer lists pids.maxheld as a lower bound
+expect "acme-web pids.maxheld said to be sampled" "$(counter acme-web "'pids.maxheld' in c['approximate']")" True
+
 echo "== reboot: autostart partitions come back in their order"
 close_sessions  # the reboot ends them
 "${vm[@]}" reboot
 expect "a host sysctl after the reboot" "$(on_vm sysctl -n fs.inotify.max_user_instances)" 1048576
 all_active "the reboot"
+oom_rebooted=$(counter acme-web "c['oom_kills']")  # the units' stop at shutdown kept them; this read is the new sample
+[ "$oom_rebooted" -ge "$oom_before" ] || fail "acme-web's OOM kills went from $oom_before to $oom_rebooted over the reboot"
 
 echo "== hard power-off just after the autostart wrote the runtime's state: all come back, with limits and addresses"
 # acme-web's runtime state as a power loss can leave it (written, never flushed: empty); the others as the kill does
@@ -203,6 +220,8 @@ expect "acme-web memory.max after the power cut" "$(cgroup_file acme-web memory.
 expect "acme-db pids.max after the power cut" "$(cgroup_file acme-db pids.max)" 300
 expect "acme slice memory.max after the power cut" "$(slice_file acme memory.max)" 419430400
 expect "acme slice pids.max after the power cut" "$(slice_file acme pids.max)" 600
+oom_after=$(counter acme-web "c['oom_kills']")  # no stop ran: the autostart folded the life from its last sample
+[ "$oom_after" -ge "$oom_rebooted" ] || fail "acme-web's OOM kills went from $oom_rebooted to $oom_after over the power cut"
 on_vm ping -c 1 -W 5 10.213.50.12 >/dev/null || fail "acme-db does not answer after the power cut"
 on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6 after the power cut"
 for part in "${parts[@]}"; do wait_booted "$part"; done

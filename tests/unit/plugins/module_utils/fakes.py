@@ -108,6 +108,17 @@ class FakeCgroup:
     def read_usage(self):
         return {"memory": {"current": 1}}
 
+    def read_counters(self, local=False):
+        """What the kernel counts for this cgroup: the host's `kernel` counters, per path, while it exists."""
+        counted = self.host.kernel.get(self.path) or {}
+        resource = {"held": None, "maxheld": None, "limit": None, "failcnt": None}
+        return {"memory": dict(resource, **counted.get("memory", {})), "swap": dict(resource), "pids": dict(resource, **counted.get("pids", {})),
+                "cpu": dict({"held": None, "maxheld": None, "limit": None, "failcnt": None, "throttled_seconds": None}, **counted.get("cpu", {})),
+                "oom_kills": counted.get("oom_kills"), "approximate": list(counted.get("approximate", []))}
+
+    def reset_peaks(self):
+        return []
+
 
 class FakeCgroupHost:
     version = 1
@@ -118,6 +129,7 @@ class FakeCgroupHost:
         self.cgroups = {}
         self.removed_parents = []
         self.swept_tenants = []  # tenant cgroups removed once empty (launch.sweep_tenant)
+        self.kernel = {}  # {cgroup path: counters its cgroup reads} (read_counters)
 
     def online_cpus(self):
         return [0, 1]

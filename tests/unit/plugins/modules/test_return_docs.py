@@ -61,7 +61,7 @@ def test_partition_and_partition_info_document_the_same_report():
     """The two RETURN docs are copies: the same keys, the same words, but for what only waiting adds."""
     mine = returned(partition)["partition"]["contains"]
     info = returned(partition_info)["partitions"]["contains"]
-    assert sorted(set(mine) - WAIT_ONLY) == sorted(set(info) - {"usage"})
+    assert sorted(set(mine) - WAIT_ONLY) == sorted(set(info) - {"usage", "counters"})
     assert mine["ready"]["returned"].startswith("when O(wait=running)")
 
 
@@ -73,6 +73,14 @@ def test_partition_info_items_are_what_partition_info_documents(reports):
     # named in the issue: undocumented once
     assert {"labels", "tenant", "created", "started", "runtime", "id_base"} <= set(documented)
     assert "host_interface" in documented["interfaces"]["contains"]
+
+
+def test_partition_info_tenants_are_what_partition_info_documents(tmp_path, reports):
+    _report, info = reports
+    documented = returned(partition_info)["tenants"]["contains"]
+    (tenant,) = Reporter(FakeEngine(str(tmp_path / "other"))).tenants([info])
+    assert sorted(tenant) == sorted(documented)
+    assert sorted(info["counters"]) == sorted(returned(partition_info)["partitions"]["contains"]["counters"]["sample"])
 
 
 def test_an_absent_partition_reports_only_documented_keys(tmp_path):
