@@ -16,6 +16,7 @@ __metaclass__ = type
 import errno
 from contextlib import nullcontext
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import lxcfs as lxcfs_view
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
@@ -122,6 +123,7 @@ class Converger:
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        self._refuse_lxcfs(params, plan)
         if plan.spec is not None and params.get("secret_env") is not None:
             plan.secrets = normalise_env(params["secret_env"], "secret_env")
         if observed.get("corrupt") is not None:
@@ -156,6 +158,15 @@ class Converger:
 
         return normalise_partition(params, self.engine.host_facts, self.engine.templates.exists,
                                    recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)
+
+    def _refuse_lxcfs(self, params, plan):
+        """lxcfs: true asks for a view this host cannot give: refused when asked for, or when a start would need it."""
+        if not (plan.spec or {}).get("lxcfs") or self.engine.host_facts.lxcfs:
+            return
+        if params.get("lxcfs") or "start" in plan.actions:
+            raise InvalidOption("lxcfs", True, "lxcfs does not serve %s on this host: install and run it (the host role does, "
+                                               "host_lxcfs: true), or leave lxcfs out to use it only where available"
+                                % lxcfs_view.LXCFS_ROOT)
 
     def _refuse_shrink(self, recorded, spec):
         """A project quota shrinks down to what is used; an image never shrinks."""

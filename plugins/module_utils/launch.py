@@ -18,7 +18,7 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import console as consoles, firewall, net, networks, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import console as consoles, firewall, lxcfs, net, networks, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import configure_identity, write_authorized_keys, write_file
@@ -63,10 +63,12 @@ class Launcher:
             write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
             init = manifest.get("init")
             cgroup = engine.cgroup(name)
+            view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)
             config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                       secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
-                                      machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
+                                      machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE,
+                                      lxcfs_mounts=lxcfs.bind_mounts() if view else ())
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"])  # before init runs: it starts under its limits
@@ -81,7 +83,8 @@ class Launcher:
             engine.runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
-                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts})
+                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
+                                               "lxcfs": view})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)
