@@ -160,13 +160,9 @@ class Converger:
                                    recorded=(document or {}).get("spec"), interfaces=interfaces, state_dir=store.root)
 
     def _refuse_lxcfs(self, params, plan):
-        """lxcfs: true asks for a view this host cannot give: refused when asked for, or when a start would need it."""
-        if not (plan.spec or {}).get("lxcfs") or self.engine.host_facts.lxcfs:
-            return
-        if params.get("lxcfs") or "start" in plan.actions:
-            raise InvalidOption("lxcfs", True, "lxcfs does not serve %s on this host: install and run it (the host role does, "
-                                               "host_lxcfs: true), or leave lxcfs out to use it only where available"
-                                % lxcfs_view.LXCFS_ROOT)
+        """lxcfs: true asks for a view this host may not give: checked when asked for, or when a start would need it."""
+        if plan.spec is not None and (params.get("lxcfs") or "start" in plan.actions):
+            lxcfs_view.wanted(plan.spec.get("lxcfs"), self.engine.host_facts.lxcfs)
 
     def _refuse_shrink(self, recorded, spec):
         """A project quota shrinks down to what is used; an image never shrinks."""

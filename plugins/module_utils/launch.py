@@ -50,6 +50,7 @@ class Launcher:
         base = engine.id_base(spec)
         template_root, manifest = engine.lower_root(spec, base)
         disk = engine.disk(spec)
+        view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)  # lxcfs: true where it does not serve fails here
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
         hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
@@ -63,7 +64,6 @@ class Launcher:
             write_authorized_keys(disk.root_path, spec.get("authorized_keys") or [], owner=base)
             init = manifest.get("init")
             cgroup = engine.cgroup(name)
-            view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)
             config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                       secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},

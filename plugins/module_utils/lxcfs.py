@@ -15,6 +15,8 @@ __metaclass__ = type
 import os
 import threading
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+
 LXCFS_ROOT = "/var/lib/lxcfs"
 MOUNTINFO = "/proc/self/mountinfo"
 FSTYPE = "fuse.lxcfs"
@@ -108,5 +110,9 @@ def _mount(destination, source):
 
 
 def wanted(setting, is_available):
-    """Whether a partition gets the view: setting is the spec's lxcfs (True, False or None = where available)."""
+    """Whether a partition gets the view: setting is the spec's lxcfs (True, False or None = where available).
+    Raises InvalidOption naming lxcfs when it asks for the view where lxcfs does not serve."""
+    if setting and not is_available:
+        raise InvalidOption("lxcfs", True, "lxcfs does not serve %s on this host: install and run it (the host role does, "
+                                           "host_lxcfs: true), or leave lxcfs out to use it only where available" % LXCFS_ROOT)
     return bool(is_available) if setting is None else bool(setting)

@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.linuxvps.partitions.plugins.module_utils import lxcfs, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import restart_changes
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeEngine
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.specs import HOST, make_spec
@@ -176,3 +177,14 @@ def test_launch_records_whether_the_view_is_on(engine, tmp_path, monkeypatch):
     assert engine.store.load_partition("web2")["running"]["lxcfs"] is False
     config = engine.disk(engine.store.load_partition("web1")["spec"]).bundle + "/config.json"
     assert '"/proc/meminfo"' in open(config).read()
+
+
+def test_a_launch_that_needs_lxcfs_where_it_does_not_serve_fails_before_anything(engine):
+    """A start the converge did not plan (the boot command, a systemd unit) checks again, before it makes anything."""
+    host_with_lxcfs(engine, True)
+    Converger(engine).converge({"name": "web1", "rootfs": "debian12", "lxcfs": True, "state": "stopped"})
+    host_with_lxcfs(engine, False)
+    del engine.log[:]
+    with pytest.raises(InvalidOption, match="option lxcfs"):
+        Launcher(engine).launch(engine.store.load_partition("web1"), None)
+    assert engine.log == []
