@@ -38,10 +38,12 @@ endif
 DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
 # Host tools the integration targets call besides: runc, debootstrap, nft, ip/tc, mkfs.ext4 and resize2fs
 # (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's shellcheck test
-# (skipped with only a warning when missing); qemu for the systemd VM. sshd runs inside partitions, from their
-# rootfs, so the host needs no openssh-server.
+# (skipped with only a warning when missing); qemu for the systemd VM; lxcfs for the partitions' own view of /proc
+# (its package starts nothing: the lxcfs target starts it through the host role); chromium-headless-shell opens the
+# report playbook's HTML. sshd runs inside partitions, from their rootfs, so the host needs no openssh-server.
 TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
-                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils
+                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils \
+                     lxcfs chromium-headless-shell
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
         vm-start vm-stop awx-test lint demo demo-destroy stock-test bench clean

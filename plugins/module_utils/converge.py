@@ -16,6 +16,7 @@ __metaclass__ = type
 import errno
 from contextlib import nullcontext
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import lxcfs as lxcfs_view
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
@@ -128,6 +129,7 @@ class Converger:
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
         if params.get("reset_counters") and observed["document"] is not None:
             plan_counter_reset(plan, self.reporter.counters.view(params["name"], observed["document"], observed["status"] != "stopped"))
+        self._refuse_lxcfs(params, plan)
         if plan.spec is not None and params.get("secret_env") is not None:
             plan.secrets = normalise_env(params["secret_env"], "secret_env")
         if observed.get("corrupt") is not None:
@@ -179,6 +181,11 @@ class Converger:
             else:
                 current.discard(name)
         refuse_over_limit(document, tenant, plan.name, current)
+
+    def _refuse_lxcfs(self, params, plan):
+        """lxcfs: true asks for a view this host may not give: checked when asked for, or when a start would need it."""
+        if plan.spec is not None and (params.get("lxcfs") or "start" in plan.actions):
+            lxcfs_view.wanted(plan.spec.get("lxcfs"), self.engine.host_facts.lxcfs)
 
     def _refuse_shrink(self, recorded, spec):
         """A project quota shrinks down to what is used; an image never shrinks."""

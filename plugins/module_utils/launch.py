@@ -19,7 +19,7 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, console as consoles, firewall, net, networks, oci
+from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, console as consoles, firewall, lxcfs, net, networks, oci
 from ansible_collections.linuxvps.partitions.plugins.module_utils.cgroups import LIMITS_LEAF
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, CorruptDocument, NetworkError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
@@ -55,6 +55,7 @@ class Launcher:
         base = engine.id_base(spec)
         template_root, manifest = engine.lower_root(spec, base)
         disk = engine.disk(spec)
+        view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)  # lxcfs: true where it does not serve fails here
         PartitionCounters(engine).fold_ended(name, document)  # a life that ended without a stop (a crash, a reboot)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
@@ -75,7 +76,8 @@ class Launcher:
             config = oci.build_config(spec, disk.root_path, cgroup.payload_path, init,
                                       secret_env=engine.store.load_secrets(name, spec.get("secret_env") or {}),
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
-                                      machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE)
+                                      machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE,
+                                      lxcfs_mounts=lxcfs.bind_mounts() if view else ())
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
             if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
                 self.ensure_tenant(spec.get("tenant") or name)
@@ -93,7 +95,7 @@ class Launcher:
             # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
                                                "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
-                                               "cgroup": cgroup.path})
+                                               "cgroup": cgroup.path, "lxcfs": view})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)

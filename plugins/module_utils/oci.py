@@ -80,9 +80,10 @@ def oci_resources():
 
 
 def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=None, machine="x86_64",
-                 id_base=None, id_size=65536, secret_env=None):
+                 id_base=None, id_size=65536, secret_env=None, lxcfs_mounts=()):
     """The whole config.json document for one partition; id_base maps its root to that host ID; secret_env: the
-    values of the spec's secret variables (the spec holds only their fingerprints)."""
+    values of the spec's secret variables (the spec holds only their fingerprints); lxcfs_mounts: lxcfs's files
+    over /proc and /sys (lxcfs.bind_mounts), after the kernel's views they cover."""
     systemd = is_systemd(spec, template_init)
     env = ["PATH=" + PATH, "container=linuxvps", "HOSTNAME=" + spec["hostname"]]
     env += ["%s=%s" % item for item in sorted(dict(spec.get("env") or {}, **(secret_env or {})).items())]
@@ -105,7 +106,7 @@ def build_config(spec, rootfs_path, cgroups_path, template_init, annotations=Non
         },
         "root": {"path": rootfs_path, "readonly": False},
         "hostname": spec["hostname"],
-        "mounts": base_mounts(systemd) + user_mounts(spec),
+        "mounts": base_mounts(systemd) + [dict(mount) for mount in lxcfs_mounts] + user_mounts(spec),
         "annotations": dict(annotations or {}),
         "linux": {
             "cgroupsPath": cgroups_path,

@@ -21,6 +21,7 @@ import shlex
 
 from ansible.module_utils.six import string_types
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import lxcfs as lxcfs_view
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import REGISTRY
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import INTERFACES_ARGSPEC
@@ -60,7 +61,7 @@ MIB = 1024 * 1024
 KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 # Settings that take effect only when the partition's init starts.
-RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "secret_env", "mounts")
+RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "secret_env", "mounts", "lxcfs")
 SECRET_ROUNDS = 100000  # PBKDF2 rounds of a secret's fingerprint: it sits in documents and diffs
 # "interfaces" is split: addresses, gateways, rates and DNS change live, the rest needs a restart.
 
@@ -102,6 +103,7 @@ ITEM_ARGSPEC = dict(
     labels=dict(type="dict"),
     authorized_keys=dict(type="list", elements="str", no_log=False),
     stop_timeout=dict(type="int"),
+    lxcfs=dict(type="bool"),  # None: on where the host runs lxcfs (lxcfs.py)
     recreate=dict(type="str", choices=["never", "options-changed"]),
     reset_counters=dict(type="bool"),  # an act of the run, never recorded in the spec
     storage=dict(type="str", choices=["overlay", "copy"]),
@@ -127,17 +129,18 @@ TENANT_RESOURCES = ("memory", "swap", "cpus", "cpu_weight", "pids", "io_weight",
 class HostFacts:
     """What validation needs to know about the host; injectable for tests."""
 
-    def __init__(self, cpu_count, online_cpus, nofile_hard, memory_bytes=None):
+    def __init__(self, cpu_count, online_cpus, nofile_hard, memory_bytes=None, lxcfs=False):
         self.cpu_count = cpu_count
         self.online_cpus = online_cpus
         self.nofile_hard = nofile_hard
         self.memory_bytes = memory_bytes
+        self.lxcfs = lxcfs  # whether lxcfs serves here (lxcfs.py): partitions may have their own view of /proc
 
     @classmethod
     def probe(cls, online_cpus):
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         return cls(len(online_cpus) or os.cpu_count() or 1, online_cpus,
-                   None if hard == resource.RLIM_INFINITY else hard, host_memory())
+                   None if hard == resource.RLIM_INFINITY else hard, host_memory(), lxcfs_view.available())
 
     @property
     def default_memory(self):
@@ -383,6 +386,9 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
         secret_env, _values = normalise_secret_env(params["secret_env"], recorded.get("secret_env") or {}, spec["env"])
     if secret_env:  # absent when there is none, so documents made before the option compare equal
         spec["secret_env"] = secret_env
+    lxcfs = given("lxcfs", None)
+    if lxcfs is not None:  # absent when left to the host, so documents made before the option compare equal
+        spec["lxcfs"] = bool(lxcfs)
     protected = () if spec["privileged"] else protected_trees(state_dir)
     if params.get("mounts") is None:
         spec["mounts"] = recorded.get("mounts", [])

@@ -196,6 +196,16 @@ options:
     description:
       - Seconds to wait after init's shutdown signal before killing what is left in the partition. Default 30.
     type: int
+  lxcfs:
+    description:
+      - Whether the partition sees its own limits in C(/proc/meminfo), C(cpuinfo), C(stat), C(uptime), C(loadavg),
+        C(diskstats), C(swaps), C(slabinfo) and C(/sys/devices/system/cpu), served by lxcfs on the host, so C(free),
+        C(top) and C(uptime) inside tell the partition's truth.
+      - Omitted, the recorded value stays; a partition that never set it has the view where the host runs lxcfs
+        (mounted at C(/var/lib/lxcfs); the host role runs it unless C(host_lxcfs=false)) and not elsewhere.
+      - V(true) on a host where lxcfs does not serve fails naming this option before anything changes.
+      - Takes effect when init starts again, like O(env).
+    type: bool
   recreate:
     description:
       - V(never) never stops a running partition to change a setting; a setting that cannot change live is
@@ -491,6 +501,10 @@ partition:
       description: Seconds init has to stop before it is killed.
       type: int
       sample: 30
+    lxcfs:
+      description:
+        - The O(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
+      type: bool
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list

@@ -108,6 +108,10 @@ partitions:
       description: Seconds init has to stop before it is killed.
       type: int
       sample: 30
+    lxcfs:
+      description:
+        - The C(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
+      type: bool
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list

@@ -33,6 +33,11 @@ teardown() {
     in_root sh -c 'cd /root/partitions && make demo-destroy' > "$log_dir/$suite-destroy.log" 2>&1 \
       || { echo "demo-destroy failed:"; tail -30 "$log_dir/$suite-destroy.log"; rc=1; }
   fi
+  # The host role's lxcfs runs in the root's namespace (the root has no init to stop it): it would hold the
+  # namespace, and its FUSE mount, after the holder is gone.
+  if [ -n "$holder" ]; then
+    in_root start-stop-daemon --stop --quiet --pidfile /run/lxcfs.pid --retry 10 > /dev/null 2>&1 || true
+  fi
   # The namespace's mounts (proc, sys, dev, run and whatever the demo left) go with its last process.
   if [ -n "$holder" ]; then kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
   if [ -n "$(mounted_under)" ]; then
@@ -94,6 +99,8 @@ done
 for address in 10.213.100.11 10.213.100.21; do
   ping -c 1 -W 5 "$address" > /dev/null || fail "demo partition $address does not answer"
 done
+# The host role ran lxcfs without an init (start-stop-daemon).
+in_root mountpoint -q /var/lib/lxcfs || fail "the host role did not run lxcfs"
 # Nothing went into the system's site-packages: the venv has Ansible, the system Python does not.
 in_root /root/partitions/.venv/bin/python -c 'import ansible' || fail "the venv has no ansible"
 if in_root python3 -c 'import ansible' 2>/dev/null; then fail "ansible was installed into the system Python"; fi

@@ -36,7 +36,7 @@ SUITE = "bookworm"
 # What the collection's host role would install, so the guest needs no package download during tests.
 VM_PACKAGES = ["linux-image-amd64", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "procps",
                "runc", "debootstrap", "python3-pyroute2", "nftables", "iproute2", "util-linux", "tar",
-               "xfsprogs", "e2fsprogs", "iputils-ping", "netcat-openbsd", "ca-certificates", "kmod"]
+               "xfsprogs", "e2fsprogs", "iputils-ping", "netcat-openbsd", "ca-certificates", "kmod", "lxcfs"]
 # python3: the scenario runs modules inside partitions through the connection plugin (inside.yml).
 TEMPLATE_PACKAGES = ["systemd-sysv", "dbus", "iproute2", "iputils-ping", "openssh-server", "netcat-openbsd", "python3"]
 TEMPLATE_TARBALL = "srv/linuxvps/debian12-systemd.tar.gz"

@@ -305,11 +305,24 @@ class PartitionCgroup:
     def desired_files(self, resources):
         """[(controller, file, value)] that express resources on this host, in a safe write order
         given the current values."""
-        files = self._memory_cpu_files(resources)
+        files = self._with_payload_quota(self._memory_cpu_files(resources), resources.get("cpus"))
         files.append(("pids", "pids.max", str(resources["pids"]) if resources.get("pids") is not None else "max"))
         io_weight = resources.get("io_weight") or DEFAULT_WEIGHT
         for name in self.IO_WEIGHT_FILES:
             files.append((self.IO_CONTROLLER, name, self.IO_WEIGHT_FORMAT % io_weight_to_file(name, io_weight)))
+        return files
+
+    def _with_payload_quota(self, files, cpus):
+        """files with the CPU quota mirrored on the payload. The limit cgroup enforces it; the payload is the root of the
+        partition's cgroup namespace, where lxcfs (cpuinfo, stat, cpu/online) and cgroup-aware runtimes look for it.
+        The mirror goes first when the quota shrinks, after when it grows: v1 refuses a child's quota above its parent's."""
+        controller, name = self.ENFORCED_BY["cpus"]
+        for index, (ctrl, fname, value) in enumerate(files):
+            if (ctrl, fname) == (controller, name):
+                current = self._cpus()
+                shrinking = cpus is not None and (current is None or cpus < current)
+                files.insert(index if shrinking else index + 1, (controller, PAYLOAD + "/" + name, value))
+                break
         return files
 
     def _same(self, name, current, desired):
@@ -336,7 +349,7 @@ class PartitionCgroup:
         for controller, name, value in self.desired_files(resources):
             path = self.file(controller, name)
             current = _read(path) if path else None
-            if current is not None and not self._same(name, current.split("\n")[0], value):
+            if current is not None and not self._same(os.path.basename(name), current.split("\n")[0], value):
                 writes.append((name, path, value))
         if devices is not None:
             writes += self._io_limit_writes(resources, devices)

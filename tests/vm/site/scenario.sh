@@ -118,6 +118,15 @@ case "$init_cgroup" in
   *) fail "acme-web's init runs in $init_cgroup, not below its payload" ;;
 esac
 
+echo "== lxcfs: the host role runs it with its flags, and free inside shows the partition's memory.max"
+expect "lxcfs unit" "$(on_vm systemctl is-active lxcfs.service)" active
+case "$(on_vm systemctl show -p ExecStart --value lxcfs.service)" in
+  *"/usr/bin/lxcfs -l --enable-cfs /var/lib/lxcfs"*) ;;
+  *) fail "lxcfs runs without the role's flags: $(on_vm systemctl show -p ExecStart --value lxcfs.service)" ;;
+esac
+free_inside() { on_vm runc --root /var/lib/linuxvps/runc exec "$1" free -b | awk '/^Mem:/ {print $2}'; }
+expect "free -b inside acme-web" "$(free_inside acme-web)" "$(cgroup_file acme-web memory.max)"
+
 echo "== the unit's journal holds the partition's lifecycle (systemd as init keeps its own log inside)"
 on_vm journalctl -u "$(unit_of acme-web)" --no-pager -o cat | grep -q "Started $(unit_of acme-web)" || fail "no start in the journal"
 
@@ -222,6 +231,8 @@ expect "acme slice memory.max after the power cut" "$(slice_file acme memory.max
 expect "acme slice pids.max after the power cut" "$(slice_file acme pids.max)" 600
 oom_after=$(counter acme-web "c['oom_kills']")  # no stop ran: the autostart folded the life from its last sample
 [ "$oom_after" -ge "$oom_rebooted" ] || fail "acme-web's OOM kills went from $oom_rebooted to $oom_after over the power cut"
+# lxcfs starts before the boot service (After=lxcfs.service): the partitions it starts have the view
+expect "free -b inside acme-web after the power cut" "$(free_inside acme-web)" 335544320
 on_vm ping -c 1 -W 5 10.213.50.12 >/dev/null || fail "acme-db does not answer after the power cut"
 on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6 after the power cut"
 for part in "${parts[@]}"; do wait_booted "$part"; done

@@ -8,10 +8,14 @@ inv=(-i "$here/files/inventory.yml")
 state=/var/tmp/linuxvps-test
 runc="runc --root $state/runc"
 log=$(mktemp)
+# The host role starts lxcfs (host-wide): stopped at the end only when this test started it.
+lxcfs_was_running=no
+mountpoint -q /var/lib/lxcfs && lxcfs_was_running=yes
 
 cleanup() {
   ansible-playbook "${inv[@]}" linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions >/dev/null 2>&1 || true
   ansible -m linuxvps.partitions.network -a "name=lvtestbr1 state=absent force=true state_dir=$state" "${inv[@]}" localhost >/dev/null 2>&1 || true
+  [ "$lxcfs_was_running" = yes ] || start-stop-daemon --stop --quiet --pidfile /run/lxcfs.pid --retry 10 || true
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -45,6 +49,8 @@ no_change "site.yml --check"
 
 [ "$(cg memory pt-t1a memory.limit_in_bytes)" = 268435456 ] || { echo "FAIL: small profile memory"; exit 1; }
 [ "$(cg pids pt-t2a pids.max)" = 300 ] || { echo "FAIL: per-partition override"; exit 1; }
+# the host role runs lxcfs, so free inside shows the profile's memory
+[ "$($runc exec pt-t1a free -b | awk '/^Mem:/ {print $2}')" = 268435456 ] || { echo "FAIL: free inside pt-t1a"; exit 1; }
 ping -c 1 -W 5 10.213.1.11 >/dev/null || { echo "FAIL: pt-t1a does not answer"; exit 1; }
 before=$(pid_of pt-t1a)
 

@@ -455,6 +455,35 @@ def test_v2_cpu_max_quota(tmp_path):
     assert [(n, v) for n, _p, v in cg.plan_writes(resources())] == [("cpu.max", "max 100000")]
 
 
+def test_v2_the_payload_mirrors_the_cpu_quota_in_a_safe_order(tmp_path):
+    """The payload is the partition's cgroup root: lxcfs and cgroup-aware runtimes read the quota there."""
+    host, root = v2_host(tmp_path)
+    write_tree(root / "linuxvps" / "web1" / "payload", {"cpu.max": "max 100000"})
+    cg = partition(host, "web1")
+    assert [(n, v) for n, _p, v in cg.plan_writes(resources(cpus=1))] == [
+        ("payload/cpu.max", "100000 100000"), ("cpu.max", "100000 100000")]  # shrinking: the payload first
+    cg.apply_limits(resources(cpus=1))
+    assert read(root / "linuxvps" / "web1" / "payload" / "cpu.max") == "100000 100000"
+    assert cg.plan_writes(resources(cpus=1)) == []
+    assert names(cg.plan_writes(resources(cpus=2))) == ["cpu.max", "payload/cpu.max"]  # growing: the limit first
+    assert names(cg.plan_writes(resources())) == ["cpu.max", "payload/cpu.max"]
+
+
+def test_v1_the_payload_mirrors_the_cpu_quota_below_its_parent(tmp_path):
+    host, root = v1_host(tmp_path)
+    write_tree(root / "cpu" / "linuxvps" / "web1" / "payload", {"cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000"})
+    cg = partition(host, "web1")
+    cg.apply_limits(resources(cpus=1))
+    assert read(root / "cpu" / "linuxvps" / "web1" / "payload" / "cpu.cfs_quota_us") == "100000"
+    writes = [(n, v) for n, _p, v in cg.plan_writes(resources(cpus=0.5)) if "cfs" in n]
+    assert writes == [("payload/cpu.cfs_quota_us", "50000"), ("cpu.cfs_quota_us", "50000")]
+
+
+def test_no_payload_no_mirror(tmp_path):
+    host, _root = v2_host(tmp_path)
+    assert names(partition(host, "web1").plan_writes(resources(cpus=1))) == ["cpu.max"]
+
+
 def test_v2_bfq_weight_is_clamped_without_endless_changes(tmp_path):
     files = dict(V2_FILES, **{"io.bfq.weight": "default 100"})
     del files["io.weight"]
@@ -696,8 +725,9 @@ def test_real_v1_cgroup_on_this_host(real_v1):
     online = host.online_cpus()
     wanted = resources(memory=64 * MIB, swap=16 * MIB, cpus=0.25, cpu_weight=300, cpuset=str(online[0]), pids=32, io_weight=300)
     unsupported = dict(cg.unsupported(wanted))
-    expected = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "cpu.cfs_quota_us", "cpu.shares", "cpuset.cpus",
-                "pids.max", "blkio.bfq.weight"]  # unlimited -> limited: the memory limit before memsw
+    # unlimited -> limited: the memory limit before memsw, the payload's mirror of the quota before the quota
+    expected = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "payload/cpu.cfs_quota_us", "cpu.cfs_quota_us",
+                "cpu.shares", "cpuset.cpus", "pids.max", "blkio.bfq.weight"]
     for key, name in (("swap", "memory.memsw.limit_in_bytes"), ("io_weight", "blkio.bfq.weight")):
         if key in unsupported:
             expected.remove(name)
