@@ -16,8 +16,11 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import va
 class Reporter:
     """Reports of one engine's partitions."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, walk_disks=True):
         self.engine = engine
+        # False: a disk without a quota reports no used_bytes rather than walking its files (the metrics command
+        # reads every partition every 15 s: its work must not grow with what tenants store)
+        self.walk_disks = walk_disks
 
     def report(self, name, observed=None, usage=False):
         """The `partition` dict returned to users (and each item of partition_info)."""
@@ -60,7 +63,8 @@ class Reporter:
         cgroup = self.engine.cgroup(name)
         result = cgroup.read_usage() if observed["status"] != "stopped" and cgroup.exists() else {}
         disk = self.engine.disk(spec)
-        result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes(), "limit_bytes": None, "used_inodes": None, "limit_inodes": None}
+        result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes() if self.walk_disks else None, "limit_bytes": None,
+                                          "used_inodes": None, "limit_inodes": None}
         return result
 
     def info(self, name=None, warnings=None):
