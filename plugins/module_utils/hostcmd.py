@@ -40,10 +40,10 @@ UNIT_VERBS = ("start", "stop", "cleanup")
 # TimeoutStopSec (the partition's stop_timeout + 30 s) for ExecStop, which then waits for init, and again for
 # ExecStopPost, which only cleans up. A command that times out fails; the next run reconciles.
 UNIT_LOCK_SECONDS = {"start": 240.0, "stop": 20.0, "cleanup": 40.0}
-USAGE = ("usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       linuxvps-autostart [STATE_DIR]\n"
-         "       linuxvps-metrics [--every SECONDS] STATE_DIR FILE")
+USAGE = "usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       linuxvps-autostart [STATE_DIR]"
 # The shortest --every: each round reads every partition's cgroup files.
 METRICS_MIN_EVERY = 1.0
+METRICS_USAGE = "usage: linuxvps-metrics [--every SECONDS] STATE_DIR FILE (SECONDS: at least %g)" % METRICS_MIN_EVERY
 
 
 # ---- the boot service -------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def main(argv):
     if argv[:1] == ["metrics"]:
         parsed = _metrics_args(argv[1:])
         if parsed is None:
-            sys.stderr.write(USAGE + "\n(--every takes seconds, at least %g)\n" % METRICS_MIN_EVERY)
+            sys.stderr.write(METRICS_USAGE + "\n")
             return 2
         return run_metrics(*parsed)
     if argv[:1] == ["autostart"] and len(argv) <= 2:
