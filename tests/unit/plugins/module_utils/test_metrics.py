@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Prometheus text of partition reports: families with HELP and TYPE, counters named _total, label values
 escaped, no sample for a null value or an unlimited limit, counters before usage, older reports without counters
-or tenants."""
+or tenants; and linuxvps-metrics' arguments, file replacement and loop."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,7 +14,8 @@ import re
 
 import pytest
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import metrics
+from ansible_collections.linuxvps.partitions.plugins.module_utils import hostcmd, metrics
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "partition_info_counters.json")
 SAMPLE = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
@@ -138,3 +139,59 @@ def test_counters_decide_even_when_null(info):
     report["counters"] = dict(report["counters"], memory=dict(report["counters"]["memory"], failcnt=None))
     samples, _types = parse(metrics.exposition([report]))
     assert value(samples, "linuxvps_partition_memory_limit_hits_total", partition="web1", tenant="acme") is None
+
+
+# ---- linuxvps-metrics' arguments and file (hostcmd.py) ----------------------------------------------------------
+@pytest.mark.parametrize("args, parsed", [
+    (["/s", "/d/f.prom"], ("/s", "/d/f.prom", None)),
+    (["--every", "15", "/s", "/d/f.prom"], ("/s", "/d/f.prom", 15.0)),
+    (["--every", "0.5", "/s", "/f"], None),
+    (["--every", "nan", "/s", "/f"], None),
+    (["--every", "x", "/s", "/f"], None),
+    (["--every", "15", "/s"], None),
+    (["/s"], None),
+    ([], None),
+])
+def test_metrics_arguments(args, parsed):
+    assert hostcmd._metrics_args(args) == parsed
+
+
+def test_metrics_usage_exit_code(capsys):
+    assert hostcmd.main(["metrics", "--every", "0", "/s", "/f"]) == 2
+    assert capsys.readouterr().err.startswith("usage: linuxvps-metrics ")
+
+
+def test_file_replaced_whole_and_nothing_left(tmp_path):
+    target = tmp_path / "linuxvps.prom"
+    target.write_text("old\n")
+    before = os.stat(str(target)).st_ino
+    hostcmd.write_text_atomic(str(target), "new\n")
+    assert target.read_text() == "new\n"
+    assert os.stat(str(target)).st_ino != before  # a rename, not a rewrite in place
+    assert oct(os.stat(str(target)).st_mode & 0o777) == "0o644"
+    assert sorted(os.listdir(str(tmp_path))) == ["linuxvps.prom"]
+
+
+def test_file_in_a_missing_directory_fails_typed(tmp_path):
+    with pytest.raises(PartitionError) as caught:
+        hostcmd.write_text_atomic(str(tmp_path / "none" / "linuxvps.prom"), "x\n")
+    assert "cannot write" in caught.value.msg
+
+
+def test_a_failed_round_does_not_end_the_loop(monkeypatch, capsys):
+    calls = []
+
+    def write(state_dir, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise PartitionError("state directory is gone")
+        return ["partition x is left out"]
+
+    monkeypatch.setattr(hostcmd, "write_metrics", write)
+    monkeypatch.setattr(hostcmd.time, "sleep", lambda seconds: None)
+    assert hostcmd.run_metrics("/s", "/f", every=1.0, rounds=3) == 0
+    assert len(calls) == 3
+    err = capsys.readouterr().err
+    assert "state directory is gone" in err and "partition x is left out" in err
+    monkeypatch.setattr(hostcmd, "write_metrics", lambda *args: (_ for _ in ()).throw(PartitionError("no")))
+    assert hostcmd.run_metrics("/s", "/f") == 1
