@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 import sys
 import tempfile
@@ -163,7 +164,7 @@ def _metrics_args(args):
             every = float(args[1])
         except ValueError:
             return None
-        if not every >= METRICS_MIN_EVERY:
+        if not math.isfinite(every) or every < METRICS_MIN_EVERY:
             return None
         args = args[2:]
     if len(args) != 2:

@@ -147,6 +147,7 @@ def test_counters_decide_even_when_null(info):
     (["--every", "15", "/s", "/d/f.prom"], ("/s", "/d/f.prom", 15.0)),
     (["--every", "0.5", "/s", "/f"], None),
     (["--every", "nan", "/s", "/f"], None),
+    (["--every", "inf", "/s", "/f"], None),
     (["--every", "x", "/s", "/f"], None),
     (["--every", "15", "/s"], None),
     (["/s"], None),
@@ -193,5 +194,9 @@ def test_a_failed_round_does_not_end_the_loop(monkeypatch, capsys):
     assert len(calls) == 3
     err = capsys.readouterr().err
     assert "state directory is gone" in err and "partition x is left out" in err
-    monkeypatch.setattr(hostcmd, "write_metrics", lambda *args: (_ for _ in ()).throw(PartitionError("no")))
+
+    def fail(state_dir, path):
+        raise PartitionError("no")
+
+    monkeypatch.setattr(hostcmd, "write_metrics", fail)
     assert hostcmd.run_metrics("/s", "/f") == 1
