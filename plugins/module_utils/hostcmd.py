@@ -108,7 +108,9 @@ def write_metrics(state_dir, path):
     quota, written to path as Prometheus text. Returns the warnings (documents left out)."""
     engine = PartitionEngine.open(state_dir, check_mode=True)  # check mode: a report never writes to the state dir
     warnings = []
-    partitions = Reporter(engine, walk_disks=False).info(warnings=warnings)
+    reporter = Reporter(engine)
+    reporter.walk_disks = False
+    partitions = reporter.info(warnings=warnings)
     tenants = None  # issue 16 part B: partition_info's top-level tenants list, once the Reporter gives it
     write_text_atomic(path, metrics.exposition(partitions, tenants))
     return warnings

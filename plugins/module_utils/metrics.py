@@ -129,8 +129,8 @@ class Exposition:
 
 def exposition(partitions, tenants=None):
     """The text file for partition reports (each with name, state, tenant and counters and/or usage) and the
-    tenants list of partition_info (each with name, partitions and counters); tenants None (older reports): the
-    tenants' partition counts from the reports, no other tenant series."""
+    tenants list of partition_info (each with name, partitions and counters or totals); tenants None (older
+    reports): the tenants' partition counts from the reports, no other tenant series."""
     out = Exposition()
     partitions = sorted(partitions or [], key=lambda report: report["name"])
     prefix = PREFIX + "partition_"
@@ -162,5 +162,13 @@ def _tenant_series(out, partitions, tenants):
         if counters_path is None:
             continue
         for tenant in tenants:
-            out.add(prefix + suffix, kind, "Tenant (its own cgroup, all its partitions together): " + text,
-                    (("tenant", tenant["name"]),), pick(tenant, counters_path, None))
+            out.add(prefix + suffix, kind, "Tenant (its own cgroup where it has one, else its partitions summed): " + text,
+                    (("tenant", tenant["name"]),), pick({"counters": tenant_counters(tenant)}, counters_path, None))
+
+
+def tenant_counters(tenant):
+    """A tenant's counters: its own cgroup's (hits of the tenant's own limits) where it has one, else its partitions'
+    summed (``totals``, with the tenant's declared limits)."""
+    if isinstance(tenant.get("counters"), dict):
+        return tenant["counters"]
+    return tenant.get("totals")

@@ -16,11 +16,8 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import va
 class Reporter:
     """Reports of one engine's partitions."""
 
-    def __init__(self, engine, walk_disks=True):
+    def __init__(self, engine):
         self.engine = engine
-        # False: a disk without a quota reports no used_bytes rather than walking its files (the metrics command
-        # reads every partition every 15 s: its work must not grow with what tenants store)
-        self.walk_disks = walk_disks
 
     def report(self, name, observed=None, usage=False):
         """The `partition` dict returned to users (and each item of partition_info)."""
@@ -57,6 +54,10 @@ class Reporter:
             host = hosts.get(iface["name"]) or self.engine.host_ifname(name, iface["name"])
             views.append(dict(iface, host_interface=host, **(dict.fromkeys(net.COUNTERS) if stopped else net.counters(host))))
         return views
+
+    # False: a disk without a quota reports no used_bytes rather than walking its files (the metrics command reads
+    # every partition every 15 s: its work must not grow with what tenants store)
+    walk_disks = True
 
     def usage(self, name, spec, observed):
         """Counters of the partition's cgroup while it runs, and its disk use."""

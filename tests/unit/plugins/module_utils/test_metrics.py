@@ -200,3 +200,30 @@ def test_a_failed_round_does_not_end_the_loop(monkeypatch, capsys):
 
     monkeypatch.setattr(hostcmd, "write_metrics", fail)
     assert hostcmd.run_metrics("/s", "/f") == 1
+
+
+def test_part_b_output():
+    """partition_info as part B's branch returned it on a real host: partitions with counters, tenants with
+    counters null (no tenant cgroup yet) and totals."""
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "partition_info_part_b.json")) as handle:
+        info = json.load(handle)
+    samples, _types = parse(metrics.exposition(info["partitions"], info["tenants"]))
+    for report in info["partitions"]:
+        labels = dict(partition=report["name"], tenant=report["tenant"])
+        assert value(samples, "linuxvps_partition_memory_peak_bytes", **labels) == report["counters"]["memory"]["maxheld"]
+        assert value(samples, "linuxvps_partition_cpu_seconds_total", **labels) == report["counters"]["cpu"]["held"]
+        assert value(samples, "linuxvps_partition_up", **labels) == (report["state"] == "running")
+    for tenant in info["tenants"]:
+        assert tenant["counters"] is None
+        assert value(samples, "linuxvps_tenant_partitions", tenant=tenant["name"]) == len(tenant["partitions"])
+        assert value(samples, "linuxvps_tenant_memory_bytes", tenant=tenant["name"]) == tenant["totals"]["memory"]["held"]
+        assert value(samples, "linuxvps_tenant_memory_limit_hits_total", tenant=tenant["name"]) == tenant["totals"]["memory"]["failcnt"]
+        assert value(samples, "linuxvps_tenant_memory_limit_bytes", tenant=tenant["name"]) is None  # undeclared: unlimited
+
+
+def test_tenant_counters_win_over_totals(info):
+    tenant = dict(info["tenants"][0], totals={"memory": {"held": 1, "maxheld": None, "limit": None, "failcnt": 77}})
+    samples, _types = parse(metrics.exposition([], [tenant]))
+    assert value(samples, "linuxvps_tenant_memory_limit_hits_total", tenant="acme") == 9
+    samples, _types = parse(metrics.exposition([], [dict(tenant, counters=None)]))
+    assert value(samples, "linuxvps_tenant_memory_limit_hits_total", tenant="acme") == 77

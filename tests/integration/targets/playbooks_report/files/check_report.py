@@ -3,8 +3,9 @@
 """check_report.py DOM_HTML INFO_JSON HOST PARTITION...: the HTML report, as Chromium rendered it (--dump-dom), shows
 what partition_info says: each named partition in its tenant's section, its state, and per resource the held, peak
 and limit amounts and the bar (held rect width = held / limit x the full width, capped; the peak mark where the
-peak is); each tenant with its partition counts and totals (the tenants list's counters where partition_info has
-one, else the sums of its partitions' held values). Exit 1 naming each mismatch."""
+peak is); each tenant with its partition counts and totals (from partition_info's tenants list where it has one:
+the tenant cgroup's own counters, else its totals; without a list, the sums of its partitions' held values).
+Exit 1 naming each mismatch."""
 
 import json
 import sys
@@ -177,8 +178,10 @@ def main(argv):
             tenants.append({"name": tenant, "rows": summed, "partitions": len(members),
                             "running": len([m for m in members if m["state"] in ("running", "frozen")])})
     else:
-        tenants = [{"name": t["name"], "rows": rows_of({"counters": t.get("counters") or {}}),
-                    "partitions": len(t.get("partitions") or []), "running": len(t.get("running") or [])} for t in tenants]
+        # the tenant cgroup's own counters where it has one, else its partitions' totals
+        tenants = [{"name": t["name"], "rows": rows_of({"counters": t["counters"] if isinstance(t.get("counters"), dict) else t.get("totals") or {}}),
+                    "partitions": len(t.get("partitions") or []),
+                    "running": t["running"] if isinstance(t.get("running"), int) else len(t.get("running") or [])} for t in tenants]
     wanted = set(partitions[name]["tenant"] for name in names)
     for tenant in tenants:
         if tenant["name"] not in wanted:
