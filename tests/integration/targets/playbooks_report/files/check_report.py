@@ -190,7 +190,7 @@ def main(argv):
         if shown is None:
             errors.append("tenant %s: no section" % tenant["name"])
             continue
-        counts = "%d partitions, %d running" % (tenant["partitions"], tenant["running"])
+        counts = "%d partition%s, %d running" % (tenant["partitions"], "" if tenant["partitions"] == 1 else "s", tenant["running"])
         if not shown["meta"].startswith(counts):
             errors.append("tenant %s: says %r, want %r" % (tenant["name"], shown["meta"], counts))
         compare("tenant " + tenant["name"], shown, tenant["rows"], errors)
