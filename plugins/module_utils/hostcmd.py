@@ -10,20 +10,30 @@
   (supervisor.py): its start command, ExecStop and ExecStopPost. They take the host lock like any run, so a
   restart by systemd or the clean-up after a ``poweroff`` inside never races a run; when the run holding the
   lock is the one that asked systemd for them, they go ahead on its lock (hostlock.py's hand-over).
+* ``linuxvps-metrics [--every SECONDS] STATE_DIR FILE``: writes the partitions' metrics in Prometheus text format to
+  FILE for node_exporter's textfile collector (metrics.py), once (a systemd timer runs it every 15 s) or every
+  SECONDS until killed (hosts without systemd run it so from their supervisor). It reads without the host lock,
+  so a long run never delays it, and its work per round is bounded: cgroup files, the runtime's listing and
+  disk quotas, never a walk of a partition's files.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+import os
 import sys
+import tempfile
+import time
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import metrics, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import NotFound, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
 
 UNIT_VERBS = ("start", "stop", "cleanup")
@@ -32,6 +42,9 @@ UNIT_VERBS = ("start", "stop", "cleanup")
 # ExecStopPost, which only cleans up. A command that times out fails; the next run reconciles.
 UNIT_LOCK_SECONDS = {"start": 240.0, "stop": 20.0, "cleanup": 40.0}
 USAGE = "usage: linuxvps-partition {start|stop|cleanup} STATE_DIR NAME\n       linuxvps-autostart [STATE_DIR]"
+# The shortest --every: each round reads every partition's cgroup files.
+METRICS_MIN_EVERY = 1.0
+METRICS_USAGE = "usage: linuxvps-metrics [--every SECONDS] STATE_DIR FILE (SECONDS: at least %g)" % METRICS_MIN_EVERY
 
 
 # ---- the boot service -------------------------------------------------------------------------------
@@ -91,8 +104,87 @@ def unit_stop(engine, name):
     Launcher(engine).stop_runtime(name, engine.store.load_partition(name))
 
 
+# ---- the metrics file ------------------------------------------------------------------------------------
+def write_metrics(state_dir, path):
+    """One round: every partition's report, as partition_info gives it but without walking disks that have no
+    quota, written to path as Prometheus text. Returns the warnings (documents left out)."""
+    engine = PartitionEngine.open(state_dir, check_mode=True)  # check mode: a report never writes to the state dir
+    warnings = []
+    reporter = Reporter(engine)
+    reporter.walk_disks = False
+    partitions = reporter.info(warnings=warnings)
+    tenants = None  # issue 16 part B: partition_info's top-level tenants list, once the Reporter gives it
+    write_text_atomic(path, metrics.exposition(partitions, tenants))
+    return warnings
+
+
+def write_text_atomic(path, text):
+    """Readers (node_exporter) see the old file or the new one, never half. The temporary name does not end in
+    .prom, so the textfile collector never reads it. No fsync: a file a power cut loses is rewritten 15 s later."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".linuxvps-metrics-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno) from exc
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno) from exc
+        raise
+
+
+def run_metrics(state_dir, path, every=None, rounds=None):
+    """Write once (every None: the exit code says whether it worked), or every `every` seconds until killed (a failed
+    round is reported on stderr and the next one tries again). rounds: stop after that many (tests)."""
+    done = 0
+    while True:
+        began = time.monotonic()
+        try:
+            for warning in write_metrics(state_dir, path):
+                sys.stderr.write("linuxvps-metrics: %s\n" % warning)
+            failed = False
+        except (PartitionError, OSError) as exc:
+            sys.stderr.write("linuxvps-metrics: %s\n" % getattr(exc, "msg", exc))
+            failed = True
+        done += 1
+        if every is None or (rounds is not None and done >= rounds):
+            return 1 if failed else 0
+        time.sleep(max(0.0, every - (time.monotonic() - began)))
+
+
+def _metrics_args(args):
+    """(state_dir, file, every) of linuxvps-metrics' arguments, or None when they are wrong."""
+    every = None
+    if args[:1] == ["--every"] and len(args) > 1:
+        try:
+            every = float(args[1])
+        except ValueError:
+            return None
+        if not math.isfinite(every) or every < METRICS_MIN_EVERY:
+            return None
+        args = args[2:]
+    if len(args) != 2:
+        return None
+    return args[0], args[1], every
+
+
 def main(argv):
-    """linuxvps-partition VERB STATE_DIR NAME, or linuxvps-autostart's: autostart [STATE_DIR]. Returns the exit code."""
+    """linuxvps-partition VERB STATE_DIR NAME, linuxvps-autostart's: autostart [STATE_DIR], or linuxvps-metrics':
+    metrics [--every SECONDS] STATE_DIR FILE. Returns the exit code."""
+    if argv[:1] == ["metrics"]:
+        parsed = _metrics_args(argv[1:])
+        if parsed is None:
+            sys.stderr.write(METRICS_USAGE + "\n")
+            return 2
+        return run_metrics(*parsed)
     if argv[:1] == ["autostart"] and len(argv) <= 2:
         verb, state_dir, name = "autostart", argv[1] if len(argv) > 1 else DEFAULT_STATE_DIR, None
     elif len(argv) == 3 and argv[0] in UNIT_VERBS:

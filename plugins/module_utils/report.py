@@ -60,12 +60,17 @@ class Reporter:
             views.append(dict(iface, host_interface=host, **(dict.fromkeys(net.COUNTERS) if stopped else net.counters(host))))
         return views
 
+    # False: a disk without a quota reports no used_bytes rather than walking its files (the metrics command reads
+    # every partition every 15 s: its work must not grow with what tenants store)
+    walk_disks = True
+
     def usage(self, name, spec, observed):
         """Counters of the partition's cgroup while it runs, and its disk use."""
         cgroup = self.engine.cgroup(name)
         result = cgroup.read_usage() if observed["status"] != "stopped" and cgroup.exists() else {}
         disk = self.engine.disk(spec)
-        result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes(), "limit_bytes": None, "used_inodes": None, "limit_inodes": None}
+        result["disk"] = disk.usage() or {"used_bytes": disk.size_bytes() if self.walk_disks else None, "limit_bytes": None,
+                                          "used_inodes": None, "limit_inodes": None}
         return result
 
     def info(self, name=None, warnings=None):

@@ -2,7 +2,8 @@
 # site.yml against the systemd + cgroup v2 VM, over SSH: host role, a template, two tenants' partitions
 # supervised by systemd units with limits in their delegated cgroups, a live limit change, the restart
 # policy, partitions outliving the SSH session, a reboot and then a hard power-off (qemu killed) bringing the
-# autostart partitions back in their order with their limits and addresses, the report, and destroy.yml
+# autostart partitions back in their order with their limits and addresses, the report, the metrics timer's file
+# (checked by promtool), and destroy.yml
 # leaving nothing. Between the report and destroy.yml, a play from this machine (the controller) reaches the
 # partitions through the connection plugin with linuxvps_host set to the VM, on an inventory the inventory
 # plugin builds from the VM (inside.yml).
@@ -245,6 +246,24 @@ echo "== the report"
 run linuxvps.partitions.report
 grep -q 'acme-web' "$log" || { cat "$log"; fail "report lacks acme-web"; }
 
+echo "== metrics: the timer (enabled, so back after the reboots) rewrites linuxvps.prom within 30 s; promtool passes"
+prom=/var/lib/prometheus/node-exporter/linuxvps.prom
+expect "metrics timer" "$(on_vm systemctl is-active linuxvps-metrics.timer)" active
+written=$(on_vm stat -c %Y "$prom" 2>/dev/null || echo 0)
+for _ in $(seq 30); do
+  [ "$(on_vm stat -c %Y "$prom" 2>/dev/null || echo 0)" != "$written" ] && break
+  sleep 1
+done
+[ "$(on_vm stat -c %Y "$prom" 2>/dev/null || echo 0)" != "$written" ] || fail "$prom not rewritten within 30 s"
+on_vm cat "$prom" > "$inside_dir/linuxvps.prom"
+"$("$here/../../integration/targets/metrics/files/promtool.sh")" check metrics < "$inside_dir/linuxvps.prom" \
+  || fail "promtool refuses the VM's metrics"
+grep -q '^linuxvps_partition_up{partition="acme-web",tenant="acme"} 1$' "$inside_dir/linuxvps.prom" \
+  || fail "acme-web is not up in the metrics"
+expect "acme-web's memory limit in the metrics" \
+  "$(sed -n 's/^linuxvps_partition_memory_limit_bytes{partition="acme-web",tenant="acme"} //p' "$inside_dir/linuxvps.prom")" \
+  "$(cgroup_file acme-web memory.max)"
+
 echo "== from the controller into the partitions: inventory plugin, connection plugin through linuxvps_host"
 head -c 50M /dev/urandom > "$inside_dir/source.bin"
 inside_sha256=$(sha256sum "$inside_dir/source.bin" | cut -d' ' -f1)
@@ -281,7 +300,7 @@ expect "files on the VM host after the play" "$(host_files)" "$host_files_before
 
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
-expect "units left" "$(on_vm systemctl list-units --all --no-legend 'linuxvps-*' | grep -vc autostart || true)" 0
+expect "units left" "$(on_vm systemctl list-units --all --no-legend 'linuxvps-*' | grep -vcE 'autostart|metrics' || true)" 0
 expect "tenant slice unit files left" "$(on_vm sh -c 'ls /etc/systemd/system/linuxvps-*.slice 2>/dev/null | wc -l')" 0
 expect "cgroups left" "$(on_vm find /sys/fs/cgroup/linuxvps.slice -mindepth 1 -type d 2>/dev/null | wc -l)" 0
 expect "containers left" "$(on_vm runc --root /var/lib/linuxvps/runc list -q | wc -l)" 0
