@@ -108,12 +108,14 @@ def unit_stop(engine, name):
 def write_metrics(state_dir, path):
     """One round: every partition's report, as partition_info gives it but without walking disks that have no
     quota, written to path as Prometheus text. Returns the warnings (documents left out)."""
-    engine = PartitionEngine.open(state_dir, check_mode=True)  # check mode: a report never writes to the state dir
+    engine = PartitionEngine.open(state_dir, check_mode=True)  # check mode: no host lock is taken
     warnings = []
-    reporter = Reporter(engine)
+    # each running partition's reading is kept as its counters sample (atomic rename, no lock): a crash or a reboot
+    # loses at most one round of what the counters saw
+    reporter = Reporter(engine, record_samples=True)
     reporter.walk_disks = False
     partitions = reporter.info(warnings=warnings)
-    tenants = None  # issue 16 part B: partition_info's top-level tenants list, once the Reporter gives it
+    tenants = reporter.tenants(partitions, warnings)
     write_text_atomic(path, metrics.exposition(partitions, tenants))
     return warnings
 
