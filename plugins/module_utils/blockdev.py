@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 import stat
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import MOUNTINFO, filesystem_of, read_text, unescape
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import MOUNTINFO, filesystem_of, mounts, read_text
 
 SYS_DEV_BLOCK = "/sys/dev/block"
 
@@ -37,18 +37,12 @@ def _mount_by_device(major, minor, mountinfo):
     """(source, fstype) of the first mount whose st_dev is major:minor, or None."""
     wanted = "%d:%d" % (major, minor)
     try:
-        with open(mountinfo, "rb") as handle:
-            text = handle.read().decode("utf-8", "surrogateescape")
+        found = mounts(mountinfo)
     except (IOError, OSError):
         return None
-    for line in text.splitlines():
-        fields = line.split(" ")
-        try:
-            separator = fields.index("-", 6)
-        except ValueError:
-            continue
-        if len(fields) >= separator + 3 and fields[2] == wanted:
-            return unescape(fields[separator + 2]), fields[separator + 1]
+    for entry in found:
+        if entry.device == wanted:
+            return entry.source, entry.fstype
     return None
 
 

@@ -24,8 +24,9 @@ MOUNTINFO = "/proc/self/mountinfo"
 _OCTAL_ESCAPE = re.compile(br"\\([0-7]{3})")
 _libc = None
 
-Mount = collections.namedtuple("Mount", "root mount_point fstype source options")
-Mount.__doc__ = """One line of mountinfo: options are the mount's and the superblock's together."""
+Mount = collections.namedtuple("Mount", "root mount_point fstype source options device")
+Mount.__new__.__defaults__ = (None,)
+Mount.__doc__ = """One line of mountinfo: options are the mount's and the superblock's together; device is st_dev "M:m"."""
 
 
 def libc():
@@ -97,7 +98,7 @@ def parse_mountinfo(text):
             continue
         options = frozenset(fields[5].split(",")) | frozenset(fields[separator + 3].split(","))
         found.append(Mount(unescape(fields[3]), unescape(fields[4]), fields[separator + 1],
-                           unescape(fields[separator + 2]), options))
+                           unescape(fields[separator + 2]), options, fields[2]))
     return found
 
 
