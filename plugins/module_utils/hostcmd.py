@@ -22,9 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
-import os
 import sys
-import tempfile
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import metrics, supervisor
@@ -34,7 +32,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, write_text_atomic
 
 UNIT_VERBS = ("start", "stop", "cleanup")
 # How long a unit command waits for the host lock, inside systemd's timeouts for it: TimeoutStartSec (300 s);
@@ -116,31 +114,14 @@ def write_metrics(state_dir, path):
     reporter.walk_disks = False
     partitions = reporter.info(warnings=warnings)
     tenants = reporter.tenants(partitions, warnings)
-    write_text_atomic(path, metrics.exposition(partitions, tenants))
+    write_metrics_file(path, metrics.exposition(partitions, tenants))
     return warnings
 
 
-def write_text_atomic(path, text):
+def write_metrics_file(path, text):
     """Readers (node_exporter) see the old file or the new one, never half. The temporary name does not end in
     .prom, so the textfile collector never reads it. No fsync: a file a power cut loses is rewritten 15 s later."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".linuxvps-metrics-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno) from exc
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno) from exc
-        raise
+    write_text_atomic(path, text, mode=0o644, sync=False, prefix=".linuxvps-metrics-")
 
 
 def run_metrics(state_dir, path, every=None, rounds=None):

@@ -58,17 +58,23 @@ def read_json(path):
 
 def write_json_atomic(path, data, mode=0o600):
     """Write data as JSON to path so that readers see the old or the new file, never half."""
-    directory = os.path.dirname(path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+
+
+def write_text_atomic(path, text, mode=0o600, sync=True, prefix=".tmp-"):
+    """Write text to path so that readers see the old or the new file, never half (a temporary file in the same
+    directory, named with prefix, renamed over it). sync=False: no fsync, for a file rewritten often anyway."""
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
     except OSError as exc:
         raise PartitionError("cannot write %s: %s" % (path, exc.strerror), path=path, errno=exc.errno)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(text)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.rename(tmp, path)
     except BaseException as exc:

@@ -166,7 +166,7 @@ def test_file_replaced_whole_and_nothing_left(tmp_path):
     target = tmp_path / "linuxvps.prom"
     target.write_text("old\n")
     before = os.stat(str(target)).st_ino
-    hostcmd.write_text_atomic(str(target), "new\n")
+    hostcmd.write_metrics_file(str(target), "new\n")
     assert target.read_text() == "new\n"
     assert os.stat(str(target)).st_ino != before  # a rename, not a rewrite in place
     assert oct(os.stat(str(target)).st_mode & 0o777) == "0o644"
@@ -175,7 +175,7 @@ def test_file_replaced_whole_and_nothing_left(tmp_path):
 
 def test_file_in_a_missing_directory_fails_typed(tmp_path):
     with pytest.raises(PartitionError) as caught:
-        hostcmd.write_text_atomic(str(tmp_path / "none" / "linuxvps.prom"), "x\n")
+        hostcmd.write_metrics_file(str(tmp_path / "none" / "linuxvps.prom"), "x\n")
     assert "cannot write" in caught.value.msg
 
 
