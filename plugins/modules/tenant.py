@@ -35,7 +35,9 @@ attributes:
     details: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    details: Shows the tenant's settings before and after (with O(reset_counters), its event counters), headed with the tenant's name.
+    details:
+      - Shows the tenant's settings before and after (with O(reset_counters), its event counters), headed with the
+        tenant's name.
 options:
   name:
     description: Name of the tenant, a DNS label (V(a-z), V(0-9), V(-), at most 63 characters).
