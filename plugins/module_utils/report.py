@@ -113,6 +113,7 @@ class Reporter:
         documents = self.tenant_documents(warnings)
         return tenants(reports, documents, lambda tenant: self.tenant_counters(tenant, documents.get(tenant)))
 
+
 def _sum(values):
     present = [value for value in values if value is not None]
     return sum(present) if present else None

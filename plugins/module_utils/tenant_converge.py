@@ -193,4 +193,3 @@ class TenantConverger:
             return {"name": name, "state": "absent", "resources": {}, "max_partitions": None, "partitions": [],
                     "cgroup": None, "slice": None}
         return dict(describe(spec), partitions=observed["partitions"], cgroup=path, slice=observed["slice"])
-

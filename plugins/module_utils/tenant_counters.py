@@ -43,6 +43,7 @@ def cgroup_life(cgroup):
     key = cgroup.life_key() if cgroup is not None else None
     return None if key is None else counters.life_id(boot_id(), "cgroup-%s" % key)
 
+
 class TenantCounters:
     """The own counters of one engine's tenants."""
 

@@ -96,7 +96,7 @@ options:
     type: int
   reset_counters:
     description:
-      - Start the tenant's own counters (RV(linuxvps.partitions.partition_info#module:tenants[].counters): the hits of
+      - Start the tenant's own counters (RV(linuxvps.partitions.partition_info#module:tenants[].counters), the hits of
         the tenant's limits, kept across its cgroup's lives and host reboots) again from now. It acts on this run only
         and is not recorded; with O(state=absent) it does nothing (the counters go with the tenant).
       - It changes something only when the counters counted an event since the last reset (a limit hit, an OOM kill,

@@ -14,7 +14,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, Conflict, CorruptDocument, InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import TENANT_RESOURCES, normalise_resources
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import TENANT_RESOURCES
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore, load_tenant, tenant_names
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_converge import TenantConverger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import TENANT_ARGSPEC, normalise_tenant
