@@ -15,13 +15,15 @@ __metaclass__ = type
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, oci
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree import write_authorized_keys
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import members
 
 
 class PartitionActions:
@@ -213,8 +215,19 @@ class PartitionActions:
         self._release_free_ranges(name)
         disk.destroy()
         pause_point("destroy-dir-gone")
+        self._forget_tenant_counters(spec.get("tenant") or name)
         self.remove_empty_parents()
         return None
+
+    def _forget_tenant_counters(self, tenant):
+        """The own counters of a tenant nobody declares go with its last partition (a declared one's, with its record)."""
+        engine = self.engine
+        try:
+            if engine.store.load_tenant(tenant) is not None or members(engine.store.partition_documents(), tenant):
+                return
+        except CorruptDocument:
+            return
+        TenantCounters(engine).forget(tenant)
 
     def remove_empty_parents(self):
         """Once no partition is left, the state directory's cgroup parents (only those empty: the kernel refuses to

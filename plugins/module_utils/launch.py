@@ -29,6 +29,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces imp
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
 
 
 def utc_now():
@@ -79,8 +80,10 @@ class Launcher:
                                       machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE,
                                       lxcfs_mounts=lxcfs.bind_mounts() if view else ())
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
+            tenant = spec.get("tenant") or name
+            TenantCounters(engine).begin(tenant, engine.tenant_cgroup(tenant))  # a tenant's life a reboot ended
             if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
-                self.ensure_tenant(spec.get("tenant") or name)
+                self.ensure_tenant(tenant)
             cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"], engine.io_devices(spec)[0])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
@@ -187,8 +190,8 @@ class Launcher:
                 return
         except CorruptDocument:
             return
-        try:
-            engine.cgroups.remove_parent(path)
+        try:  # the tenant's own counters go into its ledger as its cgroup goes
+            TenantCounters(engine).remove_folding(tenant, engine.tenant_cgroup(tenant), lambda: engine.cgroups.remove_parent(path))
         except CgroupError:
             pass  # left for the next stop in the tenant to sweep
 

@@ -9,9 +9,10 @@ __metaclass__ = type
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import counters, net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, NotFound
-from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters, live_fields, now_fields
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import describe
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
 
 
 class Reporter:
@@ -106,17 +107,16 @@ class Reporter:
                 documents[tenant] = document
         return documents
 
-    def tenant_counters(self, tenant):
-        """The tenant cgroup's own counters now (hits of the tenant's own limits: local), or None without one."""
-        cgroup = self.engine.tenant_cgroup(tenant)
-        if cgroup is None or not cgroup.exists():
-            return None
-        live = live_fields(cgroup.read_counters(local=True))
-        return counters.counters_view(counters.new_ledger(None), "live", live, None, now_fields(live))
+    def tenant_counters(self, tenant, document=None):
+        """The tenant's own counters (hits of the tenant's own limits, over its cgroup's lives: tenant_counters.py), or
+        None when it has neither a cgroup nor a ledger."""
+        return TenantCounters(self.engine).view(tenant, self.engine.tenant_cgroup(tenant), (document or {}).get("resources"),
+                                                record_sample=self.record_samples)
 
     def tenants(self, reports, warnings=None):
         """partition_info's `tenants` for these partition reports: tenants() with this host's documents and cgroups."""
-        return tenants(reports, self.tenant_documents(warnings), self.tenant_counters)
+        documents = self.tenant_documents(warnings)
+        return tenants(reports, documents, lambda tenant: self.tenant_counters(tenant, documents.get(tenant)))
 
 
 def _sum(values):
@@ -127,8 +127,8 @@ def _sum(values):
 def tenants(reports, documents=None, tenant_counters=None):
     """One entry per tenant that a document declares or a reported partition's spec.tenant names, sorted by name:
     {name, declared, limits, max_partitions, partitions, running, usage (what its partitions hold now, summed),
-    totals (its partitions' counters summed), counters (the tenant cgroup's own, from tenant_counters(name); null
-    without one)}. Pure: documents {tenant: document} and tenant_counters are the host's, passed in."""
+    totals (its partitions' counters summed), counters (the tenant's own, ledger and cgroup, from tenant_counters(name);
+    null without either)}. Pure: documents {tenant: document} and tenant_counters are the host's, passed in."""
     documents = documents or {}
     members = {}
     for report in reports:

@@ -18,6 +18,7 @@ import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.iolimits import slice_directives
 from ansible_collections.linuxvps.partitions.plugins.module_utils.units import CPU_PERIOD_US, cpus_to_quota
 
 UNIT_DIR = "/etc/systemd/system"
@@ -50,7 +51,7 @@ def tenant_slice(parent, tenant):
 def slice_properties(resources, devices=()):
     """[(property, value)] that express a tenant's resources; the value systemd resets to where one is unset.
 
-    devices: ["/dev/block/M:m"] the I/O limits apply to (none: no I/O bandwidth property).
+    devices: ["M:m"] the I/O limits apply to (none: no I/O bandwidth property); iolimits.slice_directives words them.
     """
     resources = resources or {}
 
@@ -64,10 +65,7 @@ def slice_properties(resources, devices=()):
              ("CPUWeight", str(resources.get("cpu_weight") or "")),
              ("TasksMax", size("pids")),
              ("IOWeight", str(resources.get("io_weight") or ""))]
-    for key, prop in (("io_read_bps", "IOReadBandwidthMax"), ("io_write_bps", "IOWriteBandwidthMax"),
-                      ("io_read_iops", "IOReadIOPSMax"), ("io_write_iops", "IOWriteIOPSMax")):
-        if resources.get(key) is not None:
-            props.extend((prop, "%s %d" % (device, resources[key])) for device in devices)
+    props.extend(tuple(line.split("=", 1)) for line in slice_directives(resources, devices))
     return props
 
 
@@ -79,7 +77,9 @@ def slice_unit_text(tenant, state_dir, resources, devices=()):
              "Description=Linux VPS tenant %s (%s)" % (tenant, state_dir),
              "",
              "[Slice]"]
-    lines += ["%s=%s" % (prop, value) for prop, value in slice_properties(resources, devices) if value not in ("", "infinity")]
+    # unset is the default: the file lists only what is set (a device's "infinity" resets a running slice only)
+    lines += ["%s=%s" % (prop, value) for prop, value in slice_properties(resources, devices)
+              if value not in ("", "infinity") and not value.endswith(" infinity")]
     return "\n".join(lines) + "\n"
 
 

@@ -308,8 +308,9 @@ class StateStore:
     def tenant_names(self):
         """The declared tenants (those with a document), sorted."""
         try:
+            # a tenant's name has no ".": <name>.counters.json and the like are its counters (tenant_counters.py)
             return sorted(entry[:-5] for entry in os.listdir(self.tenants_base)
-                          if entry.endswith(".json") and not entry.startswith("."))
+                          if entry.endswith(".json") and "." not in entry[:-5])
         except OSError:
             return []
 

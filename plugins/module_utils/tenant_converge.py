@@ -7,7 +7,8 @@ Everything is validated and planned before anything changes; ``_apply`` is the o
 and in check mode nothing is. Present: the document is saved first (a run killed after it leaves a record the next
 run converges, and every partition started meanwhile gets the limits it records), then the tenant's cgroup is made
 and its limits written (live: the partitions in it keep running), or under systemd its slice's unit file written
-and applied. Absent: refused while a partition names the tenant; the cgroup (or slice) goes before the document.
+and applied; reset_counters comes last (tenant_counters.py). Absent: refused while a partition names the tenant;
+the cgroup (or slice) goes before the tenant's counters, and they before the document.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,8 +18,10 @@ __metaclass__ = type
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups
 from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_counter_reset
 from ansible_collections.linuxvps.partitions.plugins.module_utils.slices import SliceManager, slice_unit_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import members, normalise_tenant
 
 DOCUMENT_KEYS = ("name", "resources", "max_partitions")
@@ -39,6 +42,9 @@ class TenantPlan:
     def changed(self):
         return bool(self.actions)
 
+    def add(self, action):
+        self.actions.append(action)
+
     def diff(self):
         return named_diff("tenant", self.name, self.before, self.after)
 
@@ -56,6 +62,7 @@ class TenantConverger:
     def __init__(self, engine):
         self.engine = engine
         self.slices = SliceManager(engine.supervisor.systemctl) if engine.supervisor is not None else None
+        self.counters = TenantCounters(engine)
 
     # ---- what exists now -------------------------------------------------------------------------
     def observe(self, name):
@@ -74,6 +81,7 @@ class TenantConverger:
         if cgroup is not None:
             observed["cgroup"] = cgroup
             observed["exists"] = cgroup.exists()
+        observed["counter_files"] = self.counters.has_files(name)
         return observed
 
     # ---- converging --------------------------------------------------------------------------------
@@ -86,6 +94,8 @@ class TenantConverger:
         with engine.store.lock(create=not engine.check_mode):
             observed = self.observe(name)
             plan = self.plan(name, spec, observed)
+            if spec is not None and params.get("reset_counters"):
+                plan_counter_reset(plan, self.counters.view(name, observed["cgroup"], spec["resources"]))
             if plan.changed and not engine.check_mode:
                 self._apply(plan, observed)
         return plan, self.report(name, spec, observed)
@@ -127,12 +137,12 @@ class TenantConverger:
                 plan.actions.append("remove_slice")
         elif observed["exists"]:
             plan.actions.append("remove_cgroup")
-        if observed["document"] is not None:
+        if observed["document"] is not None or observed["counter_files"]:
             plan.actions.append("forget")
         return plan
 
     def _unit_text(self, spec, devices):
-        return slice_unit_text(spec["name"], self.engine.store.root, spec["resources"], _block_paths(devices))
+        return slice_unit_text(spec["name"], self.engine.store.root, spec["resources"], devices)
 
     def _warnings(self, spec, observed):
         """Limits this host cannot enforce, and running partitions its limits do not bind yet."""
@@ -158,17 +168,22 @@ class TenantConverger:
             if action == "record":
                 engine.store.save_tenant(plan.name, dict((key, spec[key]) for key in DOCUMENT_KEYS))
             elif action == "create":
+                self.counters.begin(plan.name, observed["cgroup"])  # a life a reboot ended, from its sample
                 observed["cgroup"].create()
             elif action == "limits":
                 observed["cgroup"].apply_limits(spec["resources"], observed["devices"])
             elif action == "slice":
+                self.counters.begin(plan.name, observed["cgroup"])
                 self.slices.apply(observed["slice"], self._unit_text(spec, observed["devices"]), spec["resources"],
-                                  _block_paths(observed["devices"]))
+                                  observed["devices"])
             elif action == "remove_slice":
                 self.slices.remove(observed["slice"])
             elif action == "remove_cgroup":
                 observed["cgroup"].remove()
+            elif action == "reset_counters":
+                self.counters.reset(plan.name, engine.tenant_cgroup(plan.name))
             elif action == "forget":
+                self.counters.forget(plan.name)
                 engine.store.remove_tenant(plan.name)
 
     def report(self, name, spec, observed):
@@ -178,8 +193,3 @@ class TenantConverger:
             return {"name": name, "state": "absent", "resources": {}, "max_partitions": None, "partitions": [],
                     "cgroup": None, "slice": None}
         return dict(describe(spec), partitions=observed["partitions"], cgroup=path, slice=observed["slice"])
-
-
-def _block_paths(devices):
-    """systemd names a device for IO*Max= by its node: 'M:m' -> '/dev/block/M:m'."""
-    return ["/dev/block/" + device for device in devices]

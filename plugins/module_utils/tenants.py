@@ -34,6 +34,7 @@ TENANT_ARGSPEC = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
     resources=dict(type="dict", options=TENANT_RESOURCES_ARGSPEC),
     max_partitions=dict(type="int"),
+    reset_counters=dict(type="bool"),  # an act of the run, never recorded
     **STATE_DIR_ARGSPEC
 )
 

@@ -26,8 +26,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - The module only reads, but for each running partition's counters sample (see RV(partitions[].counters)),
-        which check mode does not write.
+      - The module only reads, but for each running partition's and tenant's counters sample (see
+        RV(partitions[].counters)), which check mode does not write.
   diff_mode:
     support: none
     details: The module only reads.
@@ -274,9 +274,11 @@ tenants:
     - C(usage) sums what its partitions hold now (C(memory), C(swap), C(pids), C(disk), C(inodes) and C(cpu) seconds).
     - C(totals) sums its partitions' C(counters) (C(maxheld) is null, as peaks of different partitions do not add up), with
       the tenant's limits.
-    - C(counters) are the tenant cgroup's own, read now (C(failcnt) counts hits of the tenant's own limits where the
-      kernel tells them apart; on cgroup v1 and before Linux 6.12 C(pids.failcnt) also holds its partitions' own
-      refusals); null where the tenant has no cgroup.
+    - C(counters) are the tenant cgroup's own (C(failcnt) counts hits of the tenant's own limits where the kernel tells
+      them apart; on cgroup v1 and before Linux 6.12 C(pids.failcnt) also holds its partitions' own refusals), kept like a
+      partition's across the tenant cgroup's removal (when its last partition stops) and host reboots, since C(since)
+      (the first start of a partition of the tenant, or the last O(linuxvps.partitions.tenant#module:reset_counters));
+      null where the tenant has neither a cgroup nor kept counters.
   returned: always
   type: list
   elements: dict
@@ -307,7 +309,7 @@ tenants:
       description: Its partitions' counters summed, with the tenant's limits.
       type: dict
     counters:
-      description: The tenant cgroup's own counters (as RV(partitions[].counters)), null without a tenant cgroup.
+      description: The tenant's own counters, kept across its cgroup's lives (as RV(partitions[].counters)), null without any.
       type: dict
   sample:
     - name: acme

@@ -35,7 +35,9 @@ attributes:
     details: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    details: Shows the tenant's settings before and after, headed with the tenant's name.
+    details:
+      - Shows the tenant's settings before and after (with O(reset_counters), its event counters), headed with the
+        tenant's name.
 options:
   name:
     description: Name of the tenant, a DNS label (V(a-z), V(0-9), V(-), at most 63 characters).
@@ -44,8 +46,8 @@ options:
   state:
     description:
       - Whether the tenant is declared.
-      - V(absent) removes the tenant's limits, cgroup (or slice) and record. It is refused while any partition names the
-        tenant (the error names them).
+      - V(absent) removes the tenant's limits, cgroup (or slice), kept counters and record. It is refused while any
+        partition names the tenant (the error names them).
     type: str
     choices: [present, absent]
     default: present
@@ -92,6 +94,18 @@ options:
       - How many partitions the tenant may have (at least 1). The partition module refuses to make one more, naming the
         tenant's partitions; null for no limit. Lower than the partitions the tenant has now is refused.
     type: int
+  reset_counters:
+    description:
+      - Start the tenant's own counters (RV(linuxvps.partitions.partition_info#module:tenants[].counters), the hits of
+        the tenant's limits, kept across its cgroup's lives and host reboots) again from now. It acts on this run only
+        and is not recorded; with O(state=absent) it does nothing (the counters go with the tenant).
+      - It changes something only when the counters counted an event since the last reset (a limit hit, an OOM kill,
+        a throttled period), so a task that always sets it stays idempotent; CPU time and peaks alone never make it due.
+      - Peaks start again from what is held now where the kernel can restart its own (cgroup v1 memory); elsewhere
+        they are lower bounds from samples until the tenant's cgroup is made again, and C(approximate) says so.
+      - Default V(false).
+    type: bool
+    version_added: 0.2.0
 seealso:
   - module: linuxvps.partitions.partition
 """
@@ -114,6 +128,16 @@ EXAMPLES = r"""
     resources:
       memory: 2G
 
+- name: Start the tenant's own counters again (a change only when something was counted)
+  linuxvps.partitions.tenant:
+    name: acme
+    resources:
+      memory: 4G
+      cpus: 2
+      pids: 2000
+    max_partitions: 5
+    reset_counters: true
+
 - name: Remove the tenant's limits once it has no partitions
   linuxvps.partitions.tenant:
     name: acme
@@ -125,7 +149,8 @@ actions:
   description:
     - What the run did (in check mode, would do), in order. V(record) saves the tenant's record, V(create) makes its
       cgroup, V(limits) writes its limits there, V(slice) writes and applies its systemd slice, V(remove_cgroup) and
-      V(remove_slice) remove them, V(forget) removes its record.
+      V(remove_slice) remove them, V(reset_counters) starts its own counters again, V(forget) removes its record and
+      kept counters.
   returned: always
   type: list
   elements: str

@@ -171,6 +171,15 @@ class PartitionCgroup:
         directory = self.dir("memory")
         return bool(directory) and os.path.isdir(directory)
 
+    def life_key(self):
+        """What tells one making of this cgroup from another within a boot (the inode of its memory directory: the
+        kernel's cgroup id, never reused), or None while it does not exist."""
+        directory = self.dir("memory")
+        try:
+            return os.stat(directory).st_ino if directory else None
+        except OSError:
+            return None
+
     def create(self, owner=None):
         """Make the partition's limit cgroup and its payload on every hierarchy.
 

@@ -80,12 +80,18 @@ class FakeCgroup:
         self.path = path
         self.payload_path = path + "/payload"
         self.made = False
+        self.lives = 0
         self.limits = dict.fromkeys(self.LIMITS)
 
     def exists(self):
         return self.made
 
+    def life_key(self):
+        return self.lives if self.made else None
+
     def create(self, owner=None):
+        if not self.made:
+            self.lives += 1  # a new directory, a new inode
         self.made = True
 
     def remove(self):
@@ -139,6 +145,8 @@ class FakeCgroupHost:
 
     def remove_parent(self, parent):
         (self.swept_tenants if parent.endswith(".tenant") else self.removed_parents).append(parent)
+        if parent in self.cgroups:
+            self.cgroups[parent].made = False
 
 
 class FakeTemplates:

@@ -14,7 +14,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError, Conflict, CorruptDocument, InvalidOption
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
-from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import TENANT_RESOURCES, normalise_resources
+from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import TENANT_RESOURCES
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore, load_tenant, tenant_names
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_converge import TenantConverger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import TENANT_ARGSPEC, normalise_tenant
@@ -264,8 +264,11 @@ def test_the_slice_unit_text_holds_only_what_is_set():
     assert "[Slice]\nMemoryMax=314572800\nCPUQuota=150%\nCPUWeight=200\nTasksMax=600\n" in text
     props = dict(slices.slice_properties({"memory": 300 * MIB}))
     assert props["MemorySwapMax"] == "infinity" and props["CPUQuota"] == "" and props["TasksMax"] == "infinity"
-    devices = slices.slice_properties({"io_read_bps": 4 * MIB}, ["/dev/block/8:0"])
+    devices = slices.slice_properties({"io_read_bps": 4 * MIB}, ["8:0"])
     assert ("IOReadBandwidthMax", "/dev/block/8:0 4194304") in devices
+    # a device without limits is reset on the running slice, and left out of the file
+    assert ("IOReadBandwidthMax", "/dev/block/8:0 infinity") in slices.slice_properties({}, ["8:0"])
+    assert "IOReadBandwidthMax" not in slices.slice_unit_text("acme", "/var/lib/linuxvps", {}, ["8:0"])
 
 
 def test_under_systemd_the_tenant_is_a_slice_unit_file_applied_live(engine, tmp_path, monkeypatch):
