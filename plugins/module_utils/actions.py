@@ -21,6 +21,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree im
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
+from ansible_collections.linuxvps.partitions.plugins.module_utils.slices import SliceManager
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import members
@@ -215,12 +216,13 @@ class PartitionActions:
         self._release_free_ranges(name)
         disk.destroy()
         pause_point("destroy-dir-gone")
-        self._forget_tenant_counters(spec.get("tenant") or name)
+        self._forget_undeclared_tenant(spec.get("tenant") or name)
         self.remove_empty_parents()
         return None
 
-    def _forget_tenant_counters(self, tenant):
-        """The own counters of a tenant nobody declares go with its last partition (a declared one's, with its record)."""
+    def _forget_undeclared_tenant(self, tenant):
+        """A tenant nobody declares goes with its last partition: its own counters and, under systemd, its slice (which
+        systemd keeps active once made; a declared one's go with its record, the tenant module's absent)."""
         engine = self.engine
         try:
             if engine.store.load_tenant(tenant) is not None or members(engine.store.partition_documents(), tenant):
@@ -228,6 +230,8 @@ class PartitionActions:
         except CorruptDocument:
             return
         TenantCounters(engine).forget(tenant)
+        if engine.supervisor is not None:
+            SliceManager(engine.supervisor.systemctl).stop(engine.tenant_slice(tenant))
 
     def remove_empty_parents(self):
         """Once no partition is left, the state directory's cgroup parents (only those empty: the kernel refuses to

@@ -181,7 +181,7 @@ class Launcher:
         no document declares the tenant (a declared tenant's cgroup keeps its limits while it is declared)."""
         engine = self.engine
         if engine.supervisor is not None:
-            return  # systemd removes a slice without a unit file once empty
+            return  # the slice goes with the tenant: its last partition (actions.remove) or the tenant module
         path = cgroups.tenant_path(engine.parent, tenant)
         if not partition_cgroup.startswith(path + "/"):
             return  # a partition an earlier version started: not in a tenant's cgroup

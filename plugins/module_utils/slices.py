@@ -122,12 +122,16 @@ class SliceManager:
         run([self.systemctl, "set-property", "--runtime", slice_name]
             + ["%s=%s" % (prop, value) for prop, value in slice_properties(resources, devices)])
 
-    def remove(self, slice_name):
-        """Stop the slice (it holds no partition), drop its runtime properties and its unit file."""
+    def stop(self, slice_name):
+        """Stop the slice (it holds no partition); one never loaded is already gone."""
         cmd = [self.systemctl, "stop", slice_name]
         rc, out, err = run(cmd, check=False)
         if rc not in (0, NOT_LOADED):
             raise CommandFailed(cmd, rc, out, err)
+
+    def remove(self, slice_name):
+        """Stop the slice (it holds no partition), drop its runtime properties and its unit file."""
+        self.stop(slice_name)
         run([self.systemctl, "revert", slice_name], check=False)  # the --runtime properties
         path = self.unit_file(slice_name)
         if os.path.exists(path):

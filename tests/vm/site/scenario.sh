@@ -112,6 +112,14 @@ expect "acme slice pids.max" "$(slice_file acme pids.max)" 600
 expect "acme slice unit file" "$(on_vm grep -c '^MemoryMax=419430400$' /etc/systemd/system/linuxvps-acme.slice)" 1
 expect "globex slice memory.max (no limits)" "$(slice_file globex memory.max)" max
 expect "units in acme's slice" "$(on_vm systemctl list-units --no-legend --plain 'linuxvps-acme-*.service' | wc -l)" 2
+echo "== I/O limits: io.max on the disks of the partition's files, and in the tenant's slice (acme's)"
+# a line per disk holding the partition's files (the state directory's is /dev/vdb), with the limits set
+io_partition=$(cgroup_file globex-app io.max)
+grep -q 'wbps=8388608 riops=500 ' <<<"$io_partition" || fail "globex-app's io.max lacks its limits: $io_partition"
+io_slice=$(slice_file acme io.max)
+grep -q ' rbps=33554432 ' <<<"$io_slice" || fail "acme's slice io.max lacks its limit: $io_slice"
+on_vm grep -q '^IOReadBandwidthMax=/dev/block/[0-9]*:[0-9]* 33554432$' /etc/systemd/system/linuxvps-acme.slice \
+  || fail "acme's slice unit file has no IOReadBandwidthMax="
 # the partition's init runs in the payload, below the limits
 init_cgroup=$(on_vm cat "/proc/$(main_pid acme-web)/cgroup")
 case "$init_cgroup" in
@@ -303,7 +311,8 @@ expect "files on the VM host after the play" "$(host_files)" "$host_files_before
 
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
-expect "units left" "$(on_vm systemctl list-units --all --no-legend 'linuxvps-*' | grep -vcE 'autostart|metrics' || true)" 0
+left=$(on_vm systemctl list-units --all --no-legend --plain 'linuxvps-*' | grep -vE 'autostart|metrics' || true)
+expect "units left (${left//$'\n'/; })" "$(grep -c . <<<"$left" || true)" 0
 expect "tenant slice unit files left" "$(on_vm sh -c 'ls /etc/systemd/system/linuxvps-*.slice 2>/dev/null | wc -l')" 0
 expect "cgroups left" "$(on_vm find /sys/fs/cgroup/linuxvps.slice -mindepth 1 -type d 2>/dev/null | wc -l)" 0
 expect "containers left" "$(on_vm runc --root /var/lib/linuxvps/runc list -q | wc -l)" 0
