@@ -258,6 +258,9 @@ class FakeSupervisor:
     def start(self, unit, state_dir, name, pid_file, stop_timeout, slice_name=cgroups.SLICE):
         self.started.append((unit, slice_name))
 
+    def stop(self, unit, wait=True):
+        self.started = [entry for entry in self.started if entry[0] != unit]
+
 
 def test_the_slice_unit_text_holds_only_what_is_set():
     text = slices.slice_unit_text("acme", "/var/lib/linuxvps", {"memory": 300 * MIB, "cpus": 1.5, "pids": 600, "cpu_weight": 200})
@@ -299,6 +302,22 @@ def test_under_systemd_the_tenant_is_a_slice_unit_file_applied_live(engine, tmp_
     (unit_dir / engine.tenant_slice("gone")).write_text(u"[Slice]\n")
     plan, _report = tenant(engine, name="gone", state="absent")
     assert plan.actions == ["remove_slice", "forget"] and not (unit_dir / engine.tenant_slice("gone")).exists()
+
+
+def test_an_undeclared_tenants_slice_stops_with_its_last_partition(engine, tmp_path, monkeypatch):
+    systemctl = FakeSystemctl()
+    monkeypatch.setattr(slices, "run", systemctl.run)
+    monkeypatch.setattr(slices, "UNIT_DIR", str(tmp_path))
+    for name, owner in (("web1", "shop"), ("web2", "shop"), ("db1", "acme")):
+        partition(engine, name, tenant=owner, state="present")
+    tenant(engine, name="acme", resources={"memory": "1G"})
+    engine.supervisor = FakeSupervisor()
+    partition(engine, "web1", state="absent")
+    assert ["stop", engine.tenant_slice("shop")] not in systemctl.calls  # web2 is still in it
+    partition(engine, "web2", state="absent")
+    assert ["stop", engine.tenant_slice("shop")] in systemctl.calls  # systemd keeps an empty slice active
+    partition(engine, "db1", state="absent")
+    assert ["stop", engine.tenant_slice("acme")] not in systemctl.calls  # a declared tenant's goes with its record
 
 
 def test_a_partition_unit_runs_in_its_tenants_slice_and_survives_an_oom_kill(monkeypatch):
