@@ -10,12 +10,13 @@ runc="runc --root $state/runc"
 log=$(mktemp)
 # The host role starts lxcfs (host-wide): stopped at the end only when this test started it.
 lxcfs_was_running=no
-mountpoint -q /var/lib/lxcfs && lxcfs_was_running=yes
+timeout 5 grep -qs ^MemTotal: /var/lib/lxcfs/proc/meminfo && lxcfs_was_running=yes
 
 cleanup() {
   ansible-playbook "${inv[@]}" linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions >/dev/null 2>&1 || true
   ansible -m linuxvps.partitions.network -a "name=lvtestbr1 state=absent force=true state_dir=$state" "${inv[@]}" localhost >/dev/null 2>&1 || true
-  [ "$lxcfs_was_running" = yes ] || start-stop-daemon --stop --quiet --pidfile /run/lxcfs.pid --retry 10 || true
+  [ "$lxcfs_was_running" = yes ] || start-stop-daemon --stop --quiet --pidfile /run/lxcfs.pid --exec /usr/bin/lxcfs --retry 10 || true
+  [ "$lxcfs_was_running" = yes ] || ! findmnt -rn --mountpoint /var/lib/lxcfs -t fuse.lxcfs > /dev/null || umount --lazy /var/lib/lxcfs
   rm -f "$log"
 }
 trap cleanup EXIT
