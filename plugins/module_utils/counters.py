@@ -153,6 +153,15 @@ def next_sample(ledger, previous, life, live, now):
             "values": dict((field, values[field]) for field in CUMULATIVE), "peaks": peaks, "approximate": approximate}
 
 
+def sample_counts_news(previous, sample):
+    """Whether sample counts something previous did not (another life, or an event counter that moved): only such a
+    sample is worth an fsync; one that moves only held values and peaks may be lost to a power cut at little cost."""
+    if not previous or previous.get("life") != sample.get("life"):
+        return True
+    before, after = previous.get("values") or {}, sample.get("values") or {}
+    return any(before.get(field) != after.get(field) for field in EVENT_COUNTERS)
+
+
 def reset(ledger, now, life=None, live=None, reset_peaks=()):
     """A ledger starting again at now. life/live: the running life and its counters now, which later reads
     subtract; reset_peaks: peak fields the kernel restarted too (v1 memory)."""

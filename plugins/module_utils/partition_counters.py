@@ -16,13 +16,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import counters
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic, write_text_atomic
 
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 LEDGER_FILE = "counters.json"
@@ -89,12 +90,15 @@ class CounterFiles:
         """Under the host lock only."""
         write_json_atomic(self.ledger_path, ledger)
 
-    def save_sample(self, sample):
-        """Without the lock: readers see the old sample or the new one; a sample that cannot be written is skipped."""
+    def save_sample(self, sample, previous=None):
+        """Without the lock: readers see the old sample or the new one; a sample that cannot be written is skipped.
+        Synced to disk only when it counts news (counters.sample_counts_news): every metrics round writes one per
+        running partition."""
         if not os.path.isdir(os.path.dirname(self.sample_path)):
             return
         try:
-            write_json_atomic(self.sample_path, sample)
+            write_text_atomic(self.sample_path, json.dumps(sample, indent=2, sort_keys=True) + "\n",
+                              sync=counters.sample_counts_news(previous, sample))
         except PartitionError:
             pass
 
@@ -190,7 +194,7 @@ class PartitionCounters:
         if counters.stale_sample(ledger, sample, life):
             ledger = counters.fold_sample(ledger, sample)  # as the next start will
         if running and live is not None and record_sample:
-            files.save_sample(counters.next_sample(ledger, sample, life, live, utc_now()))
+            files.save_sample(counters.next_sample(ledger, sample, life, live, utc_now()), sample)
         now = now_fields(live if running else None, (document.get("spec") or {}).get("resources"))
         disk_usage = disk_usage or {}
         now.update({"disk.held": disk_usage.get("used_bytes"), "disk.limit": disk_usage.get("limit_bytes"),

@@ -151,5 +151,5 @@ class TenantCounters:
         if counters.stale_sample(ledger, sample, life):
             ledger = counters.fold_sample(ledger, sample)  # as the next making of the cgroup will
         if live is not None and record_sample and recorded:  # a sample needs the ledger's since to count
-            files.save_sample(counters.next_sample(ledger, sample, life, live, utc_now()))
+            files.save_sample(counters.next_sample(ledger, sample, life, live, utc_now()), sample)
         return counters.counters_view(ledger, life, live, sample, now_fields(live, limits))

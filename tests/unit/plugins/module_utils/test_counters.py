@@ -313,3 +313,14 @@ def test_counting_never_fails_a_stop(engine, monkeypatch):
     monkeypatch.setattr(engine.cgroup("web1"), "read_counters", unreadable)
     plan, _report = converge(engine, state="stopped")
     assert plan.actions == ["stop"] and engine.store.load_partition("web1")["running"] is None
+
+
+def test_only_a_sample_that_counts_news_is_worth_an_fsync():
+    life = "boot/2026-12-01T10:00:00Z"
+    first = {"life": life, "values": {"memory.failcnt": 0, "oom_kills": 0, "cpu.held": 1.0}, "peaks": {}}
+    busier = dict(first, values=dict(first["values"], **{"cpu.held": 9.0}), peaks={"memory.maxheld": 5})
+    hit = dict(first, values=dict(first["values"], **{"memory.failcnt": 1}))
+    assert counters.sample_counts_news(None, first)
+    assert not counters.sample_counts_news(first, busier)  # held values and peaks only
+    assert counters.sample_counts_news(first, hit)
+    assert counters.sample_counts_news(first, dict(first, life="boot/2026-12-01T11:00:00Z"))
