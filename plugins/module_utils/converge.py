@@ -24,10 +24,12 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import refuse_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_counter_reset, plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import removal_warning
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import refuse_over_limit
 
@@ -127,6 +129,14 @@ class Converger:
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        if "destroy" in plan.actions:
+            snapshots, warning = removal_warning(plan.name, engine.store.partition_dir(plan.name))
+            if snapshots:  # they go with it: said in the diff and a warning, never silently
+                plan.before = dict(plan.before, snapshots=snapshots)
+                plan.warnings.append(warning)
+        if "destroy" in plan.actions or "reset_disk" in plan.actions:
+            # before any intent is journaled: a removal once journaled is always finished, by the next run if need be
+            refuse_busy(engine.store.partition_dir(plan.name), plan.name, "remove it" if "destroy" in plan.actions else "replace its disk")
         if params.get("reset_counters") and observed["document"] is not None:
             plan_counter_reset(plan, self.reporter.counters.view(params["name"], observed["document"], observed["status"] != "stopped"))
         self._refuse_lxcfs(params, plan)
