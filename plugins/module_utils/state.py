@@ -229,13 +229,17 @@ class StateStore:
 
     def partition_documents(self):
         """[(name, document, None)] of every partition, with (name, None, CorruptDocument) for one that cannot be read:
-        a scan over all partitions goes on past a bad document and decides what it means for itself."""
+        a scan over all partitions goes on past a bad document and decides what it means for itself. A directory without
+        a document is no partition (a creation or a restore killed before its document was written) and is left out."""
         found = []
         for name in self.partition_names():
             try:
-                found.append((name, self.load_partition(name), None))
+                document = self.load_partition(name)
             except CorruptDocument as exc:
                 found.append((name, None, exc))
+                continue
+            if document is not None:
+                found.append((name, document, None))
         return found
 
     def save_partition(self, name, document):

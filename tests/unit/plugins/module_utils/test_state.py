@@ -110,3 +110,17 @@ def test_a_damaged_identity_is_a_corrupt_document(tmp_path):
         handle.write("not hex\n")
     with pytest.raises(CorruptDocument, match="identity"):
         store.identity()
+
+
+def test_a_partition_directory_without_a_document_is_left_out_of_the_scan(tmp_path):
+    store = StateStore(str(tmp_path))
+    store.ensure_layout()
+    store.save_partition("web1", {"spec": {"name": "web1"}})
+    os.makedirs(store.partition_dir("half-made"))  # a restore killed before its document was written
+    os.makedirs(store.partition_dir("broken"))
+    with open(store.partition_document("broken"), "w") as handle:
+        handle.write("{}")
+    found = dict((name, (document, error)) for name, document, error in store.partition_documents())
+    assert sorted(found) == ["broken", "web1"]
+    assert found["web1"][0]["spec"]["name"] == "web1"
+    assert found["broken"][0] is None and isinstance(found["broken"][1], CorruptDocument)
