@@ -58,7 +58,7 @@ class Launcher:
         template_root, manifest = engine.lower_root(spec, base)
         disk = engine.disk(spec)
         view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)  # lxcfs: true where it does not serve fails here
-        refuse_incomplete(disk.dir, name)  # a restore of its files was interrupted: never boot half of them
+        refuse_incomplete(disk.dir, name, document.get("restoring"))  # a restore was interrupted: never boot half of it
         PartitionCounters(engine).fold_ended(name, document)  # a life that ended without a stop (a crash, a reboot)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot

@@ -134,14 +134,18 @@ def interrupted_replacement(partition_dir):
     return intent
 
 
-def refuse_incomplete(partition_dir, name):
-    """Before a start: PartitionError while the own files are half replaced (a restore was interrupted)."""
+def refuse_incomplete(partition_dir, name, restoring=None):
+    """Before a start: PartitionBusy while the own files are half replaced (a snapshot's restore was interrupted) or half
+    restored (restoring: the document's record of a backup's restore that did not finish)."""
+    if restoring:
+        raise PartitionBusy("partition %s: the restore from %s did not finish, so its files are incomplete; it does not "
+                            "start until it is done (run that restore again, or remove the partition)"
+                            % (name, restoring.get("path") or "an archive"), partition=name)
     intent = interrupted_replacement(partition_dir)
     if intent is not None:
-        what = intent.get("what") or "a replacement of its files"
-        redo = intent.get("redo") or "run that restore again"
         raise PartitionBusy("partition %s: %s did not finish, so its files are incomplete; it does not start until it "
-                            "is done (%s)" % (name, what, redo), partition=name)
+                            "is done (%s)" % (name, intent.get("what") or "a replacement of its files",
+                                             intent.get("redo") or "run that restore again"), partition=name)
 
 
 class PartitionFiles:
