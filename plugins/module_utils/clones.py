@@ -169,9 +169,9 @@ def fresh_identity(tree, owner):
     """What must be unique per machine leaves the copy as the template hygiene removes it (templates.first_boot_hygiene):
     /etc/machine-id emptied (a link there removed), D-Bus's own copy and the SSH host keys removed, made again at the
     clone's first start. The copy is not running: nothing in it moves while this looks (no link is followed)."""
-    etc_id = os.path.join(tree, "etc", "machine-id")
-    if os.path.islink(etc_id) and not os.path.islink(os.path.dirname(etc_id)):
-        os.unlink(etc_id)  # a link can point at another partition's or the host's name for itself
+    etc = os.path.join(tree, "etc")
+    if not os.path.islink(etc) and os.path.islink(os.path.join(etc, "machine-id")):
+        os.unlink(os.path.join(etc, "machine-id"))  # a link can point at another partition's or the host's name for itself
     try:
         first_boot_hygiene(tree, owner=owner)
     except BuildError as exc:

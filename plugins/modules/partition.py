@@ -116,9 +116,10 @@ options:
       - Everything else is the new partition's own, from its own options, never the source's (O(command),
         O(resources), O(interfaces) with their addresses, O(hostname), ...). Its MAC addresses are derived from its own
         name as for any new partition. Its files are moved to its tenant's host ID range when that differs from the
-        source's (a file of user 1000 in the source is user 1000's in the clone). What must be unique per machine is
-        not copied, as a template holds none of it: C(/etc/machine-id) is emptied (systemd makes a new one at the
-        clone's first start) and D-Bus's copy of it and the SSH host keys are removed (made again at the first start).
+        source's (a file of user 1000 in the source is user 1000's in the clone).
+      - What must be unique per machine is not copied, as a template holds none of it. C(/etc/machine-id) is emptied
+        (systemd makes a new one at the clone's first start), D-Bus's copy of it and the SSH host keys are removed
+        (made again at the first start).
       - O(rootfs) and O(storage) default to the source's and may not differ from them (an overlay layer means
         nothing over another template). O(privileged) may differ; O(resources.disk), when set, must hold the copy.
       - Only acts when the partition is created; on an existing partition it changes nothing (a warning says so when
