@@ -93,6 +93,7 @@ class PartitionActions:
         disk.wipe()  # what a run killed before the document was recorded left (no document: nothing of anyone's)
         staging.adopt(disk)
         self._prepare(plan.spec)
+        pause_point("clone-adopted")
         return document
 
     def _prepare(self, spec):

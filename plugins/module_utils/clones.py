@@ -23,6 +23,7 @@ import fcntl
 import os
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, CorruptDocument, InvalidOption, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import PartitionBusy, PartitionFiles, copy_tree, shift_tree
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import quota_layout
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
@@ -98,6 +99,7 @@ class CloneStaging:
             shift_tree(target, files.id_base, base)
         fresh_identity(target, base)
         unmount_tree(self.dir)  # a quota image is mounted again where the partition has it
+        pause_point("clone-copied")
         self.source = source
         self.fits = (spec["storage"], quota_layout(spec), base)
 
@@ -117,6 +119,7 @@ class CloneStaging:
             staged = os.path.join(self.dir, part)
             if os.path.lexists(staged):
                 os.rename(staged, os.path.join(disk.dir, part))
+        _remove_staging(self.dir)  # what is left is empty directories the staging made (a quota layer's bundle)
 
     def release(self):
         """Remove what is left of the staging directory and let it go."""
@@ -125,7 +128,7 @@ class CloneStaging:
         try:
             _remove_staging(self.dir)
         finally:
-            os.close(self._fd)
+            _unlock(self.dir + ".lock", self._fd)
             self._fd = None
 
 
@@ -154,15 +157,16 @@ def sweep(store):
         raise
     for entry in entries:
         path = os.path.join(base, entry)
-        if entry.endswith(".lock") or not os.path.isdir(path) or os.path.islink(path):
+        staging = path[:-len(".lock")] if entry.endswith(".lock") else path
+        if os.path.islink(staging) or (staging == path and not os.path.isdir(path)):
             continue
-        fd = _try_lock(path + ".lock")
+        fd = _try_lock(staging + ".lock")
         if fd is None:
             continue  # a live run's copy
         try:
-            _remove_staging(path)
+            _remove_staging(staging)
         finally:
-            os.close(fd)
+            _unlock(staging + ".lock", fd)
 
 
 def fresh_identity(tree, owner):
@@ -179,16 +183,41 @@ def fresh_identity(tree, owner):
 
 
 def _try_lock(path):
-    """An fd holding an exclusive flock on path, or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (IOError, OSError) as exc:
+    """An fd holding an exclusive flock on path, or None when another process holds it.
+
+    The lock file is removed by its holder when it is done (_unlock): a lock taken on a file removed meanwhile is no
+    lock, so it is taken again on the file the path names now."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError) as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        try:
+            current = os.stat(path, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                os.close(fd)
+                raise
+            current = None
+        held = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            return fd
         os.close(fd)
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return None
-        raise
-    return fd
+
+
+def _unlock(path, fd):
+    """Remove the lock file while holding it, then let it go."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    finally:
+        os.close(fd)
 
 
 def _remove_staging(path):
