@@ -106,10 +106,10 @@ class CloneStaging:
     def refuse_unfit(self, source, spec, base):
         """PartitionError unless the copy was made from source for what spec now is (the host may have changed between
         the copy and the host lock)."""
-        if self.source != source or self.fits != (spec["storage"], quota_layout(spec), base):
-            raise PartitionError("partition %s: its copy of %s was made for other settings than the host now gives it (%s, "
-                                 "not %s); nothing was changed, run again" % (self.name, source, self.fits,
-                                                                             (spec["storage"], quota_layout(spec), base)))
+        wanted = (spec["storage"], quota_layout(spec), base)
+        if self.source != source or self.fits != wanted:
+            raise PartitionError("partition %s: its copy of %s was made for other settings than the host now gives it "
+                                 "(%s, not %s); nothing was changed, run again" % (self.name, source, self.fits, wanted))
 
     def adopt(self, disk):
         """Move the staged own files into the partition's directory (disk: its PartitionDisk, wiped): renames only."""
