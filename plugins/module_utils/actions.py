@@ -106,7 +106,8 @@ class PartitionActions:
         refuse_busy(self.engine.store.partition_dir(plan.name), plan.name, "replace its disk")  # a copy of them runs
         self.engine.disk(observed["document"]["spec"]).wipe()
         self._prepare(plan.spec)
-        return document
+        # its files no longer come from a clone's source (the record that follows saves the document without it)
+        return dict((key, value) for key, value in document.items() if key != "cloned_from")
 
     def resize_disk(self, plan, observed, document):
         self._prepare(plan.spec)  # mounts the image after a host reboot

@@ -145,6 +145,14 @@ def test_a_second_run_changes_nothing_and_copies_nothing(engine, staged):
     assert plan.actions == [] and not plan.changed and len(staged) == 1 and report["cloned_from"] == "web1"
 
 
+def test_a_new_disk_forgets_the_clones_source(engine, staged):
+    make(engine)
+    make(engine, "web2", clone_from="web1", rootfs=None)
+    plan, report = make(engine, "web2", tenant="acme", recreate="options-changed")
+    assert "reset_disk" in plan.actions and report["cloned_from"] is None
+    assert "cloned_from" not in engine.store.load_partition("web2")
+
+
 def test_check_mode_copies_nothing_and_says_what_it_would_clone(engine, staged):
     make(engine)
     plan, report = Converger(engine.checking()).converge({"name": "web2", "clone_from": "web1", "command": ["sleep", "1d"]})
