@@ -92,7 +92,7 @@ class CloneStaging:
             disk.prepare(None, owner=base)  # the clone's own quota image or project layer, which the copy goes into
             os.rmdir(disk.upper)
         target = disk.upper if spec["storage"] == "overlay" else disk.copy
-        with files.busy("a clone into %s" % spec["name"]):
+        with files.busy("clone it into %s" % spec["name"]):
             with files.consistent("freeze") as root:
                 copy_tree(root, target)
         if files.id_base != base:
