@@ -38,6 +38,7 @@ class PartitionActions:
             "destroy": self.destroy,
             "record": self.record,
             "prepare": self.prepare,
+            "clone": self.clone,
             "reset_disk": self.reset_disk,
             "start": self.start,
             "stop": self.stop,
@@ -62,17 +63,37 @@ class PartitionActions:
     def record(self, plan, observed, document):
         if plan.secrets is not None:
             self.engine.store.save_secrets(plan.name, plan.secrets, plan.spec.get("secret_env") or {})  # before the document
-        return self.save_spec(plan.name, plan.spec, document)
+        return self.save_spec(plan.name, plan.spec, document, plan.cloned_from)
 
-    def save_spec(self, name, spec, document):
-        """Record spec as the partition's settings (a new document when it has none); the document saved."""
+    def save_spec(self, name, spec, document, cloned_from=None):
+        """Record spec as the partition's settings (a new document when it has none); the document saved.
+        cloned_from: the partition a new one's files were copied from, kept in its document."""
         document = dict(document or {"name": name, "created": utc_now(), "running": None})
+        if document.get("cloned_from") is None and cloned_from:
+            document["cloned_from"] = cloned_from
         document["spec"] = spec
         self.engine.store.save_partition(name, document)
         return document
 
     def prepare(self, plan, observed, document):
         self._prepare(plan.spec)
+        return document
+
+    def clone(self, plan, observed, document):
+        """The new partition's own files from the copy of plan.cloned_from that this run staged before it took the host
+        lock (clones.py): moved in by rename, so the host lock is never held while tenant content is copied."""
+        staging = plan.clone
+        if isinstance(staging, PartitionError):
+            raise staging  # the copy failed: this partition fails, the call's others go on
+        if staging is None:
+            raise PartitionError("partition %s: no copy of %s was made before the host lock was taken (the host changed "
+                                 "meanwhile); nothing was changed, run again" % (plan.name, plan.cloned_from))
+        staging.refuse_unfit(plan.cloned_from, plan.spec, self.engine.id_base(plan.spec))
+        disk = self.engine.disk(plan.spec)
+        disk.wipe()  # what a run killed before the document was recorded left (no document: nothing of anyone's)
+        staging.adopt(disk)
+        self._prepare(plan.spec)
+        pause_point("clone-adopted")
         return document
 
     def _prepare(self, spec):
@@ -85,7 +106,8 @@ class PartitionActions:
         refuse_busy(self.engine.store.partition_dir(plan.name), plan.name, "replace its disk")  # a copy of them runs
         self.engine.disk(observed["document"]["spec"]).wipe()
         self._prepare(plan.spec)
-        return document
+        # its files no longer come from a clone's source (the record that follows saves the document without it)
+        return dict((key, value) for key, value in document.items() if key != "cloned_from")
 
     def resize_disk(self, plan, observed, document):
         self._prepare(plan.spec)  # mounts the image after a host reboot

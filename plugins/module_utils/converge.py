@@ -16,7 +16,7 @@ __metaclass__ = type
 import errno
 from contextlib import nullcontext
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import lxcfs as lxcfs_view
+from ansible_collections.linuxvps.partitions.plugins.module_utils import clones, lxcfs as lxcfs_view
 from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import UNBOUNDED_WARNING
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine, spec_addresses
@@ -85,18 +85,23 @@ class Converger:
         if duplicates:
             raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once (%s)" % "; ".join(
                 ", ".join(item_label(index) for index, name in enumerate(names) if name == duplicate) for duplicate in duplicates))
+        staged = {} if engine.check_mode else self._stage_clones(items, naming)
+        try:
+            return self._converge_locked(items, keep_going, name_items, naming, staged)
+        finally:
+            for staging in staged.values():
+                if not isinstance(staging, PartitionError):
+                    staging.release()  # what was not moved into a partition (its copy failed to apply, or was not wanted)
+
+    def _converge_locked(self, items, keep_going, name_items, naming, staged):
+        engine = self.engine
         with engine.store.lock(create=not engine.check_mode):
             recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
-            reads = engine.read_host()
-            planned, claimed, joined = [], {}, {}
-            for index, params in enumerate(items):
-                with naming(index, params["name"]):
-                    observed = engine.observe(params["name"], reads)
-                    plan = self.plan(params, observed, reads, claimed)
-                    self._refuse_over_limit(plan, reads, joined)
-                planned.append((observed, plan))
-                claimed.update(spec_addresses(plan.spec))
-                joined[plan.name] = plan.spec["tenant"] if plan.spec is not None else None
+            if not engine.check_mode:
+                clones.sweep(engine.store)  # staging directories of killed clones (this run's own are held)
+            planned = self._plan_items(items, naming, engine.read_host())
+            for _observed, plan in planned:
+                plan.clone = staged.get(plan.name) if "clone" in plan.actions else None
             planned[0][1].warnings[:0] = recovered
             planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
             outcomes = self._apply_all(planned, keep_going)
@@ -109,6 +114,45 @@ class Converger:
                     if not outcome.failed:
                         outcome.report = self.reporter.report(outcome.plan.name, engine.observe(outcome.plan.name, reads))
         return outcomes
+
+    def _stage_clones(self, items, naming):
+        """{partition: clones.CloneStaging, or the PartitionError that made none} for the partitions this call creates
+        as clones. Every item is planned first under the host lock (bad input is refused before anything is copied,
+        and the new ID ranges are taken), then the lock is released while the sources' files are copied: the copies
+        are tenant content of any size, and the host lock is never held on tenant content. The change itself plans
+        again under the lock, and only moves a copy in when it still fits (actions.clone)."""
+        if not any(params.get("clone_from") for params in items):
+            return {}
+        engine = self.engine
+        with engine.store.lock():
+            planned = self._plan_items(items, naming, engine.read_host())
+            wanted = [(index, plan, engine.id_base(plan.spec)) for index, (_observed, plan) in enumerate(planned) if "clone" in plan.actions]
+        staged = {}
+        for index, plan, base in wanted:
+            try:
+                with naming(index, plan.name):
+                    staged[plan.name] = clones.stage(engine, plan.cloned_from, plan.spec, base)
+            except PartitionError as exc:
+                staged[plan.name] = exc  # that partition fails when applied; the call's others go on
+            except BaseException:
+                for staging in staged.values():
+                    if not isinstance(staging, PartitionError):
+                        staging.release()
+                raise
+        return staged
+
+    def _plan_items(self, items, naming, reads):
+        """[(observed, plan)] of every item, in order (the host lock is held). Changes nothing."""
+        planned, claimed, joined = [], {}, {}
+        for index, params in enumerate(items):
+            with naming(index, params["name"]):
+                observed = self.engine.observe(params["name"], reads)
+                plan = self.plan(params, observed, reads, claimed)
+                self._refuse_over_limit(plan, reads, joined)
+            planned.append((observed, plan))
+            claimed.update(spec_addresses(plan.spec))
+            joined[plan.name] = plan.spec["tenant"] if plan.spec is not None else None
+        return planned
 
     # ---- planning: reads only -------------------------------------------------------------------------
     def plan(self, params, observed, reads, claimed=None):
@@ -128,7 +172,8 @@ class Converger:
                 spec["resources"], engine.io_devices(spec)[0]))
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
-        plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never",
+                              clone_from=params.get("clone_from"))
         if "destroy" in plan.actions:
             snapshots, warning = removal_warning(plan.name, engine.store.partition_dir(plan.name))
             if snapshots:  # they go with it: said in the diff and a warning, never silently
@@ -159,6 +204,8 @@ class Converger:
     def _desired_spec(self, params, document, reads, claimed, warnings):
         name = params["name"]
         store = self.engine.store
+        if params.get("clone_from") is not None and document is None:
+            params = clones.clone_params(params, store)  # the source's rootfs and storage; refusals name clone_from
 
         def interfaces(raw):
             networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())

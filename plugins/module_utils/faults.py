@@ -14,6 +14,8 @@ test kills it by that PID. The points (where each sits is said where it is calle
 * release-dropped    actions.py: the range's shifted copies are gone, the range is not released yet
 * destroy-dir-gone   actions.py: the partition's directory is gone, the state directory's cgroup parents not yet
 * restore-extracted  backups.py: a restored partition's files are extracted and shifted, its document not written yet
+* clone-copied       clones.py: a clone's copy is staged (source thawed), the host lock not yet taken to move it in
+* clone-adopted      actions.py: a clone's files are in its directory, its document not yet written
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +28,8 @@ import time
 PAUSE_AT = "LINUXVPS_TEST_PAUSE_AT"
 PAUSE_FILE = "LINUXVPS_TEST_PAUSE_FILE"
 PAUSE_SECONDS = 600
-POINTS = ("shift-copied", "start-created", "stop-runtime-gone", "destroy-wiped", "release-dropped", "destroy-dir-gone", "restore-extracted")
+POINTS = ("shift-copied", "start-created", "stop-runtime-gone", "destroy-wiped", "release-dropped", "destroy-dir-gone",
+          "restore-extracted", "clone-copied", "clone-adopted")
 
 
 def pause_point(name, environ=None, sleep=time.sleep):

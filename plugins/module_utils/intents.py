@@ -22,7 +22,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.state import r
 
 # Actions that change the host in several steps a kill can separate (plan.ACTIONS): a plan holding one is journaled.
 # The others change one thing (a document, a cgroup file, a freezer state) that the next plan compares again.
-JOURNALED = ("prepare", "reset_disk", "start", "stop", "destroy")
+JOURNALED = ("prepare", "clone", "reset_disk", "start", "stop", "destroy")
 
 
 def journaled(actions):

@@ -27,7 +27,7 @@ TARGET_STATUS = {"started": "running", "restarted": "running", "stopped": "stopp
 
 
 # Every action a plan may hold; actions.py has one handler for each.
-ACTIONS = ("destroy", "record", "prepare", "reset_disk", "start", "stop", "update", "resize_disk", "guard", "update_network",
+ACTIONS = ("destroy", "record", "prepare", "clone", "reset_disk", "start", "stop", "update", "resize_disk", "guard", "update_network",
            "write_keys", "pause", "resume", "reset_counters")
 
 
@@ -43,6 +43,8 @@ class Plan:
         self.spec = spec
         self.secrets = None  # {key: value} of secret_env when given: recorded with the spec, never shown
         self.recovered = False  # the run first finished or rolled back what a killed run left (recovery.py)
+        self.cloned_from = None  # the partition whose files a new partition starts from (clone_from), recorded with it
+        self.clone = None  # the clone's staged copy (clones.CloneStaging), or the error that made none; given by converge.py
         self.actions = []
         self.warnings = []
         self.before = before
@@ -101,8 +103,10 @@ def describe(status, spec, live=None):
     return view
 
 
-def plan_partition(desired_state, spec, observed, recreate="never"):
+def plan_partition(desired_state, spec, observed, recreate="never", clone_from=None):
     """Decide what to do for one partition: a Plan whose spec is what its actions apply and record.
+
+    clone_from: the partition a new one's own files are copied from (clones.py); an existing partition keeps its files.
 
     observed: {"document": dict|None, "status": running|frozen|stopped, "runtime_exists": bool,
                "live": dict|None (limits read from the cgroup, for the diff),
@@ -123,13 +127,23 @@ def plan_partition(desired_state, spec, observed, recreate="never"):
 
     target = TARGET_STATUS.get(desired_state) or ("stopped" if status == "absent" else status)
     plan = Plan(spec["name"], before, describe(target, spec), spec)
-    if document is None:
+    if document is None and clone_from:
+        # the files first, then the document: a run killed in between leaves files without a document, which the
+        # next run makes into the partition again (a document over an empty layer would look whole)
+        plan.add("clone", "record")
+        plan.cloned_from = clone_from
+        plan.after = dict(plan.after, cloned_from=clone_from)
+    elif document is None:
         plan.add("record", "prepare")
+    if document is None:
         if observed.get("runtime_exists"):
             plan.actions.insert(0, "stop")  # a stray container from a killed run
         _plan_run_state(plan, "stopped", target, desired_state)
         return plan
 
+    if clone_from and document.get("cloned_from") != clone_from:
+        plan.warnings.append("partition %s exists: clone_from (%s) acts only when a partition is created; its own files "
+                             "were left as they are" % (spec["name"], clone_from))
     running_spec = (document.get("running") or {}).get("spec") or recorded
     disk_changes = changed_settings(recorded, spec, DISK_SETTINGS)
     if quota_layout(recorded) != quota_layout(spec):

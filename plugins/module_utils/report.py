@@ -37,6 +37,7 @@ class Reporter:
         view.update(
             pid=observed["pid"],
             created=document.get("created"),
+            cloned_from=document.get("cloned_from"),
             started=None if stopped else running.get("started"),
             runtime=running.get("runtime") or engine.runtime.name,
             cgroup=engine.cgroup(name).path,

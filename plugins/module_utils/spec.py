@@ -106,6 +106,7 @@ ITEM_ARGSPEC = dict(
     lxcfs=dict(type="bool"),  # None: on where the host runs lxcfs (lxcfs.py)
     recreate=dict(type="str", choices=["never", "options-changed"]),
     reset_counters=dict(type="bool"),  # an act of the run, never recorded in the spec
+    clone_from=dict(type="str"),  # acts at creation only (clones.py); recorded as the document's cloned_from, not in the spec
     storage=dict(type="str", choices=["overlay", "copy"]),
     resources=dict(type="dict", options=RESOURCES_ARGSPEC),
     interfaces=dict(type="list", elements="dict", options=INTERFACES_ARGSPEC),

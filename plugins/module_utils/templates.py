@@ -321,11 +321,12 @@ def shift_ownership(tree, base):
                 os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
-def first_boot_hygiene(tree):
-    """Nothing that must be unique per machine stays in a template.
+def first_boot_hygiene(tree, owner=None):
+    """Nothing that must be unique per machine stays in a template (or a partition's copy, clones.py).
 
     The tree may come from anyone's tarball: no symlink in it is followed, so a planted link such as
-    etc/ssh -> /etc/ssh can never make this touch the host.
+    etc/ssh -> /etc/ssh can never make this touch the host. owner: host ID of the tree's root user, which what this
+    writes belongs to (None: IDs as they are, a template's or a privileged partition's).
     """
     etc = _real_dir(tree, "etc")
     machine_id = etc and os.path.join(etc, "machine-id")
@@ -348,10 +349,12 @@ def first_boot_hygiene(tree):
     for unit_dir in ("usr/lib/systemd/system", "lib/systemd/system"):
         units = _real_dir(tree, unit_dir)
         if units and os.path.lexists(os.path.join(units, "ssh.service")):
-            dropin = _make_real_dir(tree, "etc/systemd/system/ssh.service.d")
+            dropin = _make_real_dir(tree, "etc/systemd/system/ssh.service.d", owner=owner)
             fd = os.open(os.path.join(dropin, "linuxvps-host-keys.conf"),
                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "w") as handle:
+                if owner is not None:
+                    os.fchown(handle.fileno(), owner, owner)
                 handle.write(SSH_KEYGEN_DROPIN)
             break
 
@@ -371,7 +374,9 @@ def _real_dir(tree, relative):
     return current
 
 
-def _make_real_dir(tree, relative, mode=0o755):
+def _make_real_dir(tree, relative, mode=0o755, owner=None):
+    """tree/relative, its missing directories made (owned by owner when given: the directories an overlay layer holds
+    stand for the lower ones, owner and all)."""
     current = tree
     for part in [part for part in relative.split("/") if part]:
         current = os.path.join(current, part)
@@ -381,6 +386,8 @@ def _make_real_dir(tree, relative, mode=0o755):
             if exc.errno != errno.ENOENT:
                 raise
             os.mkdir(current, mode)
+            if owner is not None:
+                os.lchown(current, owner, owner)
             continue
         if not stat.S_ISDIR(st.st_mode):
             raise BuildError("refusing to write into the template: /%s is not a directory" % os.path.relpath(current, tree))

@@ -107,6 +107,29 @@ options:
       - Required to create a partition. Changing it later needs O(recreate=options-changed), which gives the
         partition a new, empty disk from the new template.
     type: str
+  clone_from:
+    description:
+      - Create the partition as a clone of the partition named here, of the same state directory. Its own files (the
+        overlay's writable layer, or the full copy with O(storage=copy)) start as a consistent copy of that partition's
+        as they are when the copy is made; a running source is frozen (cgroup freezer) for the copy and thawed after,
+        keeping its processes and init PID, and is otherwise left as it is.
+      - Everything else is the new partition's own, from its own options, never the source's (O(command),
+        O(resources), O(interfaces) with their addresses, O(hostname), ...). Its MAC addresses are derived from its own
+        name as for any new partition. Its files are moved to its tenant's host ID range when that differs from the
+        source's (a file of user 1000 in the source is user 1000's in the clone).
+      - What must be unique per machine is not copied, as a template holds none of it. C(/etc/machine-id) is emptied
+        (systemd makes a new one at the clone's first start), D-Bus's copy of it and the SSH host keys are removed
+        (made again at the first start).
+      - O(rootfs) and O(storage) default to the source's and may not differ from them (an overlay layer means
+        nothing over another template). O(privileged) may differ; O(resources.disk), when set, must hold the copy.
+      - Only acts when the partition is created; on an existing partition it changes nothing (a warning says so when
+        the partition was not made as a clone of this one). Refused before anything changes, naming this option, when
+        the source does not exist, is the partition itself, or has another O(rootfs) or O(storage).
+      - The copy is made without the host lock (in C(<state_dir>/clones/)), so other runs on the host go on while it
+        runs; the lock is taken only to move it into place. A run killed while copying leaves only that staging
+        directory, which the next run removes. The result's RV(partition.cloned_from) names the source.
+    type: str
+    version_added: 0.2.0
   storage:
     description:
       - V(overlay) keeps the template as a read-only lower layer and the partition's changes in its own layer.
@@ -410,6 +433,14 @@ EXAMPLES = r"""
     wait_timeout: 180
     partitions: [ci1, ci2, ci3]
 
+- name: A new partition starting with a copy of web1's files (web1 keeps running), with its own address
+  linuxvps.partitions.partition:
+    name: web2
+    clone_from: web1
+    interfaces:
+      - network: lan0
+        addresses: [10.213.100.12]
+
 - name: Suspend it
   linuxvps.partitions.partition:
     name: web1
@@ -585,6 +616,11 @@ partition:
       description: UTC time the partition was created.
       type: str
       sample: "2026-12-01T00:40:51Z"
+    cloned_from:
+      description: The partition whose files this one's started as a copy of (O(linuxvps.partitions.partition#module:clone_from)), null when none.
+      type: str
+      sample: web1
+      version_added: 0.2.0
     started:
       description: UTC time its init was last started, null while it is stopped.
       type: str

@@ -192,6 +192,11 @@ partitions:
       description: UTC time the partition was created.
       type: str
       sample: "2026-12-01T00:40:51Z"
+    cloned_from:
+      description: The partition whose files this one's started as a copy of (O(linuxvps.partitions.partition#module:clone_from)), null when none.
+      type: str
+      sample: web1
+      version_added: 0.2.0
     started:
       description: UTC time its init was last started, null while it is stopped.
       type: str
