@@ -21,6 +21,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_tree im
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher, utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import mount_points, read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import refuse_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.slices import SliceManager
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import STORAGE_MODES, PartitionDisk
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
@@ -81,6 +82,7 @@ class PartitionActions:
 
     def reset_disk(self, plan, observed, document):
         """A new disk for settings that only a new disk can take (the old files go)."""
+        refuse_busy(self.engine.store.partition_dir(plan.name), plan.name, "replace its disk")  # a copy of them runs
         self.engine.disk(observed["document"]["spec"]).wipe()
         self._prepare(plan.spec)
         return document
@@ -205,6 +207,7 @@ class PartitionActions:
         range they are owned by, the directory (with the document) after both, the state directory's cgroup parents
         and nft tables once no partition is left. A run killed halfway is finished by the next (recovery.py)."""
         engine = self.engine
+        refuse_busy(engine.store.partition_dir(name), name, "remove it")  # a snapshot, backup or clone copies its files
         self.stop_partition(name, document, record=False)
         spec = (document or {}).get("spec") or {"name": name}
         points = mount_points()

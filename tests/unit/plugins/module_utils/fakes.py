@@ -164,6 +164,9 @@ class FakeTemplates:
     def get(self, name):
         return os.path.join(self.root, name), {"init": "/sbin/init"}
 
+    def manifest(self, name):
+        return {"init": "/sbin/init", "source": "digest-of-" + name} if name in self.names else None
+
     def shifted_root(self, name, base):
         return os.path.join(self.root, "%s@%d" % (name, base))
 
@@ -187,6 +190,8 @@ class FakeDisk:
         self.bundle = os.path.join(partition_dir, "bundle")
         self.pid_file = os.path.join(self.bundle, "init.pid")
         self.root_path = os.path.join(self.bundle, "rootfs")
+        self.upper = self.root_path  # the own files (partition_files.py): the tree standing for the root
+        self.copy = os.path.join(partition_dir, "disk")
         self.layer = os.path.join(partition_dir, "layer")
         self.quota_kind = None
 
