@@ -42,7 +42,7 @@ DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
 # (its package starts nothing: the lxcfs target starts it through the host role); chromium-headless-shell opens the
 # report playbook's HTML. sshd runs inside partitions, from their rootfs, so the host needs no openssh-server.
 TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
-                     openssh-client util-linux mount e2fsprogs xfsprogs tar git shellcheck qemu-system-x86 qemu-utils \
+                     openssh-client util-linux mount e2fsprogs xfsprogs tar zstd git shellcheck qemu-system-x86 qemu-utils \
                      lxcfs chromium-headless-shell
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
