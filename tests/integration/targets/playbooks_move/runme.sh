@@ -127,7 +127,8 @@ start_ticker $a
 echo "== a -> b"
 move move-a move-b
 check_moved $b $a
-[ "$(ls -A $work/out $work/in $work/via)" = "" ] || fail "archives left in $work"
+left=$(find $work -type f)
+[ -z "$left" ] || fail "archives left in $work: $left"
 
 echo "== --check again: it is no longer on a"
 refused "mv-web: it does not exist on move-a" -e move_partition=mv-web -e move_from=move-a -e move_to=move-b --check
