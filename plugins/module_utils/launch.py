@@ -28,6 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import R
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import resolv_conf
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_counters import PartitionCounters
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import refuse_incomplete
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenant_counters import TenantCounters
 
@@ -57,6 +58,7 @@ class Launcher:
         template_root, manifest = engine.lower_root(spec, base)
         disk = engine.disk(spec)
         view = lxcfs.wanted(spec.get("lxcfs"), engine.host_facts.lxcfs)  # lxcfs: true where it does not serve fails here
+        refuse_incomplete(disk.dir, name)  # a restore of its files was interrupted: never boot half of them
         PartitionCounters(engine).fold_ended(name, document)  # a life that ended without a stop (a crash, a reboot)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot

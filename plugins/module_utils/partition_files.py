@@ -34,6 +34,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mount_points
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import runtime_status
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
 from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import in_range
 
@@ -43,6 +44,9 @@ BUSY_FILE = "files.lock"
 # the next copy then knows the freeze was a copy's, not the owner's, and resumes the partition after its own copy.
 FROZEN_MARK = "files.frozen"
 PARTIAL = ".partial"
+# Written before the own files are replaced in place (a snapshot's or a backup's restore) and removed once they are
+# whole: while it is there the partition does not start, and the run that wrote it (or the next) finishes the job.
+REPLACING_MARK = "files.replacing"
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -97,6 +101,33 @@ def refuse_busy(partition_dir, name, what):
         return
     with hold_busy(partition_dir, name, what):
         pass
+
+
+@contextmanager
+def replacing(partition_dir, intent):
+    """Mark the own files as being replaced for the block (intent: a dict with "what", e.g. "restore of snapshot
+    before", and what the replacer needs to finish the job); the mark stays when the block fails or is killed."""
+    write_json_atomic(os.path.join(partition_dir, REPLACING_MARK), intent)
+    yield
+    os.unlink(os.path.join(partition_dir, REPLACING_MARK))
+    sync_directory(partition_dir)
+
+
+def interrupted_replacement(partition_dir):
+    """The intent of a replacement of the own files that did not finish, or None."""
+    intent = read_json(os.path.join(partition_dir, REPLACING_MARK))
+    if intent is not None and not isinstance(intent, dict):
+        return {"what": "a replacement of its files"}
+    return intent
+
+
+def refuse_incomplete(partition_dir, name):
+    """Before a start: PartitionError while the own files are half replaced (a restore was interrupted)."""
+    intent = interrupted_replacement(partition_dir)
+    if intent is not None:
+        raise PartitionBusy("partition %s: %s did not finish, so its files are incomplete; it does not start until it "
+                            "is done (%s)" % (name, intent.get("what") or "a replacement of its files",
+                                             intent.get("redo") or "run that restore again"), partition=name)
 
 
 class PartitionFiles:
@@ -382,4 +413,4 @@ def _restore_mode(fd, name, st):
 
 
 __all__ = ["PartitionBusy", "PartitionFiles", "copy_tree", "shift_tree", "hold_busy", "refuse_busy", "shifted_id",
-           "CONSISTENCY_MODES", "OVERFLOW_ID"]
+           "replacing", "interrupted_replacement", "refuse_incomplete", "CONSISTENCY_MODES", "OVERFLOW_ID"]

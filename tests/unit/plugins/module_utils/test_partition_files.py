@@ -272,3 +272,21 @@ def test_live_touches_nothing(engine):
     with files.consistent("live") as root:
         assert root == files.root
     assert engine.log == [] and engine.runtime.state("web1")["status"] == "running"
+
+
+# ---- replacing the own files in place ---------------------------------------------------------------------
+def test_a_partition_whose_files_are_half_replaced_does_not_start(engine):
+    files = started(engine, state="stopped")
+    intent = {"what": "restore of snapshot before", "redo": "snapshot name=before state=restored"}
+    with pytest.raises(PartitionError, match="copy failed"):
+        with partition_files.replacing(files.dir, intent):
+            raise PartitionError("copy failed")
+    assert partition_files.interrupted_replacement(files.dir) == intent
+    with pytest.raises(PartitionBusy, match="partition web1: restore of snapshot before did not finish.*snapshot name=before"):
+        Converger(engine).converge({"name": "web1", "state": "started"})
+    assert engine.runtime.state("web1") is None
+    with partition_files.replacing(files.dir, intent):
+        pass
+    assert partition_files.interrupted_replacement(files.dir) is None
+    Converger(engine).converge({"name": "web1", "state": "started"})
+    assert engine.runtime.state("web1")["status"] == "running"
