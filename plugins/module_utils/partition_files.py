@@ -199,9 +199,15 @@ class PartitionFiles:
             was = self._stop()
             try:
                 yield self.root
-            finally:
+            except BaseException:
                 if was != "stopped":
-                    self._start(was)
+                    try:
+                        self._start(was)
+                    except PartitionError:
+                        pass  # the block's own error is the one to tell (a start refused on half-replaced files)
+                raise
+            if was != "stopped":
+                self._start(was)
             return
         paused = self._freeze()
         try:
