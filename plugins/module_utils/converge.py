@@ -28,6 +28,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import pl
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO_LIMITS, RESOURCE_DEFAULTS, normalise_env, normalise_partition, validate_name
+from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import removal_warning
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.tenants import refuse_over_limit
 
@@ -127,6 +128,11 @@ class Converger:
         if spec is not None and observed["document"] is not None:
             self._refuse_shrink(observed["document"]["spec"], spec)
         plan = plan_partition(state, spec or {"name": params["name"]}, observed, params.get("recreate") or "never")
+        if "destroy" in plan.actions:
+            snapshots, warning = removal_warning(plan.name, engine.store.partition_dir(plan.name))
+            if snapshots:  # they go with it: said in the diff and a warning, never silently
+                plan.before = dict(plan.before, snapshots=snapshots)
+                plan.warnings.append(warning)
         if params.get("reset_counters") and observed["document"] is not None:
             plan_counter_reset(plan, self.reporter.counters.view(params["name"], observed["document"], observed["status"] != "stopped"))
         self._refuse_lxcfs(params, plan)

@@ -192,6 +192,7 @@ class FakeDisk:
         self.root_path = os.path.join(self.bundle, "rootfs")
         self.upper = self.root_path  # the own files (partition_files.py): the tree standing for the root
         self.copy = os.path.join(partition_dir, "disk")
+        self.work = os.path.join(partition_dir, "work")
         self.layer = os.path.join(partition_dir, "layer")
         self.quota_kind = None
 
