@@ -96,11 +96,24 @@ def hold_busy(partition_dir, name, what):
 
 
 def refuse_busy(partition_dir, name, what):
-    """For destroy and reset_disk (under the host lock): PartitionBusy while a copy of the own files is in progress."""
-    if not os.path.isdir(partition_dir):
-        return
-    with hold_busy(partition_dir, name, what):
-        pass
+    """For destroy and reset_disk (under the host lock, planned and applied): PartitionBusy while a copy of the own files
+    is in progress. Makes nothing (check mode plans it too): no lock file, no copy ever took it."""
+    try:
+        fd = os.open(_busy_path(partition_dir), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except (IOError, OSError) as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        holder = _holder(partition_dir) or "a copy of its files"
+        raise PartitionBusy("partition %s: %s is in progress; cannot %s now, try again when it is done"
+                            % (name, holder, what), partition=name, busy=holder)
+    finally:
+        os.close(fd)
 
 
 @contextmanager
