@@ -24,6 +24,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
+from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import refuse_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_counter_reset, plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
@@ -133,6 +134,9 @@ class Converger:
             if snapshots:  # they go with it: said in the diff and a warning, never silently
                 plan.before = dict(plan.before, snapshots=snapshots)
                 plan.warnings.append(warning)
+        if "destroy" in plan.actions or "reset_disk" in plan.actions:
+            # before any intent is journaled: a removal once journaled is always finished, by the next run if need be
+            refuse_busy(engine.store.partition_dir(plan.name), plan.name, "remove it" if "destroy" in plan.actions else "replace its disk")
         if params.get("reset_counters") and observed["document"] is not None:
             plan_counter_reset(plan, self.reporter.counters.view(params["name"], observed["document"], observed["status"] != "stopped"))
         self._refuse_lxcfs(params, plan)

@@ -185,8 +185,17 @@ def test_a_destroy_refuses_while_a_copy_is_in_progress_and_goes_after(engine):
         with pytest.raises(PartitionBusy, match="snapshot before"):
             Converger(engine).converge({"name": "web1", "state": "absent"})
         assert engine.store.load_partition("web1") is not None and engine.runtime.state("web1")["status"] == "running"
+        assert not os.listdir(os.path.join(engine.store.root, "intents"))  # refused when planned: nothing journaled
+        with pytest.raises(PartitionBusy, match="cannot replace its disk"):
+            Converger(engine).converge({"name": "web1", "storage": "copy", "recreate": "options-changed"})
     Converger(engine).converge({"name": "web1", "state": "absent"})
     assert engine.store.load_partition("web1") is None
+
+
+def test_planning_a_removal_in_check_mode_makes_no_lock_file(engine):
+    files = started(engine)
+    Converger(engine.checking()).converge({"name": "web1", "state": "absent"})
+    assert not os.path.exists(os.path.join(files.dir, partition_files.BUSY_FILE))
 
 
 # ---- PartitionFiles ---------------------------------------------------------------------------------------
