@@ -134,8 +134,8 @@ def test_an_unknown_snapshot_is_refused_naming_the_option_with_the_host_unchange
     write(root, "data", "mine\n")
     snapshot(engine, "other")
     del engine.log[:]
-    with pytest.raises(InvalidOption, match="option name: invalid value 'before': partition web1 has no snapshot of that name "
-                                           r"\(it has: other\)"):
+    refusal = r"option name: invalid value 'before': partition web1 has no snapshot of that name \(it has: other\)"
+    with pytest.raises(InvalidOption, match=refusal):
         snapshot(engine, state="restored")
     assert engine.log == [] and read(root, "data") == "mine\n" and engine.runtime.state("web1")["status"] == "running"
 
