@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, InvalidOption, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import (
     PartitionFiles,
     copy_tree,
@@ -208,10 +208,12 @@ class SnapshotManager:
     def _restore(self, files, name, was=None):
         """Roll the own files back to the snapshot; the partition runs afterwards as it did before (was: as it did
         before an interrupted restore that this one finishes)."""
-        document = self._document(files, name)
         engine = self.engine
         source = os.path.join(snapshots_dir(files.dir), name, FILES)
         with files.busy("restore of snapshot %s" % name):
+            document = self._document(files, name)  # read again under the lock: a removal may have gone first
+            if not os.path.isdir(source):
+                raise PartitionError("snapshot %s of partition %s has no files (%s); it cannot be restored" % (name, files.name, source))
             status = files.status()
             was = was or status
             intent = {"what": "restore of snapshot %s" % name, "snapshot": name, "was": was,

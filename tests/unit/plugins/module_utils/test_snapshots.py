@@ -228,3 +228,21 @@ def test_removing_the_partition_names_its_snapshots(engine):
     partition(engine, "web2")
     plan = Converger(engine).converge({"name": "web2", "state": "absent"})[0]
     assert not [warning for warning in plan.warnings if "snapshot" in warning] and "snapshots" not in plan.diff()["before"]
+
+
+def test_a_snapshot_removed_by_another_run_before_the_restore_locks_is_refused_with_the_files_untouched(engine, monkeypatch):
+    root = partition(engine)
+    write(root, "data", "v1\n")
+    snapshot(engine)
+    write(root, "data", "v2\n")
+    manager = SnapshotManager(engine)
+    real_take = manager._refuse_unrestorable
+
+    def removed_meanwhile(files, name):
+        real_take(files, name)
+        snapshot(engine, state="absent")  # another run, between the check and the lock
+    monkeypatch.setattr(manager, "_refuse_unrestorable", removed_meanwhile)
+    with pytest.raises(InvalidOption, match="option name: invalid value 'before'"):
+        manager.converge({"partition": "web1", "name": "before", "state": "restored"})
+    assert read(root, "data") == "v2\n" and engine.runtime.state("web1")["status"] == "running"
+    assert interrupted_replacement(engine.store.partition_dir("web1")) is None
