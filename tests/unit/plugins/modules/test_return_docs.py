@@ -15,11 +15,12 @@ import yaml
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
-from ansible_collections.linuxvps.partitions.plugins.modules import network, partition, partition_exec, partition_info, rootfs, tenant
+from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import SnapshotManager
+from ansible_collections.linuxvps.partitions.plugins.modules import network, partition, partition_exec, partition_info, rootfs, snapshot, tenant
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeEngine, FakeHostNet
 
 MODULES = {"network": network, "partition": partition, "partition_exec": partition_exec, "partition_info": partition_info,
-           "rootfs": rootfs, "tenant": tenant}
+           "rootfs": rootfs, "snapshot": snapshot, "tenant": tenant}
 WAIT_ONLY = {"ready"}  # in partition's report only with wait=running (readiness.await_ready adds it)
 COLLECTION = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
@@ -104,3 +105,13 @@ def test_the_action_group_holds_every_module_and_nothing_else():
     present = sorted(entry[:-3] for entry in os.listdir(os.path.join(COLLECTION, "plugins", "modules"))
                      if entry.endswith(".py") and not entry.startswith("_"))
     assert sorted(group) == present == sorted(MODULES)
+
+
+def test_snapshots_result_is_what_snapshot_documents(tmp_path):
+    engine = FakeEngine(str(tmp_path / "state"))
+    Converger(engine).converge({"name": "web1", "rootfs": "debian12"})
+    _changed, result, _warnings, _diff = SnapshotManager(engine).converge({"partition": "web1", "name": "s1", "state": "present"})
+    documented = returned(snapshot)
+    assert sorted(result) == sorted(documented)
+    assert sorted(result["snapshots"][0]) == sorted(documented["snapshots"]["contains"])
+    assert sorted(result["snapshot"]) == sorted(documented["snapshot"]["contains"])
