@@ -254,14 +254,16 @@ def _identity(fd):
 
 def fingerprint(path):
     """sha256 over every entry's path, type and mode, owners, size, inode, mtime and ctime: any change to the own files
-    (content, metadata, xattrs: each moves ctime, which no one can set back) changes it. None when the tree is missing
-    or moved while walked."""
+    (content, metadata, xattrs: each moves ctime, which no one can set back) changes it; but the top directory's ctime,
+    which each start moves. None when the tree is missing or moved while walked."""
     digest = hashlib.sha256()
 
     def visit(dir_fd, name, relative, st):
+        # the top's ctime moves at every start (the host chowns the writable layer's top for the partition's root)
+        changed = st.st_ctime_ns if relative else 0
         digest.update(("%s\0%o\0%d\0%d\0%d\0%d\0%d\0%d\0%d\n" % (
             relative, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_ino, st.st_rdev, st.st_mtime_ns,
-            st.st_ctime_ns)).encode("utf-8", "surrogateescape"))
+            changed)).encode("utf-8", "surrogateescape"))
 
     try:
         walk_tree(path, visit)
@@ -393,11 +395,13 @@ def write_archive(path, header, root, id_base, compression, base_snapshot=None, 
             with open(mapping, "w") as handle:
                 handle.write(owner_map(id_base))
             cmd += ["--owner-map=" + mapping, "--group-map=" + mapping]
+        if live:
+            cmd.append("--ignore-failed-read")  # a tenant's file gone or swapped meanwhile is left out, said in a warning
         cmd += ["-C", root, "."]
         fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             rc, err = _stream_out(fd, header_member(header), cmd, compression)
-            if rc == TAR_FILES_CHANGED and live:
+            if live and (rc == TAR_FILES_CHANGED or rc == 0 and err.strip()):
                 warnings.append("backup of %s: files changed while they were read (mode live): %s"
                                 % (header["partition"], err.strip()[-500:]))
             elif rc != 0:
