@@ -402,7 +402,7 @@ def main(argv):
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
     text = "Machine: %s\n%s%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached),
-                                     operations.table(operated))
+                                    operations.table(operated))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)

@@ -132,7 +132,7 @@ def run(mib, state, template, collection, workdir):
                 "partition": PARTITION, "name": "bench", "state": "present", "state_dir": state})
             result["snapshot_bytes"] = (snap.get("snapshot") or {}).get("size")
             module(env, "linuxvps.partitions.snapshot", {"partition": PARTITION, "name": "bench", "state": "absent",
-                                                          "state_dir": state})
+                                                         "state_dir": state})
         except RuntimeError as error:  # a collection without the snapshot module: the other figures still come
             result["snapshot_error"] = str(error)
 
