@@ -26,6 +26,7 @@ import os
 from ansible_collections.linuxvps.partitions.plugins.module_utils import archive
 from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import Conflict, InvalidOption, NotFound, PartitionError
+from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import CONSISTENCY_MODES, PartitionFiles, hold_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
@@ -298,6 +299,7 @@ class Backups:
                 archive.shift_tree(root, archive.IdShift(base, header.get("id_base")))
                 if disk.mode != "overlay":
                     disk.prepare(lower, owner=base)  # the copy is there: only the bundle's directories
+                pause_point("restore-extracted")
                 engine.store.save_partition(name, {"name": name, "created": utc_now(), "running": None, "spec": spec,
                                                    "restored_from": record})
             except PartitionError:

@@ -13,6 +13,7 @@ test kills it by that PID. The points (where each sits is said where it is calle
 * destroy-wiped      actions.py: the partition's files are gone, its ID range and directory not yet
 * release-dropped    actions.py: the range's shifted copies are gone, the range is not released yet
 * destroy-dir-gone   actions.py: the partition's directory is gone, the state directory's cgroup parents not yet
+* restore-extracted  backups.py: a restored partition's files are extracted and shifted, its document not written yet
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +26,7 @@ import time
 PAUSE_AT = "LINUXVPS_TEST_PAUSE_AT"
 PAUSE_FILE = "LINUXVPS_TEST_PAUSE_FILE"
 PAUSE_SECONDS = 600
-POINTS = ("shift-copied", "start-created", "stop-runtime-gone", "destroy-wiped", "release-dropped", "destroy-dir-gone")
+POINTS = ("shift-copied", "start-created", "stop-runtime-gone", "destroy-wiped", "release-dropped", "destroy-dir-gone", "restore-extracted")
 
 
 def pause_point(name, environ=None, sleep=time.sleep):
