@@ -10,11 +10,12 @@ template, the compression and the incremental base; a fresh walk that gives the 
 at path already holds exactly this, so it is kept (ok).
 
 restored: create the partition from an archive (or apply an incremental archive onto the stopped partition restored
-from its base). The files go into a new disk, their owners moved to this host's range for the partition's tenant; the
-partition's document is written last, with ``restored_from`` naming the archive (its sha256). A run killed before
-that leaves a partition directory holding the ``restore.json`` mark and no document: the next restore of that name
-removes it and starts again. Restoring the archive a partition was restored from again is ok (nothing to do, except
-the start a killed run did not get to).
+from its base). Its document is written first, saying ``restoring`` (path and sha256 of the archive), so every scan of
+the state directory sees a stopped partition; the files go into a new disk, their owners moved to this host's range
+for the partition's tenant; then the document says ``restored_from`` instead. A run killed halfway leaves
+``restoring``: the next restore of the same archive removes what it made and starts again (an increment is applied
+again), ``partition state=absent`` removes it, and a restore of another archive is refused. Restoring the archive a
+partition was restored from again is ok (nothing to do, except the start a killed run did not get to).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,9 +31,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import utc_now
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import CONSISTENCY_MODES, PartitionFiles, hold_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
 
-RESTORE_MARK = "restore.json"  # in the partition's directory while a restore writes its files
 
 
 class Outcome:
@@ -98,8 +97,6 @@ class Backups:
         refuse_inside_partitions(engine, path, "path")
         if not os.path.isdir(os.path.dirname(path)):
             raise InvalidOption("path", path, "its directory %s does not exist" % os.path.dirname(path))
-        if os.path.lexists(path) and not os.path.isfile(path) or os.path.islink(path):
-            raise InvalidOption("path", path, "exists and is not a regular file")
         try:
             files = PartitionFiles(engine, partition)
         except NotFound as exc:
@@ -163,11 +160,15 @@ class Backups:
         }
 
     def _existing(self, path):
-        """The header of an archive of ours at path, or None (no file, or not ours: then it is replaced)."""
-        if not os.path.isfile(path):
+        """The header of an archive of ours at path (None: no file, or one of another format, which is replaced). Any
+        other file there is refused: it is not ours to overwrite."""
+        if not os.path.lexists(path):
             return None
         try:
             header, _compression = archive.read_header(path)
+        except InvalidOption:
+            raise InvalidOption("path", path, "exists and is not a linuxvps backup archive; remove it or choose another path")
+        try:
             return archive.check_readable(header, path)
         except InvalidOption:
             return None
@@ -193,15 +194,19 @@ class Backups:
         info = archive.describe(header, path, sha256, size, compression)
         document = engine.store.load_partition(target)
         restored = (document or {}).get("restored_from") or {}
+        restoring = (document or {}).get("restoring")
         status = engine.observe(target)["status"] if document is not None else "stopped"
         want_start = header["running"] if start is None else start
-        if document is not None and restored.get("sha256") == sha256 and not os.path.exists(self._mark(target)):
-            pending = want_start and not restored.get("started") and status == "stopped"
+        if restoring is not None and restoring.get("sha256") != sha256:
+            raise InvalidOption("name", target, "partition %s was being restored from %s when a run stopped; restore that "
+                                "archive again, or remove the partition" % (target, restoring.get("path")))
+        if document is not None and restoring is None and restored.get("sha256") == sha256:
+            pending = want_start and not restored.get("started") and status == "stopped"  # a start a killed run missed
             if pending and not engine.check_mode:
                 self._start(target)
-            return Outcome(bool(pending), info, target, running=pending or status != "stopped")
+            return Outcome(bool(pending), info, target, running=bool(pending or status != "stopped"))
         if incremental is None:
-            if document is not None:
+            if document is not None and restoring is None:
                 raise InvalidOption("name", target, "partition %s exists (restored from %s); choose another name or remove it"
                                     % (target, restored.get("path") or "no archive"))
             self._refuse_addresses(spec, target)
@@ -209,7 +214,7 @@ class Backups:
             if document is None:
                 raise InvalidOption("path", path, "is an incremental archive (of %s); partition %s does not exist: restore "
                                     "that base archive first" % (incremental.get("path"), target))
-            if restored.get("sha256") != incremental["sha256"]:
+            if restoring is None and restored.get("sha256") != incremental["sha256"]:
                 raise InvalidOption("path", path, "is an increment of archive %s (sha256 %s), but partition %s was restored "
                                     "from %s" % (incremental.get("path"), incremental["sha256"], target, restored.get("sha256")))
             if status != "stopped":
@@ -267,24 +272,22 @@ class Backups:
                     raise InvalidOption("name", target, "the archive's address %s is partition %s's on this host; restore "
                                         "it where %s is not, or remove %s first" % (cidr, owner, owner, owner))
 
-    def _mark(self, name):
-        return os.path.join(self.engine.store.partition_dir(name), RESTORE_MARK)
-
     def _restore_full(self, path, header, spec, record):
-        """A new partition from a whole archive, under the host lock; its document written last."""
+        """A new partition from a whole archive, under the host lock. Its document comes first, saying ``restoring``
+        (every scan of the state directory sees a partition, stopped), and is rewritten once the files are whole."""
         engine = self.engine
         name = spec["name"]
-        directory = engine.store.partition_dir(name)
         with engine.store.lock():
-            if engine.store.load_partition(name) is not None:
-                raise InvalidOption("name", name, "partition %s exists" % name)
-            if os.path.isdir(directory):
-                if read_json(self._mark(name)) is None:
-                    raise InvalidOption("name", name, "%s exists without a partition document; remove it with "
-                                        "linuxvps.partitions.partition state=absent" % directory)
-                self._sweep(name, spec)  # a restore killed halfway
-            os.makedirs(directory, 0o711)
-            write_json_atomic(self._mark(name), {"path": path, "sha256": record["sha256"]})
+            document = engine.store.load_partition(name)
+            if document is not None:
+                if (document.get("restoring") or {}).get("sha256") != record["sha256"]:
+                    raise InvalidOption("name", name, "partition %s exists" % name)
+                self._sweep(name, document)  # a restore of this archive killed halfway: made again from the start
+            elif os.path.isdir(engine.store.partition_dir(name)):
+                raise InvalidOption("name", name, "%s exists without a partition document; remove it with "
+                                    "linuxvps.partitions.partition state=absent" % engine.store.partition_dir(name))
+            document = {"name": name, "created": utc_now(), "running": None, "spec": spec, "restoring": record}
+            engine.store.save_partition(name, document)
             try:
                 base = engine.id_base(spec)
                 lower, _manifest = engine.lower_root(spec, base)
@@ -300,39 +303,40 @@ class Backups:
                 if disk.mode != "overlay":
                     disk.prepare(lower, owner=base)  # the copy is there: only the bundle's directories
                 pause_point("restore-extracted")
-                engine.store.save_partition(name, {"name": name, "created": utc_now(), "running": None, "spec": spec,
-                                                   "restored_from": record})
             except PartitionError:
-                self._sweep(name, spec)
+                self._sweep(name, document)
                 raise
-            os.unlink(self._mark(name))
+            engine.store.save_partition(name, self._restored(document, record))
 
     def _restore_increment(self, path, header, name, record):
         """Apply an incremental archive onto the stopped partition restored from its base, under the host lock. A run
-        killed halfway leaves the mark: the next run of the same archive applies it again (extraction is repeatable)."""
+        killed halfway leaves ``restoring`` in the document: the next run of the same archive applies it again (the
+        extraction is repeatable)."""
         engine = self.engine
         with engine.store.lock():
             document = engine.store.load_partition(name)
-            mark = read_json(self._mark(name))
-            if mark is not None and mark.get("sha256") != record["sha256"]:
-                raise InvalidOption("path", path, "partition %s was being restored from %s when a run stopped; restore "
-                                    "that archive first" % (name, mark.get("path")))
             if engine.observe(name)["status"] != "stopped":
                 raise InvalidOption("name", name, "partition %s runs; an incremental archive applies onto a stopped one" % name)
             with hold_busy(engine.store.partition_dir(name), name, "restore from %s" % path):
-                write_json_atomic(self._mark(name), {"path": path, "sha256": record["sha256"]})
+                document = dict(document, restoring=record)
+                engine.store.save_partition(name, document)
                 files = PartitionFiles(engine, name)
                 files._ensure_layer()  # pylint: disable=protected-access
                 base = engine.id_base(document["spec"])
                 archive.extract_archive(path, files.root, incremental=True)
                 archive.shift_tree(files.root, archive.IdShift(base, header.get("id_base")))
-                engine.store.save_partition(name, dict(document, restored_from=record))
-                os.unlink(self._mark(name))
+                engine.store.save_partition(name, self._restored(document, record))
 
-    def _sweep(self, name, spec):
-        """Remove what a failed or killed restore made of the partition (its files, directory, unused ID range)."""
+    @staticmethod
+    def _restored(document, record):
+        document = dict(document, restored_from=record)
+        document.pop("restoring", None)
+        return document
+
+    def _sweep(self, name, document):
+        """Remove what a failed or killed restore made of the partition (its files, document, directory, unused range)."""
         from ansible_collections.linuxvps.partitions.plugins.module_utils.actions import PartitionActions
-        PartitionActions(self.engine).remove(name, {"name": name, "spec": spec, "running": None})
+        PartitionActions(self.engine).remove(name, document)
 
     def _start(self, name):
         from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger

@@ -21,14 +21,15 @@ description:
     Beside it C(PATH.snar) lists what it holds, for a later O(incremental_from).
   - With an archive at O(path) already, its header's fingerprint of the own files' metadata (every entry's path,
     mode, owners, size, inode, modification and change time), spec, running state, template, compression and
-    incremental base is compared with a fresh walk: the same means nothing changed, and the module reports ok.
+    incremental base is compared with a fresh walk; the same means nothing changed, and the module reports ok.
     A running partition usually writes something (logs), so its backup is usually changed.
   - O(state=restored) creates the partition on this host from the archive, with the archived spec (its name replaced by
-    O(name), and its tenant and hostname too when they were the old name; addresses as archived), its files owned by
+    O(name), and its tenant and hostname too when they were the old name; addresses as archived); its files owned by
     this host's ID range for its tenant, and starts it if it ran (or as O(start) says). It refuses, changing nothing,
     when the partition exists, when the template is missing or was built from other options, or when the archive's
     format is not one this collection reads. Restoring the same archive again is ok.
-    A restore killed halfway leaves a mark that the next restore of that name removes with what it made.
+    A restore killed halfway leaves the partition stopped with C(restoring) in its document; the next restore of the
+    same archive removes what it made and restores again, or M(linuxvps.partitions.partition) O(state=absent) removes it.
   - An incremental archive (O(incremental_from)) holds what changed since the archive it is made against and every
     directory's list of entries; restoring it applies it onto the stopped partition restored from that archive
     (recorded in its document), removing what is gone. The move playbook uses it for a short downtime.
@@ -80,8 +81,8 @@ options:
     type: str
   incremental_from:
     description:
-      - With O(state=present), an archive of the same partition made by this module on this host (its C(.snar) beside it):
-        the new archive holds only what changed since, and every directory's list of entries.
+      - With O(state=present), an archive of the same partition made by this module on this host (its C(.snar) beside it).
+        The new archive holds only what changed since, and every directory's list of entries.
     type: path
   start:
     description: With O(state=restored), whether to start the partition; default as archived (started if it ran).
@@ -119,18 +120,42 @@ archive:
   returned: always
   type: dict
   contains:
-    path: {description: The archive's path., type: str}
-    size: {description: Its size in bytes (none in check mode when not written yet)., type: int}
-    sha256: {description: Its sha256 (none in check mode when not written yet)., type: str}
-    partition: {description: The partition it holds (its archived name)., type: str}
-    template: {description: "The template's identity: C(name) and C(source) (digest of its build options).", type: dict}
-    compression: {description: zstd, gzip or none., type: str}
-    created: {description: When it was made (UTC)., type: str}
-    running: {description: Whether the partition ran when it was made., type: bool}
-    format: {description: The archive format (1)., type: int}
-    collection: {description: The collection version that made it., type: str}
-    incremental_from: {description: The base archive's path of an incremental archive, else none., type: str}
-    incremental_from_sha256: {description: The base archive's sha256 of an incremental archive, else none., type: str}
+    path:
+      description: The archive's path.
+      type: str
+    size:
+      description: Its size in bytes (none in check mode when it is not written yet).
+      type: int
+    sha256:
+      description: Its sha256 (none in check mode when it is not written yet).
+      type: str
+    partition:
+      description: The partition it holds (its archived name).
+      type: str
+    template:
+      description: The template's identity, C(name) and C(source) (the digest of its build options).
+      type: dict
+    compression:
+      description: V(zstd), V(gzip) or V(none).
+      type: str
+    created:
+      description: When it was made (UTC).
+      type: str
+    running:
+      description: Whether the partition ran when it was made.
+      type: bool
+    format:
+      description: The archive format (1).
+      type: int
+    collection:
+      description: The collection version that made it.
+      type: str
+    incremental_from:
+      description: The base archive's path of an incremental archive, else none.
+      type: str
+    incremental_from_sha256:
+      description: The base archive's sha256 of an incremental archive, else none.
+      type: str
 partition:
   description: The partition backed up, or restored (created).
   returned: always
