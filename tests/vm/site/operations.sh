@@ -59,7 +59,8 @@ run() {  # ansible-playbook with both hosts' inventory; its recap lines and time
   echo "   ($((SECONDS - started)) s)"
 }
 module() {  # host module args: one module call, its JSON result on stdout
-  ansible "${inv[@]}" "$1" -m "linuxvps.partitions.$2" -a "$3" -o > "$log" 2>&1 || { cat "$log"; fail "$2 $3 on $1"; }
+  # said on stderr: a caller's pipe or $(...) would swallow stdout
+  ansible "${inv[@]}" "$1" -m "linuxvps.partitions.$2" -a "$3" -o > "$log" 2>&1 || { cat "$log" >&2; fail "$2 $3 on $1" >&2; }
   grep ' => {' "$log" | tail -n 1 | sed 's/^[^{]*//'  # not the warnings around it
 }
 vm_cgroup() { on_vm cat "/sys/fs/cgroup/linuxvps.slice/linuxvps-ops.slice/linuxvps-$1.service/partition/$2"; }
