@@ -115,6 +115,7 @@ def run(mib, state, template, collection, workdir):
         json.dump({"all": {"hosts": {"bench-a": dict(local, move_state_dir=state),
                                      "bench-b": dict(local, move_state_dir=STATE_B)}}}, handle)
     record = os.path.join(opdir, "move.json")
+    remove_partitions(env, state)  # what an interrupted run left
     try:
         log("setup: the template in %s too, %s running" % (STATE_B, PARTITION))
         collection.playbook("operations_setup.yml", {"bench_state_dir": state, "bench_state_b": STATE_B,
@@ -163,14 +164,17 @@ def run(mib, state, template, collection, workdir):
         result["downtime_of_cold_cp"] = result["move_downtime_seconds"] / min(result["cold_cp"], result["cold_cp_warm"])
         result["downtime_of_first_pass"] = result["move_downtime_seconds"] / result["move_first_pass_seconds"]
     finally:
-        for state_dir in (state, STATE_B):
-            for name in (PARTITION, RESTORED):
-                subprocess.call(["ansible", "-i", "localhost,", "-c", "local", "localhost", "-m",
-                                 "linuxvps.partitions.partition", "-a",
-                                 json.dumps({"name": name, "state": "absent", "state_dir": state_dir})],
-                                env=env, stdout=subprocess.DEVNULL)
+        remove_partitions(env, state)
         shutil.rmtree(opdir)
     return result
+
+
+def remove_partitions(env, state):
+    for state_dir in (state, STATE_B):
+        for name in (PARTITION, RESTORED):
+            subprocess.call(["ansible", "-i", "localhost,", "-c", "local", "localhost", "-m", "linuxvps.partitions.partition",
+                             "-a", json.dumps({"name": name, "state": "absent", "state_dir": state_dir})],
+                            env=env, stdout=subprocess.DEVNULL)
 
 
 ROWS = [("own_bytes", "the partition's own files (MB)", 1e-6), ("overhead", "one Ansible task's own cost (s)", 1),
