@@ -186,7 +186,7 @@ ROWS = [("own_bytes", "the partition's own files (MB)", 1e-6), ("overhead", "one
         ("move_first_pass_seconds", "move: live copy through the controller, restored (s)", 1),
         ("move_base_bytes", "move: live archive (MB)", 1e-6), ("move_delta_bytes", "move: archive of the changes (MB)", 1e-6),
         ("cold_cp", "cold copy, cp -a, page cache dropped (s)", 1), ("cold_cp_warm", "cold copy, cp -a, warm (s)", 1),
-        ("cold_archive", "cold copy, tar | zstd, then unpacked (s)", 1),
+        ("cold_archive", "cold copy, tar and zstd, then unpacked (s)", 1),
         ("downtime_of_cold_cp", "downtime / fastest cp -a (target < 0.10)", 1),
         ("downtime_of_first_pass", "downtime / the same copy made stopped (first pass)", 1)]
 
