@@ -33,7 +33,6 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_file
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import validate_name
 
 
-
 class Outcome:
     """What a backup or restore did or would do."""
 
