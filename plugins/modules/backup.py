@@ -13,7 +13,7 @@ short_description: Back up a Linux VPS partition into an archive, and restore on
 version_added: 0.1.0
 description:
   - O(state=present) writes an archive of the partition's own files (its writable layer, or its full copy with
-    C(storage: copy)) with their owners relative to its ID range, its spec, whether it ran and the identity (name and
+    C(storage=copy)) with their owners relative to its ID range, its spec, whether it ran and the identity (name and
     source digest) of its template. The archive is a tar stream (POSIX format, made by GNU tar), compressed with
     zstd or gzip or not; its first member C(linuxvps-backup.json) describes it. Xattrs (overlay whiteouts and opaque
     directories, file capabilities, POSIX ACLs), hard links, FIFOs and sparse files are kept as such.
