@@ -16,10 +16,11 @@ import yaml
 from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import Converger
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import SnapshotManager
-from ansible_collections.linuxvps.partitions.plugins.modules import network, partition, partition_exec, partition_info, rootfs, snapshot, tenant
+from ansible_collections.linuxvps.partitions.plugins.modules import (backup, network, partition, partition_exec, partition_info, rootfs, snapshot,
+                                                                     tenant)
 from ansible_collections.linuxvps.partitions.tests.unit.plugins.module_utils.fakes import FakeEngine, FakeHostNet
 
-MODULES = {"network": network, "partition": partition, "partition_exec": partition_exec, "partition_info": partition_info,
+MODULES = {"backup": backup, "network": network, "partition": partition, "partition_exec": partition_exec, "partition_info": partition_info,
            "rootfs": rootfs, "snapshot": snapshot, "tenant": tenant}
 WAIT_ONLY = {"ready"}  # in partition's report only with wait=running (readiness.await_ready adds it)
 COLLECTION = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
