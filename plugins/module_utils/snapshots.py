@@ -188,8 +188,10 @@ class SnapshotManager:
     def _take(self, files, name):
         """Copy the own files of the (frozen) partition into the snapshot; False when another run took it first."""
         directory = snapshots_dir(files.dir)
-        if not os.path.isdir(directory):
+        try:
             os.mkdir(directory, 0o700)  # root only: the copies keep the tenant's setuid files and modes
+        except FileExistsError:
+            pass
         with files.busy("snapshot %s" % name):
             self._sweep(directory)
             target = os.path.join(directory, name)
