@@ -205,14 +205,22 @@ def test_a_killed_restore_keeps_the_partition_down_and_the_next_call_finishes_it
     assert interrupted_replacement(engine.store.partition_dir("web1")) is None
 
 
-def test_a_restore_after_the_tenant_changed_is_a_copy_of_the_snapshot(engine):
-    """(Owners are shifted where the range differs; here the fake ranges agree, so only the content is compared.)"""
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_a_restore_after_the_range_changed_shifts_the_owners_to_the_new_one(engine):
     root = partition(engine)
     write(root, "data", "v1\n")
     snapshot(engine)
+    base = engine.recorded_id_base(engine.store.load_partition("web1")["spec"])
+    old = base + 10 * 65536  # the range the partition had when the snapshot was taken
+    directory = os.path.join(engine.store.partition_dir("web1"), "snapshots", "before")
+    document = snapshots.read_json(os.path.join(directory, "snapshot.json"))
+    snapshots.write_json_atomic(os.path.join(directory, "snapshot.json"), dict(document, id_base=old))
+    os.chown(os.path.join(directory, "files"), old, old)
+    os.chown(os.path.join(directory, "files", "data"), old + 33, old + 33)
     os.unlink(os.path.join(root, "data"))
     snapshot(engine, state="restored")
     assert read(root, "data") == "v1\n"
+    assert (os.stat(root).st_uid, os.stat(os.path.join(root, "data")).st_uid) == (base, base + 33)
 
 
 def test_removing_the_partition_names_its_snapshots(engine):
