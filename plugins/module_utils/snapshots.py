@@ -89,6 +89,16 @@ def removal_warning(name, partition_dir):
     return names, "partition %s: removing it removes its snapshot(s) %s" % (name, ", ".join(names))
 
 
+def validate(params):
+    """(partition, name, state) of the module's parameters, each checked alone (InvalidOption naming it)."""
+    partition = validate_name(params.get("partition"), "partition")
+    name = validate_snapshot_name(params.get("name"))
+    state = params.get("state") or "present"
+    if state not in SNAPSHOT_STATES:
+        raise InvalidOption("state", state, "must be one of %s" % ", ".join(SNAPSHOT_STATES))
+    return partition, name, state
+
+
 def _utc_now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -102,11 +112,7 @@ class SnapshotManager:
     def converge(self, params):
         """Validate, plan and apply; (changed, result, warnings, diff): result has snapshots and snapshot."""
         engine = self.engine
-        partition = validate_name(params.get("partition"), "partition")
-        name = validate_snapshot_name(params.get("name"))
-        state = params.get("state") or "present"
-        if state not in SNAPSHOT_STATES:
-            raise InvalidOption("state", state, "must be one of %s" % ", ".join(SNAPSHOT_STATES))
+        partition, name, state = validate(params)
         if engine.store.load_partition(partition) is None:
             raise InvalidOption("partition", partition, "no such partition in %s" % engine.store.root)
         files = PartitionFiles(engine, partition)
@@ -272,4 +278,4 @@ def _replace(root, source, snapshot_base, base):
         shift_tree(root, snapshot_base, base)  # the tenant's range changed since (a recreate under another tenant)
 
 
-__all__ = ["SnapshotManager", "list_snapshots", "removal_warning", "validate_snapshot_name"]
+__all__ = ["SnapshotManager", "list_snapshots", "removal_warning", "validate", "validate_snapshot_name"]

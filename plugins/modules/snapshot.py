@@ -133,9 +133,10 @@ snapshot:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import recover_pending
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
-from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import SNAPSHOT_STATES, SnapshotManager
+from ansible_collections.linuxvps.partitions.plugins.module_utils.snapshots import SNAPSHOT_STATES, SnapshotManager, validate
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC
 
 SNAPSHOT_ARGSPEC = dict(
@@ -150,8 +151,12 @@ def main():
     module = AnsibleModule(argument_spec=SNAPSHOT_ARGSPEC, supports_check_mode=True)
 
     def work():
+        validate(module.params)  # bad input fails before anything, even the recovery below, changes
+        # what killed partition runs left is finished first: never copy or replace the files of a half-removed partition
+        recovered = recover_pending(module.params["state_dir"], module.check_mode)
         engine = PartitionEngine.open(module.params["state_dir"], module.params["runtime"], module.check_mode)
-        return SnapshotManager(engine).converge(module.params)
+        changed, result, warnings, diff = SnapshotManager(engine).converge(module.params)
+        return changed, result, recovered + warnings, diff
 
     changed, result, warnings, diff = run_engine(module, work)
     emit_warnings(module, warnings)
