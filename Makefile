@@ -156,13 +156,17 @@ stock-test:
 
 # Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script,
 # then INSIDE_N partitions with Python and sshd reached by the connection plugin and by SSH (ping play,
-# put/fetch, inventory listing). N=25,100,200 and INSIDE_N=100 by default (empty skips either);
-# results in benchmarks/results/<time>.json and .md.
+# put/fetch, inventory listing). N=25,100,200 and INSIDE_N=100 by default (empty skips either).
+# Then the hosting operations on one partition with OPS_MIB MiB of its own files (snapshot, backup, restore, a
+# move's downtime next to a cold copy; OPS_MIB=0 skips them); OPS_ONLY=1 runs only these (a few minutes).
+# Results in benchmarks/results/<time>.json and .md.
 N ?= 25,100,200
 INSIDE_N ?= 100
+OPS_MIB ?= 1024
+OPS_ONLY ?=
 bench: deps collection
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes "$(N)" \
-	  --inside-sizes "$(INSIDE_N)"
+	  --inside-sizes "$(INSIDE_N)" --operations-mib "$(OPS_MIB)" $(if $(OPS_ONLY),--only-operations)
 
 clean:
 	rm -rf $(BUILD) tests/output $(VENV)

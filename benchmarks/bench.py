@@ -4,7 +4,7 @@
 limits, converged by the collection (one ansible-playbook run, the partition module's list form) and by a
 bare script doing the same work with runc, mount and ip directly (the floor), in the same run.
 
-    bench.py [--sizes 25,100,200] [--inside-sizes 100] [--results DIR]
+    bench.py [--sizes 25,100,200] [--inside-sizes 100] [--operations-mib 1024] [--only-operations] [--results DIR]
 
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
@@ -23,6 +23,10 @@ range, and limits set by runc from the OCI config. Phases, each timed from its s
 Then, for each size of --inside-sizes (an empty list skips them, as an empty --sizes skips the above), the rows
 that reach inside partitions (inside.py): a ping play through the connection plugin versus SSH into sshd in the
 same partitions, put_file/fetch_file throughput, and the inventory plugin's listing.
+
+Then the hosting operations (operations.py) on one partition with --operations-mib MiB of its own files (0 skips
+them): snapshot, backup and restore times and the archive's size, and move.yml's downtime next to a cold copy of
+the same files. --only-operations runs only these (no N partitions, nothing inside).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,6 +45,7 @@ import tempfile
 import time
 
 import inside
+import operations
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = "/var/tmp/linuxvps-bench"
@@ -347,10 +352,13 @@ def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,100,200")
     parser.add_argument("--inside-sizes", default="100", help="sizes of the rows that reach inside partitions")
+    parser.add_argument("--operations-mib", type=int, default=1024,
+                        help="MiB of own files of the partition of the hosting operations' figures (0 skips them)")
+    parser.add_argument("--only-operations", action="store_true", help="only the hosting operations' figures")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",") if size]
-    inside_sizes = [int(size) for size in args.inside_sizes.split(",") if size]
+    sizes = [int(size) for size in args.sizes.split(",") if size and not args.only_operations]
+    inside_sizes = [int(size) for size in args.inside_sizes.split(",") if size and not args.only_operations]
     for key in ("max_user_instances", "max_user_watches"):  # systemd partitions each take inotify instances
         with open("/proc/sys/fs/inotify/" + key, "w") as handle:
             handle.write("1048576\n")
@@ -365,7 +373,7 @@ def main(argv):
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
     bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
-    results, reached = {}, {}
+    results, reached, operated = {}, {}, {}
     try:
         for count in sizes:
             log("N=%d: bare floor" % count)
@@ -379,6 +387,10 @@ def main(argv):
             reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
                 None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"), keep=(ANCHOR,)))
             log("N=%d inside: %s" % (count, json.dumps(reached[count])))
+        if args.operations_mib:
+            log("hosting operations, %d MiB of own files" % args.operations_mib)
+            operated = operations.run(args.operations_mib, STATE, TEMPLATE, collection, workdir)
+            log("operations: %s" % json.dumps(operated))
     finally:
         collection.playbook("teardown.yml", {"bench_state_dir": STATE})
         shutil.rmtree(workdir)
@@ -386,10 +398,11 @@ def main(argv):
         os.makedirs(args.results)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
     report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results,
-              "inside": reached}
+              "inside": reached, "operations": operated}
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
-    text = "Machine: %s\n%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached))
+    text = "Machine: %s\n%s%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached),
+                                    operations.table(operated))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)

@@ -309,6 +309,8 @@ expect "the rendered file in globex-app" "$(on_vm runc --root /var/lib/linuxvps/
 on_vm getent passwd lvci >/dev/null && fail "the user was made on the VM host"
 expect "files on the VM host after the play" "$(host_files)" "$host_files_before"
 
+"$here/operations.sh"  # move.yml between the CI box and the VM, a backup restored here, a snapshot round trip
+
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
 left=$(on_vm systemctl list-units --all --no-legend --plain 'linuxvps-*' | grep -vE 'autostart|metrics' || true)
