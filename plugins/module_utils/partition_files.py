@@ -143,9 +143,10 @@ def refuse_incomplete(partition_dir, name, restoring=None):
                             % (name, restoring.get("path") or "an archive"), partition=name)
     intent = interrupted_replacement(partition_dir)
     if intent is not None:
+        what = intent.get("what") or "a replacement of its files"
+        redo = intent.get("redo") or "run that restore again"
         raise PartitionBusy("partition %s: %s did not finish, so its files are incomplete; it does not start until it "
-                            "is done (%s)" % (name, intent.get("what") or "a replacement of its files",
-                                             intent.get("redo") or "run that restore again"), partition=name)
+                            "is done (%s)" % (name, what, redo), partition=name)
 
 
 class PartitionFiles:
