@@ -37,6 +37,7 @@ import tempfile
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import InvalidOption, MissingDependency, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID, RANGE_SIZE
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 
 FORMAT = 1
 COLLECTION_VERSION = "0.1.0"  # galaxy.yml's (a unit test keeps them equal)
@@ -44,6 +45,7 @@ COLLECTION_VERSION = "0.1.0"  # galaxy.yml's (a unit test keeps them equal)
 READABLE_COLLECTIONS = ("0.",)
 HEADER_NAME = "linuxvps-backup.json"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+DIGEST_SUFFIX = ".sha256"  # the archive's digest, kept by file_digest
 SNAPSHOT_SUFFIX = ".snar"  # GNU tar's listed-incremental state, kept beside each archive for the next increment
 PARTIAL_SUFFIX = ".partial"
 COMPRESSIONS = ("zstd", "gzip", "none")
@@ -183,15 +185,46 @@ def _program(cmd):
     return cmd
 
 
-def file_digest(path):
-    """sha256 and size of a file (an archive: read as a regular file only)."""
+def file_digest(path, remember=False):
+    """sha256 and size of a file (an archive: read as a regular file only).
+
+    The digest is kept beside the archive (path + DIGEST_SUFFIX, with the archive's inode, size and mtime) and taken
+    from there while they match: an increment names its base by digest, and a move makes the increment while the
+    partition is down, where reading a whole base archive again would cost seconds per GiB. remember=False (check
+    mode) reads a kept digest but writes none.
+    """
     fd = open_archive(path)
-    digest, size = hashlib.sha256(), 0
     with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        identity = [st.st_ino, st.st_size, st.st_mtime_ns]
+        kept = _kept_digest(path + DIGEST_SUFFIX)
+        if kept is not None and kept.get("file") == identity and isinstance(kept.get("sha256"), str):
+            return kept["sha256"], st.st_size
+        digest, size = hashlib.sha256(), 0
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)
+    if remember and size == st.st_size:
+        try:
+            write_json_atomic(path + DIGEST_SUFFIX, {"file": identity, "sha256": digest.hexdigest()}, mode=0o600)
+        except PartitionError:
+            pass  # only a shortcut for the next time
     return digest.hexdigest(), size
+
+
+def _kept_digest(path):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        try:
+            found = json.loads(handle.read(4096).decode("utf-8"))
+        except ValueError:
+            return None
+    return found if isinstance(found, dict) else None
 
 
 # ---- walking a tenant's tree ----------------------------------------------------------------------------------

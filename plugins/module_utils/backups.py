@@ -106,7 +106,7 @@ class Backups:
         before = self._summary(existing, path) if existing else None
         after = dict(self._summary(header, path), compression=compression)
         if existing is not None and header["fingerprint"] is not None and existing["fingerprint"] == header["fingerprint"]:
-            sha256, size = archive.file_digest(path)
+            sha256, size = archive.file_digest(path, remember=not engine.check_mode)
             return Outcome(False, archive.describe(existing, path, sha256, size, archive.detect_compression_of(path)), partition,
                            before, before)
         if engine.check_mode:
@@ -117,7 +117,7 @@ class Backups:
                 header = self._header(files, base, compression, running=header["running"])  # as frozen or stopped
                 warnings = archive.write_archive(path, header, root, files.id_base, compression,
                                                  base_snapshot=base and base["snapshot"], live=mode == "live")
-        sha256, size = archive.file_digest(path)
+        sha256, size = archive.file_digest(path, remember=True)
         return Outcome(True, archive.describe(header, path, sha256, size, compression), partition, before,
                        self._summary(header, path), warnings)
 
@@ -137,7 +137,8 @@ class Backups:
         if not os.path.isfile(snapshot) or os.path.islink(snapshot):
             raise InvalidOption("incremental_from", incremental_from, "has no %s beside it (the file list an increment "
                                 "is made against; it is written with every archive on the host that made it)" % snapshot)
-        return {"path": incremental_from, "sha256": archive.file_digest(incremental_from)[0], "snapshot": snapshot}
+        return {"path": incremental_from, "snapshot": snapshot,
+                "sha256": archive.file_digest(incremental_from, remember=not self.engine.check_mode)[0]}
 
     def _header(self, files, base, compression, running=None):
         status = files.status()
@@ -189,7 +190,7 @@ class Backups:
         self._check_template(header["template"])
         spec = self._restored_spec(header, target)
         incremental = header.get("incremental_from")
-        sha256, size = archive.file_digest(path)
+        sha256, size = archive.file_digest(path, remember=not engine.check_mode)
         info = archive.describe(header, path, sha256, size, compression)
         document = engine.store.load_partition(target)
         restored = (document or {}).get("restored_from") or {}

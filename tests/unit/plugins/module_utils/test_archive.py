@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 import re
 import shutil
@@ -147,3 +148,23 @@ def test_walk_any_depth(tmp_path):
     seen = []
     archive.walk_tree(str(tmp_path), lambda fd, name, relative, st: seen.append(relative))
     assert len(seen) == depth + 1
+
+
+def test_a_kept_digest_is_used_while_the_archive_is_the_same_file(tmp_path):
+    path = str(tmp_path / "web1.tar.zst")
+    with open(path, "wb") as handle:
+        handle.write(b"first")
+    assert archive.file_digest(path) == (hashlib.sha256(b"first").hexdigest(), 5)
+    assert not os.path.exists(path + archive.DIGEST_SUFFIX)  # remember=False (check mode) writes nothing
+    archive.file_digest(path, remember=True)
+    kept = path + archive.DIGEST_SUFFIX
+    assert os.path.exists(kept)
+    with open(kept) as handle:
+        doctored = handle.read().replace(hashlib.sha256(b"first").hexdigest(), "0" * 64)
+    with open(kept, "w") as handle:
+        handle.write(doctored)
+    assert archive.file_digest(path)[0] == "0" * 64  # taken from beside the archive: not read again
+    os.unlink(path)
+    with open(path, "wb") as handle:
+        handle.write(b"other")  # another file under the same name: the kept digest no longer matches it
+    assert archive.file_digest(path, remember=True)[0] == hashlib.sha256(b"other").hexdigest()
