@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: backup
 short_description: Back up a Linux VPS partition into an archive, and restore one from it
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - O(state=present) writes an archive of the partition's own files (its writable layer, or its full copy with
     C(storage=copy)) with their owners relative to its ID range, its spec, whether it ran and the identity (name and
