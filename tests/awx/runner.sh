@@ -26,6 +26,9 @@ work=$(mktemp -d)
 pdd=$work/job       # the private data dir
 log=$work/log
 fail() { echo "FAIL: $*"; exit 1; }
+# site.yml's host role starts lxcfs (host-wide): stopped at the end only when this test started it.
+lxcfs_was_running=no
+timeout 5 grep -qs ^MemTotal: /var/lib/lxcfs/proc/meminfo && lxcfs_was_running=yes
 
 cleanup() {
   if [ -d "$work/collections" ]; then
@@ -35,6 +38,10 @@ cleanup() {
     # Refused while a partition still uses it.
     ANSIBLE_COLLECTIONS_PATH=$work/collections ansible -i "$pdd/inventory/hosts" localhost \
       -m linuxvps.partitions.rootfs -a "name=$template state=absent state_dir=$state" >/dev/null 2>&1 || true
+  fi
+  if [ "$lxcfs_was_running" = no ]; then
+    start-stop-daemon --stop --quiet --pidfile /run/lxcfs.pid --exec /usr/bin/lxcfs --retry 10 || true
+    ! findmnt -rn --mountpoint /var/lib/lxcfs -t fuse.lxcfs > /dev/null || umount --lazy /var/lib/lxcfs
   fi
   rm -rf "$work"
 }
