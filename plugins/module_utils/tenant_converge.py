@@ -180,6 +180,9 @@ class TenantConverger:
                 self.slices.remove(observed["slice"])
             elif action == "remove_cgroup":
                 observed["cgroup"].remove()
+                if not engine.store.partition_names():
+                    # the last partition's removal left the parent to this tenant's cgroup: it goes once empty
+                    engine.cgroups.remove_parent(engine.parent)
             elif action == "reset_counters":
                 self.counters.reset(plan.name, engine.tenant_cgroup(plan.name))
             elif action == "forget":

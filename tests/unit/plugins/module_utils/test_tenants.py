@@ -144,6 +144,7 @@ def test_four_runs_a_live_change_and_absent(engine):
     assert tenant(engine.checking(), name="acme", state="absent")[0].actions == ["remove_cgroup", "forget"]
     plan, report = tenant(engine, name="acme", state="absent")
     assert plan.changed and report["state"] == "absent" and not cgroup.exists() and engine.store.tenant_names() == []
+    assert engine.cgroups.removed_parents == [engine.parent]  # no partition left: the state directory's parent goes too
     assert not tenant(engine, name="acme", state="absent")[0].changed
 
 
