@@ -67,6 +67,18 @@ def _holder(partition_dir):
         return ""
 
 
+def _lock_or_refuse(fd, operation, partition_dir, name, what):
+    """flock(fd, operation) without waiting; PartitionBusy naming what holds the busy lock when another copy does."""
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except (IOError, OSError) as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        holder = _holder(partition_dir) or "a copy of its files"
+        raise PartitionBusy("partition %s: %s is in progress; cannot %s now, try again when it is done"
+                            % (name, holder, what), partition=name, busy=holder)
+
+
 @contextmanager
 def hold_busy(partition_dir, name, what):
     """Hold the partition's busy lock for the block (non-blocking): PartitionBusy naming what holds it when held.
@@ -80,14 +92,7 @@ def hold_busy(partition_dir, name, what):
             raise NotFound("partition %s does not exist" % name, partition=name)
         raise
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError) as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = _holder(partition_dir) or "a copy of its files"
-            raise PartitionBusy("partition %s: %s is in progress; cannot %s now, try again when it is done"
-                                % (name, holder, what), partition=name, busy=holder)
+        _lock_or_refuse(fd, fcntl.LOCK_EX, partition_dir, name, what)
         os.ftruncate(fd, 0)
         os.write(fd, ("%s (pid %d)\n" % (what, os.getpid())).encode("utf-8", "replace"))
         yield
@@ -105,13 +110,7 @@ def refuse_busy(partition_dir, name, what):
             return
         raise
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except (IOError, OSError) as exc:
-        if exc.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
-        holder = _holder(partition_dir) or "a copy of its files"
-        raise PartitionBusy("partition %s: %s is in progress; cannot %s now, try again when it is done"
-                            % (name, holder, what), partition=name, busy=holder)
+        _lock_or_refuse(fd, fcntl.LOCK_SH, partition_dir, name, what)
     finally:
         os.close(fd)
 
