@@ -99,7 +99,8 @@ class Converger:
             recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
             if not engine.check_mode:
                 clones.sweep(engine.store)  # staging directories of killed clones (this run's own are held)
-            planned = self._plan_items(items, naming, engine.read_host())
+            planning_reads = engine.read_host()
+            planned = self._plan_items(items, naming, planning_reads)
             for _observed, plan in planned:
                 plan.clone = staged.get(plan.name) if "clone" in plan.actions else None
             planned[0][1].warnings[:0] = recovered
@@ -109,11 +110,20 @@ class Converger:
                 if outcome.failed and name_items:
                     outcome.error.name_item(index, outcome.plan.name)
             if not engine.check_mode:
-                reads = engine.read_host()  # the host as the call left it
-                for outcome in outcomes:
-                    if not outcome.failed:
-                        outcome.report = self.reporter.report(outcome.plan.name, engine.observe(outcome.plan.name, reads))
+                self._report_outcomes(outcomes, planned, planning_reads)
         return outcomes
+
+    def _report_outcomes(self, outcomes, planned, planning_reads):
+        """Each outcome's report of the host as the call left it: read again once after any change; a call that changed
+        nothing (an idempotent re-run) reports what it observed after recovery, without a second runtime listing."""
+        engine = self.engine
+        untouched = not any(plan.changed or plan.actions for _observed, plan in planned)
+        reads = planning_reads if untouched else engine.read_host()
+        for outcome, (observed, _plan) in zip(outcomes, planned):
+            if not outcome.failed:
+                name = outcome.plan.name
+                outcome.report = self.reporter.report(
+                    name, observed if untouched else engine.observe(name, reads, limits=False, guards=False))
 
     def _stage_clones(self, items, naming):
         """{partition: clones.CloneStaging, or the PartitionError that made none} for the partitions this call creates

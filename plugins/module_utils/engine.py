@@ -210,11 +210,12 @@ class PartitionEngine:
         """A HostReads: what one call reads of the host once, for every partition it observes."""
         return HostReads(self)
 
-    def observe(self, name, reads=None):
+    def observe(self, name, reads=None, limits=True, guards=True):
         """What exists now for one partition. reads: a shared read_host() for calls over many partitions.
 
         A document that cannot be read is observed as none, with the error in "corrupt": only removing the
-        partition can go on without it.
+        partition can go on without it. What only a plan needs may be left unread (a report shows neither): limits=False
+        leaves "live" None (the limits in force), guards=False leaves "unguarded" empty (the nft guard check).
         """
         try:
             document, corrupt = self.store.load_partition(name), None
@@ -223,7 +224,7 @@ class PartitionEngine:
         state = reads.runtime.get(name) if reads is not None else self.runtime.state(name)
         status = runtime_status(state)
         cgroup = self.cgroup(name, document)
-        live = cgroup.read_limits() if status in ("running", "frozen") and cgroup.exists() else None
+        live = cgroup.read_limits() if limits and status in ("running", "frozen") and cgroup.exists() else None
         return {
             "document": document,
             "runtime": state,
@@ -233,7 +234,8 @@ class PartitionEngine:
             "live": live,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
             "corrupt": corrupt,
-            "unguarded": self._unguarded(name, document, reads or HostReads(self, runtime={})) if status in ("running", "frozen") else [],
+            "unguarded": self._unguarded(name, document, reads or HostReads(self, runtime={}))
+                         if guards and status in ("running", "frozen") else [],
         }
 
     def _unguarded(self, name, document, reads):

@@ -68,7 +68,7 @@ def list_partitions(engine, states=("running",)):
     reads = engine.read_host()
     partitions = []
     for name in engine.store.partition_names():
-        observed = engine.observe(name, reads)
+        observed = engine.observe(name, reads, guards=False)  # the entry shows the limits in force, not the guards
         if observed["corrupt"] is not None:
             warnings.append("partition %s is left out: %s (state: absent removes it)" % (name, observed["corrupt"].msg))
         if observed["document"] is not None and observed["status"] in states:

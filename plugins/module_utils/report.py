@@ -25,8 +25,12 @@ class Reporter:
 
     def report(self, name, observed=None, usage=False):
         """The `partition` dict returned to users (and each item of partition_info)."""
+        with self.engine.cgroups.reading():  # usage and counters read the same cgroup files: each is read once
+            return self._report(name, observed, usage)
+
+    def _report(self, name, observed, usage):
         engine = self.engine
-        observed = observed or engine.observe(name)
+        observed = observed or engine.observe(name, limits=False, guards=False)
         document = observed["document"]
         if document is None:
             return {"name": name, "state": "absent", "pid": None}
@@ -86,7 +90,7 @@ class Reporter:
         reads = self.engine.read_host()
         reports = []
         for item in [name] if name is not None else store.partition_names():
-            observed = self.engine.observe(item, reads)
+            observed = self.engine.observe(item, reads, limits=False, guards=False)  # what a report shows, no more
             if observed["corrupt"] is not None and warnings is not None:
                 warnings.append("partition %s is left out: %s (state: absent removes it)" % (item, observed["corrupt"].msg))
             if observed["document"] is not None:

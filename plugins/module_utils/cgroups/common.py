@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import errno
 import os
+from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import is_under, to_int
@@ -160,7 +161,7 @@ class PartitionCgroup:
 
     def _get(self, controller, name):
         path = self.file(controller, name)
-        return _read(path) if path else None
+        return self.host.read(path) if path else None
 
     @property
     def payload_path(self):
@@ -410,7 +411,7 @@ class PartitionCgroup:
         """Sum of one key of a flat-keyed file over the partition's cgroup tree; None if no file."""
         total = None
         for top in self._walk(controller):
-            values = keyed(_read(os.path.join(top, name)))
+            values = keyed(self.host.read(os.path.join(top, name)))
             if key in values:
                 total = (total or 0) + (values[key] or 0)
         return total
@@ -418,25 +419,13 @@ class PartitionCgroup:
     def _walk(self, controller):
         """The cgroup's directory and those below it, top first. The tenant makes the sub-cgroups (v1 has no
         cgroup.max.depth), so the walk is iterative, follows no link, and stops at WALK_DEPTH levels and WALK_ENTRIES
-        directories; a cut walk sets walk_cut (what it summed is then a lower bound)."""
+        directories; a cut walk sets walk_cut (what it summed is then a lower bound). Within CgroupHost.reading(),
+        each tree is walked once."""
         top = self.dir(controller)
-        if not top or not os.path.isdir(top):
+        if not top:
             return []
-        found, pending = [], [(top, 0)]
-        while pending:
-            directory, depth = pending.pop()
-            found.append(directory)
-            if len(found) >= WALK_ENTRIES:
-                self.walk_cut = True
-                break
-            try:
-                entries = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False))
-            except OSError:
-                continue  # removed while we read: its counters went with it
-            if entries and depth >= WALK_DEPTH:
-                self.walk_cut = True
-                continue
-            pending.extend((os.path.join(directory, entry), depth + 1) for entry in reversed(entries))
+        found, cut = self.host.remembered(("walk", top), lambda: _walk_tree(top))
+        self.walk_cut = self.walk_cut or cut
         return found
 
     # ---- beancounters -----------------------------------------------------------------------
@@ -512,6 +501,29 @@ class PartitionCgroup:
                         raise CgroupError("cannot remove cgroup %s: %s" % (top, exc.strerror)) from exc
 
 
+def _walk_tree(top):
+    """(directories, cut) of PartitionCgroup._walk."""
+    if not os.path.isdir(top):
+        return [], False
+    cut = False
+    found, pending = [], [(top, 0)]
+    while pending:
+        directory, depth = pending.pop()
+        found.append(directory)
+        if len(found) >= WALK_ENTRIES:
+            cut = True
+            break
+        try:
+            entries = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False))
+        except OSError:
+            continue  # removed while we read: its counters went with it
+        if entries and depth >= WALK_DEPTH:
+            cut = True
+            continue
+        pending.extend((os.path.join(directory, entry), depth + 1) for entry in reversed(entries))
+    return found, cut
+
+
 class CgroupHost:
     """The host's cgroup layout: where each hierarchy is mounted. No I/O until asked."""
 
@@ -522,6 +534,33 @@ class CgroupHost:
         self.v1_mounts = v1_mounts
         self.unified = unified
         self.online_file = online_file
+        self._memo = None  # {key: what was read} within reading()
+
+    @contextmanager
+    def reading(self):
+        """Within it, each cgroup file is read and each tree walked once, however many readers ask (a report's usage
+        and counters read the same files and walk the same trees). Only for reads that change nothing in between."""
+        outer = self._memo
+        if outer is None:
+            self._memo = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._memo = None
+
+    def remembered(self, key, read):
+        """read(), once per key within reading(); every time outside it."""
+        memo = self._memo
+        if memo is None:
+            return read()
+        if key not in memo:
+            memo[key] = read()
+        return memo[key]
+
+    def read(self, path):
+        """The file's stripped text, or None where there is none (_read); once per path within reading()."""
+        return self.remembered(path, lambda: _read(path))
 
     def partition(self, path, payload=True):
         """The cgroup at the absolute path (cgroups.partition_path) on every hierarchy; payload=False for a level above

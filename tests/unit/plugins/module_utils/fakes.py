@@ -11,6 +11,7 @@ __metaclass__ = type
 import json
 import os
 import re
+from contextlib import nullcontext
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import firewall, net, templates
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
@@ -139,6 +140,9 @@ class FakeCgroupHost:
 
     def online_cpus(self):
         return [0, 1]
+
+    def reading(self):
+        return nullcontext()
 
     def partition(self, path, payload=True):
         return self.cgroups.setdefault(path, FakeCgroup(self, path))

@@ -254,6 +254,41 @@ def test_v1_payload_events_count_towards_the_partition(tmp_path):
     assert cg.pids() == [101, 102, 300]
 
 
+def test_reading_reads_each_file_and_walks_each_tree_once(tmp_path, monkeypatch):
+    host, root = v1_host(tmp_path)
+    write_tree(root / "memory" / "linuxvps" / "web1" / "payload", {"memory.oom_control": "oom_kill 3"})
+    opened = []
+    real_read = common._read
+    monkeypatch.setattr(common, "_read", lambda path: opened.append(path) or real_read(path))
+    cg = partition(host, "web1")
+    with host.reading():
+        usage, counters = cg.read_usage(), cg.read_counters()
+        with host.reading():  # nested: the outer one's reads still count
+            again = partition(host, "web1").read_usage()
+    assert usage == again and usage["memory"]["oom_kills"] == counters["oom_kills"] == 5
+    assert opened and len(opened) == len(set(opened))  # usage and counters share files: none read twice
+    del opened[:]
+    cg.read_usage()
+    once = len(opened)
+    cg.read_usage()
+    assert once and len(opened) == 2 * once
+    # outside reading(), every read goes to the file again: a value written in between is seen
+    write_tree(root / "memory" / "linuxvps" / "web1" / "payload", {"memory.oom_control": "oom_kill 4"})
+    assert cg.read_usage()["memory"]["oom_kills"] == 6
+
+
+def test_reading_keeps_a_cut_walk_said(tmp_path, monkeypatch):
+    host, root = v1_host(tmp_path)
+    for index in range(4):
+        write_tree(root / "pids" / "linuxvps" / "web1" / ("s%d" % index), {"pids.events": "max 1"})
+    monkeypatch.setattr(common, "WALK_ENTRIES", 3)
+    cg = partition(host, "web1")
+    with host.reading():
+        first = cg.read_counters()
+        second = partition(host, "web1").read_counters()  # the walk comes from the memo: still said to be cut
+    assert "pids.failcnt" in first["approximate"] and first["approximate"] == second["approximate"]
+
+
 def test_v1_missing_files_read_as_none(tmp_path):
     host, _root = v1_host(tmp_path)
     cg = partition(host, "absent")

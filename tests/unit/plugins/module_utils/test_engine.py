@@ -429,6 +429,35 @@ def test_one_nft_listing_serves_every_partition_of_a_call_and_stopped_ones_need_
     assert Reporter(engine).report("web3")["state"] == "stopped" and host_net.listings == 1  # stopped: nothing to read
 
 
+def test_an_idempotent_call_lists_the_runtime_once_and_reports_read_no_guards_or_limits(engine, host_net, monkeypatch):
+    for name, address in (("web1", "10.213.0.2"), ("web2", "10.213.0.3")):
+        started(engine, name, interfaces=[{"network": "lvbr0", "addresses": [address]}])
+    listings, limits = [], []
+    real_list = engine.runtime.list
+    monkeypatch.setattr(engine.runtime, "list", lambda: listings.append(1) or real_list())
+    for cgroup in engine.cgroups.cgroups.values():
+        monkeypatch.setattr(cgroup, "read_limits", lambda cgroup=cgroup: limits.append(cgroup.path) or dict(cgroup.limits))
+    items = [{"name": name, "rootfs": "debian12", "resources": {"memory": "256M"},
+              "interfaces": [{"network": "lvbr0", "addresses": [address]}]} for name, address in (("web1", "10.213.0.2"), ("web2", "10.213.0.3"))]
+    host_net.listings = 0
+    outcomes = Converger(engine).converge_many(items)
+    assert [outcome.plan.actions for outcome in outcomes] == [[], []] and [o.report["state"] for o in outcomes] == ["running"] * 2
+    assert len(listings) == 1 and host_net.listings == 1 and len(limits) == 2  # the plan's reads, once each
+    # the control: a call that changes something reads the host again for its reports (a runtime listing, no guards)
+    del listings[:], limits[:]
+    host_net.listings = 0
+    items[1]["resources"] = {"memory": "512M"}
+    outcomes = Converger(engine).converge_many(items)
+    assert [outcome.plan.actions for outcome in outcomes] == [[], ["update", "record"]]
+    assert len(listings) == 2 and host_net.listings == 1 and len(limits) == 2
+    # partition_info reads neither guards nor limits: a report shows neither
+    del listings[:], limits[:]
+    host_net.listings = 0
+    reports = Reporter(engine).info()
+    assert [report["state"] for report in reports] == ["running"] * 2
+    assert len(listings) == 1 and host_net.listings == 0 and limits == []
+
+
 def test_a_partition_without_interfaces_reads_no_guards(engine, host_net):
     started(engine, "web1")
     assert Converger(engine).converge({"name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}})[0].actions == []
