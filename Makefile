@@ -154,8 +154,16 @@ STOCK_SUITES ?= bookworm trixie
 stock-test:
 	@for suite in $(STOCK_SUITES); do tests/stock/stock_debian.sh $$suite $(CURDIR) || exit 1; done
 
-# Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script,
-# then INSIDE_N partitions with Python and sshd reached by the connection plugin and by SSH (ping play,
+# Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script
+# (N=500 runs on a 2-core, 24 GB box: about 15 minutes with N=25,100,500), with the per-partition cost by size,
+# partition_info and an idempotent re-run of all N (playbook and module process) and host memory per partition;
+# PROFILE=1 writes cProfile tables of both read paths at the largest N next to the results.
+# Then the comparisons: LXC_N partitions by Debian's lxc (default 100), RUNTIMES_N by the collection with crun against
+# runc where both run (default 100; a cgroup v1 host says why not), TENANTS new tenants' first-partition cost and
+# template disk (default 20; needs benchmarks/tenants.py); 0 skips each. lxc (and crun on a cgroup v2 host) are
+# installed for the bench only (BENCH_APT_PACKAGES), never for `make test`. Without systemd the lxc package starts
+# nothing; under systemd Debian's lxc-net starts its lxcbr0 bridge (10.0.3.0/24), which the bench does not use.
+# Then INSIDE_N partitions with Python and sshd reached by the connection plugin and by SSH (ping play,
 # put/fetch, inventory listing). N=25,100,200 and INSIDE_N=100 by default (empty skips either).
 # Then the hosting operations on one partition with OPS_MIB MiB of its own files (snapshot, backup, restore, a
 # move's downtime next to a cold copy; OPS_MIB=0 skips them); OPS_ONLY=1 runs only these (a few minutes).
@@ -164,9 +172,16 @@ N ?= 25,100,200
 INSIDE_N ?= 100
 OPS_MIB ?= 1024
 OPS_ONLY ?=
+LXC_N ?= 100
+RUNTIMES_N ?= 100
+TENANTS ?= 20
+PROFILE ?=
+BENCH_APT_PACKAGES := lxc $(if $(filter cgroup2fs,$(shell stat -f -c %T /sys/fs/cgroup 2>/dev/null)),crun)
 bench: deps collection
+	@$(call APT_INSTALL,$(BENCH_APT_PACKAGES))
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes "$(N)" \
-	  --inside-sizes "$(INSIDE_N)" --operations-mib "$(OPS_MIB)" $(if $(OPS_ONLY),--only-operations)
+	  --inside-sizes "$(INSIDE_N)" --operations-mib "$(OPS_MIB)" $(if $(OPS_ONLY),--only-operations) \
+	  --lxc "$(LXC_N)" --runtimes "$(RUNTIMES_N)" --tenants "$(TENANTS)" $(if $(PROFILE),--profile)
 
 clean:
 	rm -rf $(BUILD) tests/output $(VENV)

@@ -5,6 +5,7 @@ limits, converged by the collection (one ansible-playbook run, the partition mod
 bare script doing the same work with runc, mount and ip directly (the floor), in the same run.
 
     bench.py [--sizes 25,100,200] [--inside-sizes 100] [--operations-mib 1024] [--only-operations] [--results DIR]
+             [--lxc 100] [--runtimes 100] [--tenants 20] [--profile]
 
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
@@ -13,12 +14,27 @@ made (same user namespace range, capabilities, seccomp, mounts), the same templa
 range, and limits set by runc from the OCI config. Phases, each timed from its start:
   converge   create and start all N (collection: one playbook run from nothing)
   running    until every partition's init reports running (systemctl is-system-running: running/degraded)
-  rerun      the collection again, nothing to change (must report changed=false)
+  info       partition_info of all N (usage, counters, tenants): the playbook, and the module's own process
+             (readpaths.py: Python, imports, the reads, its JSON; what the controller adds is the difference)
+  rerun      the collection again, nothing to change (must report changed=false): the playbook, and the module's
+             own process the same way
   update     a live limit change across all N (memory and cpu_weight)
-  memory     host memory used per partition (MemAvailable before and after / N), and the partitions'
-             own cgroup usage per partition
+  memory     host memory used per partition: MemAvailable before the converge and once all run, each after sync
+             and drop_caches, the difference / N. It counts what the host cannot give back: the partitions'
+             processes, their tmpfs and page tables, the kernel's own memory for them (cgroups, namespaces, veths,
+             overlay mounts, slab); not page cache, which drop_caches frees. Beside it the partitions' own cgroup
+             usage per partition (memory.usage_in_bytes of their parent: their processes, their page cache)
   inventory  `ansible-inventory --list` of the N partitions by the inventory plugin
   teardown   stop and remove all N, then a check that nothing is left (mounts, links, cgroups, containers)
+
+The per-partition cost (converge, running and teardown divided by N) is tabled across sizes: flat means the
+largest N costs each partition what the smallest does. --profile runs info and rerun once more at the largest
+size under cProfile: DIR/<time>-profile/{info,rerun}-<N>.txt (top functions) and .prof.
+
+Then the comparisons, each with its own N partitions (0 skips it; where it cannot run, the report says why):
+  --lxc N        the same partitions by Debian's lxc (lxc.py): converge, running, memory, teardown
+  --runtimes N   the collection with runtime crun against runc (where both run: crun refuses cgroup v1 hosts)
+  --tenants N    the first-partition cost of N new tenants and the template's disk per tenant (tenants.py)
 
 Then, for each size of --inside-sizes (an empty list skips them, as an empty --sizes skips the above), the rows
 that reach inside partitions (inside.py): a ping play through the connection plugin versus SSH into sshd in the
@@ -45,7 +61,14 @@ import tempfile
 import time
 
 import inside
+import lxc
 import operations
+import readpaths
+
+try:  # the tenants' figures (issue 18's idmapped templates) come with benchmarks/tenants.py
+    import tenants as tenants_bench
+except ImportError:
+    tenants_bench = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = "/var/tmp/linuxvps-bench"
@@ -136,12 +159,13 @@ def runc(*args, **kwargs):
                           stderr=subprocess.PIPE, check=kwargs.pop("check", True), **kwargs)
 
 
-def wait_running(root, names, started):
+def wait_running(root, names, started, binary="runc"):
     """Seconds from started until every init reports running or degraded."""
     deadline = time.monotonic() + RUNNING_TIMEOUT
     for name in names:
         while True:
-            state = runc("exec", name, "systemctl", "is-system-running", root=root, check=False).stdout.decode().strip()
+            state = subprocess.run([binary, "--root", root, "exec", name, "systemctl", "is-system-running"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False).stdout.decode().strip()
             if state in ("running", "degraded"):
                 break
             if time.monotonic() > deadline:
@@ -187,7 +211,7 @@ def leftovers(prefix_links, cgroup_parent, runtime_root, mount_prefix, keep=()):
     return found
 
 
-def run_collection(count, collection, cgroup_parent):
+def run_collection(count, collection, cgroup_parent, profile_dir=None):
     result = {}
     names = [name_of(i) for i in range(count)]
     before = settle_memory()
@@ -200,9 +224,14 @@ def run_collection(count, collection, cgroup_parent):
         result["host_mib_each"] = (before - after) / count / 1024 ** 2
         result["cgroup_mib_each"] = cgroup_usage(cgroup_parent) / count / 1024 ** 2
         result["inventory"] = inside.list_inventory(STATE, collection.workdir, collection.env, names)
+        result["info"], _changed = collection.playbook("info.yml", {"bench_state_dir": STATE, "bench_count": count})
+        result["info_module"] = readpaths.info(STATE, collection.workdir, count, profile_dir)
         result["rerun"], changed = collection.playbook("converge.yml", collection.partitions(count))
         if changed:
             raise RuntimeError("the idempotent re-run reported a change")
+        module_args = {"partitions": collection.partitions(count)["bench_partitions"], "rootfs": TEMPLATE,
+                       "tenant": TENANT, "state_dir": STATE}
+        result["rerun_module"] = readpaths.rerun(module_args, collection.workdir, count, profile_dir)
         result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
         sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
         with open(sample) as handle:
@@ -329,9 +358,16 @@ def machine():
 
 
 ROWS = [("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
-        ("rerun", "idempotent re-run (s)"), ("update", "live limit change, all (s)"),
+        ("rerun", "idempotent re-run, playbook (s)"), ("rerun_module", "idempotent re-run, module process (s)"),
+        ("info", "partition_info of all, playbook (s)"), ("info_module", "partition_info of all, module process (s)"),
+        ("update", "live limit change, all (s)"),
         ("host_mib_each", "host memory per partition (MiB)"), ("cgroup_mib_each", "cgroup memory per partition (MiB)"),
         ("inventory", "inventory plugin listing (s)"), ("teardown", "teardown (s)")]
+# Issue 18's targets at the largest size: (key, limit, what it says)
+TARGETS = [("info_module", 2.0, "partition_info of all, module process < 2 s"),
+           ("rerun", 5.0, "idempotent re-run, playbook < 5 s"),
+           ("host_mib_each", 10.0, "host memory per partition < 10 MiB")]
+FLAT = 1.25  # per-partition cost at the largest N within this factor of the smallest N's: flat
 
 
 def table(results):
@@ -348,6 +384,163 @@ def table(results):
     return "\n".join(lines) + "\n"
 
 
+def fmt(value, digits=1):
+    return "-" if value is None else "%.*f" % (digits, value)
+
+
+def scale_table(results):
+    """Per-partition cost across sizes, the read paths, memory; the targets at the largest size."""
+    if not results:
+        return ""
+    lines = ["", "Scale: per-partition cost (ms each) and the read paths by size", "",
+             "| N | converge each | running each | teardown each | partition_info, module (playbook) s | "
+             "re-run, module (playbook) s | host MiB each | cgroup MiB each |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    each = {}
+    for count, sides in sorted(results.items()):
+        ours, floor = sides["collection"], sides["bare"]
+        each[count] = dict((key, ours[key] / count * 1000) for key in ("converge", "running", "teardown") if ours.get(key) is not None)
+        lines.append("| %d | %s (floor %s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s | %s |" % (
+            count, fmt(each[count].get("converge"), 0), fmt(floor["converge"] / count * 1000, 0),
+            fmt(each[count].get("running"), 0), fmt(floor["running"] / count * 1000, 0),
+            fmt(each[count].get("teardown"), 0), fmt(floor["teardown"] / count * 1000, 0),
+            fmt(ours.get("info_module"), 2), fmt(ours.get("info"), 2), fmt(ours.get("rerun_module"), 2), fmt(ours.get("rerun"), 2),
+            fmt(ours.get("host_mib_each")), fmt(ours.get("cgroup_mib_each"))))
+    low, high = min(each), max(each)
+    lines.append("")
+    if low != high:
+        for key in ("converge", "running", "teardown"):
+            ratio = each[high][key] / each[low][key] if each[low].get(key) else None
+            lines.append("- %s per partition, N=%d against N=%d: %s (%s)" % (
+                key, high, low, fmt(ratio, 2), "flat" if ratio is not None and ratio <= FLAT else "NOT flat (> %.2f)" % FLAT))
+    for key, limit, label in TARGETS:
+        value = results[high]["collection"].get(key)
+        lines.append("- N=%d: %s: %s (%s)" % (high, label, fmt(value, 2),
+                                              "met" if value is not None and value < limit else "NOT met"))
+    return "\n".join(lines) + "\n"
+
+
+def lxc_table(figures, results):
+    """LXC's figures beside the collection's and the floor's at the same N (when measured in this run)."""
+    if not figures:
+        return ""
+    lines = ["", "LXC (Debian's lxc %s), N = %s" % (figures.get("version") or "?", figures.get("count"))]
+    if figures.get("skipped"):
+        return "\n".join(lines + ["", "LXC side skipped: %s" % figures["skipped"]]) + "\n"
+    sides = results.get(figures["count"]) or {}
+    ours, floor = sides.get("collection") or {}, sides.get("bare") or {}
+    lines += ["", "| metric | collection | bare floor | LXC | collection / LXC |", "| --- | ---: | ---: | ---: | ---: |"]
+    for key, label in (("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
+                       ("host_mib_each", "host memory per partition (MiB)"), ("cgroup_mib_each", "cgroup memory per partition (MiB)"),
+                       ("teardown", "teardown (s)")):
+        theirs = figures.get(key)
+        ratio = ours[key] / theirs if ours.get(key) is not None and theirs else None
+        lines.append("| %s | %s | %s | %s | %s |" % (label, fmt(ours.get(key)), fmt(floor.get(key)), fmt(theirs), fmt(ratio, 2)))
+    lines.append("\nleft after LXC teardown: %s" % (", ".join(figures.get("left") or []) or "nothing"))
+    return "\n".join(lines) + "\n"
+
+
+def runtimes_table(figures):
+    if not figures:
+        return ""
+    lines = ["", "crun against runc, N = %s" % figures.get("count")]
+    if figures.get("skipped"):
+        return "\n".join(lines + ["", "crun side skipped: %s" % figures["skipped"]]) + "\n"
+    lines += ["", "| metric | runc | crun | crun / runc |", "| --- | ---: | ---: | ---: |"]
+    for key, label in (("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
+                       ("host_mib_each", "host memory per partition (MiB)"), ("teardown", "teardown (s)")):
+        runc_value, crun_value = figures["runc"].get(key), figures["crun"].get(key)
+        lines.append("| %s | %s | %s | %s |" % (label, fmt(runc_value), fmt(crun_value),
+                                               fmt(crun_value / runc_value if runc_value and crun_value is not None else None, 2)))
+    return "\n".join(lines) + "\n"
+
+
+def tenants_table(figures):
+    if not figures:
+        return ""
+    lines = ["", "New tenants, %s of them" % figures.get("count")]
+    if figures.get("skipped"):
+        return "\n".join(lines + ["", "tenants' figures skipped: %s" % figures["skipped"]]) + "\n"
+    table_of = getattr(tenants_bench, "table", None)
+    body = table_of(figures) if table_of is not None else "```\n%s\n```" % json.dumps(figures, indent=1, sort_keys=True)
+    return "\n".join(lines + ["", body]) + "\n"
+
+
+def lxc_version():
+    proc = subprocess.run(["lxc-start", "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False) \
+        if shutil.which("lxc-start") else None
+    return proc.stdout.decode().strip() if proc is not None and proc.returncode == 0 else None
+
+
+def run_lxc(count, base):
+    """The LXC side's figures, or {"skipped": why} where LXC cannot run the bench's partitions here."""
+    figures = {"count": count, "version": lxc_version()}
+    why = lxc.unavailable(BRIDGE)
+    if why is not None:
+        log("LXC side skipped: %s" % why)
+        return dict(figures, skipped=why)
+    side = lxc.Lxc(os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base, BRIDGE, GATEWAY, PREFIX, MEMORY, PIDS)
+    try:
+        figures.update(lxc.run(count, side, [name_of(i) for i in range(count)], [address(i) for i in range(count)],
+                               settle_memory, RUNNING_TIMEOUT))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        log("LXC side failed: %s" % exc)
+        return dict(figures, skipped="LXC failed on this host: %s" % exc)
+    return figures
+
+
+def crun_unavailable():
+    """Why the collection cannot run partitions with crun here, or None."""
+    try:
+        unified = subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"], stdout=subprocess.PIPE,
+                                 check=False).stdout.decode().strip() == "cgroup2fs"
+    except OSError:
+        unified = False
+    if not unified:
+        return ("this host's cgroups are v1 or hybrid (/sys/fs/cgroup is not a cgroup2 filesystem): crun refuses them, "
+                "and runtime: auto keeps runc here%s" % ("" if shutil.which("crun") else "; crun is not installed either"))
+    if shutil.which("crun") is None:
+        return "crun is not installed (`make bench` installs it on a cgroup v2 host)"
+    return None
+
+
+def run_runtimes(count, collection, cgroup_parent):
+    """The collection's figures with runtime runc and with runtime crun, or {"skipped": why}."""
+    figures = {"count": count}
+    why = crun_unavailable()
+    if why is not None:
+        log("crun vs runc skipped: %s" % why)
+        return dict(figures, skipped=why)
+    names = [name_of(i) for i in range(count)]
+    for runtime in ("runc", "crun"):
+        result = {}
+        wanted = dict(collection.partitions(count), bench_runtime=runtime)
+        before = settle_memory()
+        started = time.monotonic()
+        try:
+            result["converge"], _changed = collection.playbook("converge.yml", wanted)
+            root = os.path.join(STATE, runtime) if os.path.isdir(os.path.join(STATE, runtime)) else os.path.join(STATE, "runc")
+            result["running"] = wait_running(root, names, started, binary=runtime)
+            time.sleep(3)
+            result["host_mib_each"] = (before - settle_memory()) / count / 1024 ** 2
+        finally:
+            started = time.monotonic()
+            collection.playbook("converge.yml", dict(wanted, **collection.partitions(count, state="absent")))
+            result["teardown"] = time.monotonic() - started
+        figures[runtime] = result
+        log("N=%d %s: %s" % (count, runtime, json.dumps(result)))
+    return figures
+
+
+def run_tenant_figures(count):
+    if tenants_bench is None:
+        why = "benchmarks/tenants.py is not on this branch (it comes with the idmapped templates of issue 18)"
+        log("tenants' figures skipped: %s" % why)
+        return {"count": count, "skipped": why}
+    path = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
+    return tenants_bench.run_tenants(path, count=count, log=log)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,100,200")
@@ -356,7 +549,13 @@ def main(argv):
                         help="MiB of own files of the partition of the hosting operations' figures (0 skips them)")
     parser.add_argument("--only-operations", action="store_true", help="only the hosting operations' figures")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
+    parser.add_argument("--lxc", type=int, default=100, help="partitions of the LXC side (0 skips it)")
+    parser.add_argument("--runtimes", type=int, default=100, help="partitions of the crun against runc side (0 skips it)")
+    parser.add_argument("--tenants", type=int, default=20, help="new tenants of the tenants' figures (0 skips them)")
+    parser.add_argument("--profile", action="store_true", help="cProfile of info and rerun at the largest size")
     args = parser.parse_args(argv)
+    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    profile_dir = os.path.join(args.results, stamp + "-profile") if args.profile else None
     sizes = [int(size) for size in args.sizes.split(",") if size and not args.only_operations]
     inside_sizes = [int(size) for size in args.inside_sizes.split(",") if size and not args.only_operations]
     for key in ("max_user_instances", "max_user_watches"):  # systemd partitions each take inotify instances
@@ -373,15 +572,25 @@ def main(argv):
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
     bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
-    results, reached, operated = {}, {}, {}
+    results, reached, operated, compared = {}, {}, {}, {}
     try:
         for count in sizes:
             log("N=%d: bare floor" % count)
             floor = run_bare(count, bare)
             log("N=%d: collection" % count)
-            ours = run_collection(count, collection, cgroup_parent)
+            ours = run_collection(count, collection, cgroup_parent, profile_dir if count == max(sizes) else None)
             results[count] = {"collection": ours, "bare": floor}
             log("N=%d: %s" % (count, json.dumps(results[count])))
+        if args.lxc:
+            log("N=%d: LXC" % args.lxc)
+            compared["lxc"] = run_lxc(args.lxc, base)
+            log("LXC: %s" % json.dumps(compared["lxc"]))
+        if args.runtimes:
+            compared["runtimes"] = run_runtimes(args.runtimes, collection, cgroup_parent)
+        if args.tenants:
+            log("tenants: %d new ones" % args.tenants)
+            compared["tenants"] = run_tenant_figures(args.tenants)
+            log("tenants: %s" % json.dumps(compared["tenants"]))
         for count in inside_sizes:
             log("N=%d: inside partitions, connection plugin and SSH" % count)
             reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
@@ -396,13 +605,14 @@ def main(argv):
         shutil.rmtree(workdir)
     if not os.path.isdir(args.results):
         os.makedirs(args.results)
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
     report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results,
-              "inside": reached, "operations": operated}
+              "inside": reached, "operations": operated, "compared": compared}
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
-    text = "Machine: %s\n%s%s%s" % (json.dumps(report["machine"]), table(results), inside.table(reached),
-                                    operations.table(operated))
+    text = "Machine: %s\n%s%s%s%s%s%s%s" % (
+        json.dumps(report["machine"]), table(results), scale_table(results), lxc_table(compared.get("lxc"), results),
+        runtimes_table(compared.get("runtimes")), tenants_table(compared.get("tenants")), inside.table(reached),
+        operations.table(operated))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The LXC side of the bench: the same N systemd partitions by Debian's lxc (lxc-start, one container each), from the
+same template tree the bare floor uses (the bench tenant's shifted copy, as an overlay lower layer), in the same user
+namespace range, with the same address on the same bridge and the same limits (memory, pids, cpu shares).
+
+  converge   lxc-start -d of every container, its config written just before (what lxc-copy -s -B overlay leaves)
+  running    until every container's init reports running or degraded (systemctl is-system-running by lxc-attach)
+  teardown   lxc-stop (init's clean shutdown, as the collection asks) and lxc-destroy of each, then a check that nothing
+             is left (containers, mounts, links, cgroups)
+
+Run by bench.py (`--lxc N`); unavailable() says why LXC cannot run here, when it cannot.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+
+LXCPATH = "/var/tmp/linuxvps-bench-lxc"
+IDS = 65536
+CONFIG = """lxc.include = /usr/share/lxc/config/common.conf
+lxc.include = /usr/share/lxc/config/userns.conf
+lxc.arch = linux64
+lxc.uts.name = {name}
+lxc.rootfs.path = overlay:{lower}:{upper}
+lxc.idmap = u 0 {base} {ids}
+lxc.idmap = g 0 {base} {ids}
+lxc.apparmor.profile = unconfined
+lxc.net.0.type = veth
+lxc.net.0.link = {bridge}
+lxc.net.0.flags = up
+lxc.net.0.veth.pair = {host}
+lxc.net.0.ipv4.address = {address}/{prefix}
+lxc.net.0.ipv4.gateway = {gateway}
+lxc.cgroup.memory.limit_in_bytes = {memory}
+lxc.cgroup.pids.max = {pids}
+lxc.cgroup.cpu.shares = 1024
+lxc.cgroup.dir = {cgroup}/{name}
+lxc.init.cmd = /sbin/init
+lxc.console.path = none
+lxc.tty.max = 0
+lxc.log.file = {log}
+lxc.log.level = WARN
+"""
+
+
+def unavailable(bridge):
+    """Why LXC cannot run the bench's partitions on this host, or None when it can."""
+    for program in ("lxc-start", "lxc-attach", "lxc-stop", "lxc-destroy"):
+        if shutil.which(program) is None:
+            return "%s is not installed (Debian's lxc package: `make bench` installs it)" % program
+    for include in ("common.conf", "userns.conf"):
+        if not os.path.exists("/usr/share/lxc/config/" + include):
+            return "/usr/share/lxc/config/%s is missing (Debian's lxc package)" % include
+    if not os.path.isdir("/sys/class/net/%s" % bridge):
+        return "the bench bridge %s does not exist" % bridge
+    return None
+
+
+class Lxc:
+    """N containers by lxc, named and addressed as the bench's partitions."""
+
+    cgroup = "linuxvps-bench-lxc"
+
+    def __init__(self, lower, base, bridge, gateway, prefix, memory, pids):
+        self.lower = lower
+        self.base = base
+        self.bridge = bridge
+        self.gateway = gateway
+        self.prefix = prefix
+        self.memory = memory
+        self.pids = pids
+
+    def _lxc(self, program, name, *args, **kwargs):
+        return subprocess.run([program, "-n", name, "-P", LXCPATH] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=kwargs.pop("check", True), **kwargs)
+
+    def create(self, name, address):
+        directory = os.path.join(LXCPATH, name)
+        upper = os.path.join(directory, "delta0")
+        os.makedirs(upper)
+        os.chown(upper, self.base, self.base)
+        os.chmod(directory, 0o711)
+        etc = os.path.join(upper, "etc")
+        os.makedirs(etc)
+        os.chown(etc, self.base, self.base)
+        with open(os.path.join(etc, "hostname"), "w") as handle:
+            handle.write(name + "\n")
+        os.chown(os.path.join(etc, "hostname"), self.base, self.base)
+        with open(os.path.join(directory, "config"), "w") as handle:
+            handle.write(CONFIG.format(name=name, lower=self.lower, upper=upper, base=self.base, ids=IDS, bridge=self.bridge,
+                                       host="lxb" + name, address=address, prefix=self.prefix, gateway=self.gateway,
+                                       memory=self.memory, pids=self.pids, cgroup=self.cgroup,
+                                       log=os.path.join(directory, "lxc.log")))
+        proc = self._lxc("lxc-start", name, "-d", check=False)
+        if proc.returncode != 0:
+            log = os.path.join(directory, "lxc.log")
+            tail = open(log).read()[-1500:] if os.path.exists(log) else ""
+            raise RuntimeError("lxc-start %s failed: %s %s" % (name, proc.stderr.decode("utf-8", "replace").strip(), tail))
+
+    def state(self, name):
+        """What the container's init says of the system (systemctl is-system-running), or '' while it cannot say."""
+        proc = self._lxc("lxc-attach", name, "--clear-env", "--", "systemctl", "is-system-running", check=False)
+        return proc.stdout.decode("utf-8", "replace").strip()
+
+    def wait_running(self, names, started, timeout):
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while True:
+                state = self.state(name)
+                if state in ("running", "degraded"):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("lxc %s: init reports %r after %d s" % (name, state, timeout))
+                time.sleep(0.2)
+        return time.monotonic() - started
+
+    def memory_usage(self):
+        """Bytes the containers' cgroups hold (their parent's memory.usage_in_bytes; v1 only), or None."""
+        try:
+            with open("/sys/fs/cgroup/memory/%s/memory.usage_in_bytes" % self.cgroup) as handle:
+                return int(handle.read())
+        except (IOError, OSError, ValueError):
+            return None
+
+    def teardown(self, names):
+        # every init asked to shut down first (as the collection's bulk stop does), then each waited for
+        for name in names:
+            self._lxc("lxc-stop", name, "--nowait", check=False)
+        for name in names:
+            self._lxc("lxc-stop", name, "-t", "30", check=False)
+            self._lxc("lxc-destroy", name, check=False)
+            if os.path.isdir(os.path.join(LXCPATH, name)):
+                shutil.rmtree(os.path.join(LXCPATH, name))
+        for directory in sorted(glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup), reverse=True):
+            for top, _dirs, _files in os.walk(directory, topdown=False):
+                try:
+                    os.rmdir(top)
+                except OSError:
+                    pass
+
+    def leftovers(self, names):
+        found = ["container " + name for name in names if os.path.isdir(os.path.join(LXCPATH, name))]
+        with open("/proc/self/mountinfo") as handle:
+            found += ["mount " + line.split()[4] for line in handle if line.split()[4].startswith(LXCPATH)]
+        found += ["link " + link for link in os.listdir("/sys/class/net") if link.startswith("lxbb")]
+        found += ["cgroup " + path for path in glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup)]
+        return found
+
+
+def run(count, side, names, addresses, settle_memory, timeout):
+    """The LXC rows for count containers: converge, running, host memory each, teardown, what was left."""
+    result = {}
+    if not os.path.isdir(LXCPATH):
+        os.makedirs(LXCPATH, 0o711)
+    before = settle_memory()
+    started = time.monotonic()
+    try:
+        for name, address in zip(names, addresses):
+            side.create(name, address)
+        result["converge"] = time.monotonic() - started
+        result["running"] = side.wait_running(names, started, timeout)
+        time.sleep(3)
+        after = settle_memory()
+        result["host_mib_each"] = (before - after) / count / 1024 ** 2
+        usage = side.memory_usage()
+        result["cgroup_mib_each"] = usage / count / 1024 ** 2 if usage is not None else None
+    except BaseException:
+        side.teardown(names)
+        raise
+    started = time.monotonic()
+    side.teardown(names)
+    result["teardown"] = time.monotonic() - started
+    result["left"] = side.leftovers(names)
+    return result
