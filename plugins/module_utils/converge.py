@@ -155,7 +155,7 @@ class Converger:
         """[(observed, plan)] of every item, in order (the host lock is held). Changes nothing."""
         planned, claimed, joined = [], {}, {}
         for index, params in enumerate(items):
-            with naming(index, params["name"]):
+            with naming(index, params["name"]), self.engine.cgroups.reading():  # the plan reads what observe read
                 observed = self.engine.observe(params["name"], reads)
                 plan = self.plan(params, observed, reads, claimed)
                 self._refuse_over_limit(plan, reads, joined)
@@ -218,7 +218,7 @@ class Converger:
             params = clones.clone_params(params, store)  # the source's rootfs and storage; refusals name clone_from
 
         def interfaces(raw):
-            networks = dict((net_name, store.load_network(net_name)) for net_name in store.network_names())
+            networks = reads.networks()
             # read only when needed: a routed address may not take one of the host's own
             host_owned = reads.host_addresses() if any((item or {}).get("mode") == "routed" for item in raw or []) else ()
 
@@ -238,7 +238,7 @@ class Converger:
         if plan.spec is None:
             return
         tenant = plan.spec.get("tenant") or plan.name
-        document = self.engine.store.load_tenant(tenant)
+        document = reads.tenant(tenant)
         if (document or {}).get("max_partitions") is None:
             return
         current = set(name for name, other in reads.partition_tenants().items() if other == tenant)

@@ -258,7 +258,8 @@ def spec_addresses(spec):
 
 class HostReads:
     """What one call reads of the host once, however many partitions it observes or plans: the runtime's listing,
-    and on first need the nft guard chains, the host's own addresses and the addresses every partition records."""
+    and on first need the nft guard chains, the host's own addresses, the addresses every partition records, the
+    networks' and tenants' documents. Only for reads that no step of the call changes before it reads them again."""
 
     def __init__(self, engine, runtime=None):
         self._engine = engine
@@ -280,6 +281,15 @@ class HostReads:
     def bridge(self, name):
         """net.bridge_state of one bridge."""
         return self._once("bridge " + name, lambda: net.bridge_state(name))
+
+    def networks(self):
+        """{network: its document, None where it has none} of every recorded network."""
+        store = self._engine.store
+        return self._once("networks", lambda: dict((name, store.load_network(name)) for name in store.network_names()))
+
+    def tenant(self, name):
+        """The tenant's document (state.StateStore.load_tenant), read once per call."""
+        return self._once("tenant " + name, lambda: self._engine.store.load_tenant(name))
 
     def partition_tenants(self):
         """{partition: its tenant} over every readable document (a partition that names none is its own tenant)."""

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import errno
 import os
+import threading
 from contextlib import contextmanager
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CgroupError
@@ -358,7 +359,7 @@ class PartitionCgroup:
         writes = []
         for controller, name, value in self.desired_files(resources):
             path = self.file(controller, name)
-            current = _read(path) if path else None
+            current = self.host.read(path) if path else None
             if current is not None and not self._same(os.path.basename(name), current.split("\n")[0], value):
                 writes.append((name, path, value))
         if devices is not None:
@@ -534,24 +535,25 @@ class CgroupHost:
         self.v1_mounts = v1_mounts
         self.unified = unified
         self.online_file = online_file
-        self._memo = None  # {key: what was read} within reading()
+        self._local = threading.local()  # .memo: {key: what was read} within reading(), per thread
 
     @contextmanager
     def reading(self):
         """Within it, each cgroup file is read and each tree walked once, however many readers ask (a report's usage
-        and counters read the same files and walk the same trees). Only for reads that change nothing in between."""
-        outer = self._memo
+        and counters read the same files and walk the same trees; a plan reads what observe read). Only around reads
+        that nothing changes in between; per thread, so a thread that writes limits meanwhile always reads the files."""
+        outer = getattr(self._local, "memo", None)
         if outer is None:
-            self._memo = {}
+            self._local.memo = {}
         try:
             yield
         finally:
             if outer is None:
-                self._memo = None
+                self._local.memo = None
 
     def remembered(self, key, read):
         """read(), once per key within reading(); every time outside it."""
-        memo = self._memo
+        memo = getattr(self._local, "memo", None)
         if memo is None:
             return read()
         if key not in memo:

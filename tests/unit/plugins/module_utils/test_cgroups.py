@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -275,6 +276,23 @@ def test_reading_reads_each_file_and_walks_each_tree_once(tmp_path, monkeypatch)
     # outside reading(), every read goes to the file again: a value written in between is seen
     write_tree(root / "memory" / "linuxvps" / "web1" / "payload", {"memory.oom_control": "oom_kill 4"})
     assert cg.read_usage()["memory"]["oom_kills"] == 6
+
+
+def test_reading_is_per_thread(tmp_path):
+    """A thread that writes limits while another reads within reading() still sees the files as they are."""
+    host, root = v1_host(tmp_path)
+    cg = partition(host, "web1")
+    limit = root / "memory" / "linuxvps" / "web1" / "memory.limit_in_bytes"
+    seen = []
+    with host.reading():
+        first = cg.read_limits()["memory"]
+        write_tree(limit.parent, {"memory.limit_in_bytes": str(512 * MIB)})
+        worker = threading.Thread(target=lambda: seen.append(partition(host, "web1").read_limits()["memory"]))
+        worker.start()
+        worker.join()
+        assert cg.read_limits()["memory"] == first  # this thread: what it read first
+    assert seen == [512 * MIB] and first != seen[0]
+    assert cg.read_limits()["memory"] == 512 * MIB
 
 
 def test_reading_keeps_a_cut_walk_said(tmp_path, monkeypatch):
