@@ -450,8 +450,8 @@ def runtimes_table(figures):
     for key, label in (("converge", "create + start all (s)"), ("running", "until all inits report running (s)"),
                        ("host_mib_each", "host memory per partition (MiB)"), ("teardown", "teardown (s)")):
         runc_value, crun_value = figures["runc"].get(key), figures["crun"].get(key)
-        lines.append("| %s | %s | %s | %s |" % (label, fmt(runc_value), fmt(crun_value),
-                                               fmt(crun_value / runc_value if runc_value and crun_value is not None else None, 2)))
+        ratio = crun_value / runc_value if runc_value and crun_value is not None else None
+        lines.append("| %s | %s | %s | %s |" % (label, fmt(runc_value), fmt(crun_value), fmt(ratio, 2)))
     return "\n".join(lines) + "\n"
 
 

@@ -224,7 +224,8 @@ class PartitionEngine:
         state = reads.runtime.get(name) if reads is not None else self.runtime.state(name)
         status = runtime_status(state)
         cgroup = self.cgroup(name, document)
-        live = cgroup.read_limits() if limits and status in ("running", "frozen") and cgroup.exists() else None
+        active = status in ("running", "frozen")
+        live = cgroup.read_limits() if limits and active and cgroup.exists() else None
         return {
             "document": document,
             "runtime": state,
@@ -234,8 +235,7 @@ class PartitionEngine:
             "live": live,
             "disk_exists": os.path.isdir(self.store.partition_dir(name)),
             "corrupt": corrupt,
-            "unguarded": self._unguarded(name, document, reads or HostReads(self, runtime={}))
-                         if guards and status in ("running", "frozen") else [],
+            "unguarded": self._unguarded(name, document, reads or HostReads(self, runtime={})) if guards and active else [],
         }
 
     def _unguarded(self, name, document, reads):
