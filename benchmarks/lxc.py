@@ -36,9 +36,7 @@ lxc.net.0.flags = up
 lxc.net.0.veth.pair = {host}
 lxc.net.0.ipv4.address = {address}/{prefix}
 lxc.net.0.ipv4.gateway = {gateway}
-lxc.cgroup.memory.limit_in_bytes = {memory}
-lxc.cgroup.pids.max = {pids}
-lxc.cgroup.cpu.shares = 1024
+{limits}
 lxc.cgroup.dir = {cgroup}/{name}
 lxc.init.cmd = /sbin/init
 lxc.console.path = none
@@ -46,6 +44,13 @@ lxc.tty.max = 0
 lxc.log.file = {log}
 lxc.log.level = WARN
 """
+
+
+def limits(memory, pids):
+    """The limits' config lines: cgroup v1 files where the host has the v1 memory hierarchy, else v2's."""
+    if os.path.isdir("/sys/fs/cgroup/memory"):
+        return "lxc.cgroup.memory.limit_in_bytes = %d\nlxc.cgroup.pids.max = %d\nlxc.cgroup.cpu.shares = 1024" % (memory, pids)
+    return "lxc.cgroup2.memory.max = %d\nlxc.cgroup2.pids.max = %d\nlxc.cgroup2.cpu.weight = 100" % (memory, pids)
 
 
 def unavailable(bridge):
@@ -94,7 +99,7 @@ class Lxc:
         with open(os.path.join(directory, "config"), "w") as handle:
             handle.write(CONFIG.format(name=name, lower=self.lower, upper=upper, base=self.base, ids=IDS, bridge=self.bridge,
                                        host="lxb" + name, address=address, prefix=self.prefix, gateway=self.gateway,
-                                       memory=self.memory, pids=self.pids, cgroup=self.cgroup,
+                                       limits=limits(self.memory, self.pids), cgroup=self.cgroup,
                                        log=os.path.join(directory, "lxc.log")))
         proc = self._lxc("lxc-start", name, "-d", check=False)
         if proc.returncode != 0:
@@ -120,12 +125,14 @@ class Lxc:
         return time.monotonic() - started
 
     def memory_usage(self):
-        """Bytes the containers' cgroups hold (their parent's memory.usage_in_bytes; v1 only), or None."""
-        try:
-            with open("/sys/fs/cgroup/memory/%s/memory.usage_in_bytes" % self.cgroup) as handle:
-                return int(handle.read())
-        except (IOError, OSError, ValueError):
-            return None
+        """Bytes the containers' cgroups hold (their parent's usage, v1 or v2), or None."""
+        for path in ("/sys/fs/cgroup/memory/%s/memory.usage_in_bytes" % self.cgroup, "/sys/fs/cgroup/%s/memory.current" % self.cgroup):
+            try:
+                with open(path) as handle:
+                    return int(handle.read())
+            except (IOError, OSError, ValueError):
+                continue
+        return None
 
     def teardown(self, names):
         # every init asked to shut down first (as the collection's bulk stop does), then each waited for
