@@ -84,6 +84,7 @@ MEMORY_UPDATED = 320 * 1024 ** 2
 PIDS = 1024
 SYSTEMD_STOP = 37  # SIGRTMIN+3
 RUNNING_TIMEOUT = 600
+LXC_RUNNING_TIMEOUT = 180  # LXC's 100 run in well under a minute where they run at all
 
 
 def log(message):
@@ -482,7 +483,7 @@ def run_lxc(count, base):
     side = lxc.Lxc(os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base, BRIDGE, GATEWAY, PREFIX, MEMORY, PIDS)
     try:
         figures.update(lxc.run(count, side, [name_of(i) for i in range(count)], [address(i) for i in range(count)],
-                               settle_memory, RUNNING_TIMEOUT))
+                               settle_memory, LXC_RUNNING_TIMEOUT))
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         log("LXC side failed: %s" % exc)
         return dict(figures, skipped="LXC failed on this host: %s" % exc)

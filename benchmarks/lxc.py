@@ -103,24 +103,33 @@ class Lxc:
                                        log=os.path.join(directory, "lxc.log")))
         proc = self._lxc("lxc-start", name, "-d", check=False)
         if proc.returncode != 0:
-            log = os.path.join(directory, "lxc.log")
-            tail = open(log).read()[-1500:] if os.path.exists(log) else ""
-            raise RuntimeError("lxc-start %s failed: %s %s" % (name, proc.stderr.decode("utf-8", "replace").strip(), tail))
+            raise RuntimeError("lxc-start %s failed: %s %s" % (name, proc.stderr.decode("utf-8", "replace").strip(), self.log_tail(name)))
 
     def state(self, name):
         """What the container's init says of the system (systemctl is-system-running), or '' while it cannot say."""
         proc = self._lxc("lxc-attach", name, "--clear-env", "--", "systemctl", "is-system-running", check=False)
         return proc.stdout.decode("utf-8", "replace").strip()
 
+    def log_tail(self, name):
+        path = os.path.join(LXCPATH, name, "lxc.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as handle:
+            return handle.read()[-1500:]
+
     def wait_running(self, names, started, timeout):
         deadline = time.monotonic() + timeout
         for name in names:
+            polls = 0
             while True:
                 state = self.state(name)
                 if state in ("running", "degraded"):
                     break
+                polls += 1
+                if polls % 25 == 0 and b"RUNNING" not in self._lxc("lxc-info", name, "-s", check=False).stdout:
+                    raise RuntimeError("lxc %s stopped before its init ran: %s" % (name, self.log_tail(name)))
                 if time.monotonic() > deadline:
-                    raise RuntimeError("lxc %s: init reports %r after %d s" % (name, state, timeout))
+                    raise RuntimeError("lxc %s: init reports %r after %d s: %s" % (name, state, timeout, self.log_tail(name)))
                 time.sleep(0.2)
         return time.monotonic() - started
 
