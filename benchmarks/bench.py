@@ -573,25 +573,32 @@ def main(argv):
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
     bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
-    results, reached, operated, compared = {}, {}, {}, {}
+    results, reached, operated, compared, failed = {}, {}, {}, {}, []
     try:
         for count in sizes:
-            log("N=%d: bare floor" % count)
-            floor = run_bare(count, bare)
-            log("N=%d: collection" % count)
-            ours = run_collection(count, collection, cgroup_parent, profile_dir if count == max(sizes) else None)
+            try:
+                log("N=%d: bare floor" % count)
+                floor = run_bare(count, bare)
+                log("N=%d: collection" % count)
+                ours = run_collection(count, collection, cgroup_parent, profile_dir if count == max(sizes) else None)
+            except Exception as exc:  # the sizes measured so far are still reported, the failure with them
+                failed.append("N=%d: %s" % (count, exc))
+                log("N=%d failed: %s" % (count, exc))
+                break
             results[count] = {"collection": ours, "bare": floor}
             log("N=%d: %s" % (count, json.dumps(results[count])))
-        if args.lxc:
-            log("N=%d: LXC" % args.lxc)
-            compared["lxc"] = run_lxc(args.lxc, base)
-            log("LXC: %s" % json.dumps(compared["lxc"]))
-        if args.runtimes:
-            compared["runtimes"] = run_runtimes(args.runtimes, collection, cgroup_parent)
-        if args.tenants:
-            log("tenants: %d new ones" % args.tenants)
-            compared["tenants"] = run_tenant_figures(args.tenants)
-            log("tenants: %s" % json.dumps(compared["tenants"]))
+        for key, wanted, measure in (("lxc", args.lxc, lambda: run_lxc(args.lxc, base)),
+                                     ("runtimes", args.runtimes, lambda: run_runtimes(args.runtimes, collection, cgroup_parent)),
+                                     ("tenants", args.tenants, lambda: run_tenant_figures(args.tenants))):
+            if not wanted:
+                continue
+            log("%s: %d" % (key, wanted))
+            try:
+                compared[key] = measure()
+            except Exception as exc:
+                failed.append("%s: %s" % (key, exc))
+                compared[key] = {"count": wanted, "skipped": "failed: %s" % exc}
+            log("%s: %s" % (key, json.dumps(compared[key])))
         for count in inside_sizes:
             log("N=%d: inside partitions, connection plugin and SSH" % count)
             reached[count] = inside.run(count, collection, STATE, workdir, wait_running, lambda: leftovers(
@@ -607,17 +614,17 @@ def main(argv):
     if not os.path.isdir(args.results):
         os.makedirs(args.results)
     report = {"machine": machine(), "template": "Debian 12 (systemd), overlay clones", "results": results,
-              "inside": reached, "operations": operated, "compared": compared}
+              "inside": reached, "operations": operated, "compared": compared, "failed": failed}
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
-    text = "Machine: %s\n%s%s%s%s%s%s%s" % (
-        json.dumps(report["machine"]), table(results), scale_table(results), lxc_table(compared.get("lxc"), results),
+    text = "Machine: %s\n%s%s%s%s%s%s%s%s" % (
+        json.dumps(report["machine"]), "".join("\nFAILED (an incomplete run): %s\n" % failure for failure in failed), table(results), scale_table(results), lxc_table(compared.get("lxc"), results),
         runtimes_table(compared.get("runtimes")), tenants_table(compared.get("tenants")), inside.table(reached),
         operations.table(operated))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
         handle.write(text)
     sys.stdout.write(text)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
