@@ -84,6 +84,8 @@ MEMORY_UPDATED = 320 * 1024 ** 2
 PIDS = 1024
 SYSTEMD_STOP = 37  # SIGRTMIN+3
 RUNNING_TIMEOUT = 600
+# What a phase may fail with (a command, a file, a figure missing): reported with what was measured so far
+FAILURES = (RuntimeError, OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError)
 LXC_RUNNING_TIMEOUT = 180  # LXC's 100 run in well under a minute where they run at all
 
 
@@ -581,7 +583,7 @@ def main(argv):
                 floor = run_bare(count, bare)
                 log("N=%d: collection" % count)
                 ours = run_collection(count, collection, cgroup_parent, profile_dir if count == max(sizes) else None)
-            except Exception as exc:  # the sizes measured so far are still reported, the failure with them
+            except FAILURES as exc:  # the sizes measured so far are still reported, the failure with them
                 failed.append("N=%d: %s" % (count, exc))
                 log("N=%d failed: %s" % (count, exc))
                 break
@@ -595,7 +597,7 @@ def main(argv):
             log("%s: %d" % (key, wanted))
             try:
                 compared[key] = measure()
-            except Exception as exc:
+            except FAILURES as exc:
                 failed.append("%s: %s" % (key, exc))
                 compared[key] = {"count": wanted, "skipped": "failed: %s" % exc}
             log("%s: %s" % (key, json.dumps(compared[key])))
