@@ -321,10 +321,13 @@ class Bare:
                 time.sleep(0.1)
             runc("delete", "--force", name, root=self.root, check=False)
             subprocess.call(["ip", "link", "del", "lvb" + name], stderr=subprocess.DEVNULL)
-            subprocess.call(["umount", os.path.join(BARE, name, "rootfs")])
-            shutil.rmtree(os.path.join(BARE, name))
+            subprocess.call(["umount", os.path.join(BARE, name, "rootfs")], stderr=subprocess.DEVNULL)
+            shutil.rmtree(os.path.join(BARE, name), ignore_errors=True)  # a failed run's teardown: some were never made
         for controller_dir in glob.glob("/sys/fs/cgroup/*/%s" % self.parent):
-            os.rmdir(controller_dir)
+            try:
+                os.rmdir(controller_dir)
+            except OSError:
+                pass  # said by leftovers()
 
 
 def run_bare(count, bare):
@@ -332,14 +335,18 @@ def run_bare(count, bare):
     names = [name_of(i) for i in range(count)]
     before = settle_memory()
     started = time.monotonic()
-    for index in range(count):
-        bare.create(index)
-    result["converge"] = time.monotonic() - started
-    result["running"] = wait_running(Bare.root, names, started)
-    time.sleep(3)
-    after = settle_memory()
-    result["host_mib_each"] = (before - after) / count / 1024 ** 2
-    result["cgroup_mib_each"] = cgroup_usage(Bare.parent) / count / 1024 ** 2
+    try:
+        for index in range(count):
+            bare.create(index)
+        result["converge"] = time.monotonic() - started
+        result["running"] = wait_running(Bare.root, names, started)
+        time.sleep(3)
+        after = settle_memory()
+        result["host_mib_each"] = (before - after) / count / 1024 ** 2
+        result["cgroup_mib_each"] = cgroup_usage(Bare.parent) / count / 1024 ** 2
+    except BaseException:
+        bare.teardown(count)
+        raise
     started = time.monotonic()
     bare.teardown(count)
     result["teardown"] = time.monotonic() - started
