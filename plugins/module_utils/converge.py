@@ -350,7 +350,22 @@ def _addresses_in_use(exclude, reads, claimed, warnings):
     """{ip: partition} over every other partition's recorded interfaces and the addresses claimed in this call;
     a document that cannot be read is passed over with a warning (one bad document never blocks its neighbours)."""
     recorded, unreadable = reads.partition_addresses()
-    used = dict((ip, owner) for ip, owner in list(recorded.items()) + list(claimed.items()) if owner != exclude)
     warnings.extend("addresses of partition %s are not known (%s): they were not checked for clashes" % (other, corrupt.msg)
                     for other, corrupt in unreadable if other != exclude)
-    return used
+    return OthersAddresses(recorded, claimed, exclude)
+
+
+class OthersAddresses:
+    """What _addresses_in_use gives ({ip: partition}, read by .get), looked up in place: a copy per planned partition made a call over N
+    partitions cost N x N. An address claimed in this call wins over a recorded one, as a merged dict had it."""
+
+    def __init__(self, recorded, claimed, exclude):
+        self._sources = (claimed, recorded)
+        self._exclude = exclude
+
+    def get(self, ip, default=None):
+        for source in self._sources:
+            owner = source.get(ip)
+            if owner is not None and owner != self._exclude:
+                return owner
+        return default

@@ -616,3 +616,16 @@ def test_io_limits_on_a_filesystem_without_a_block_device_warn(engine, monkeypat
     assert [w for w in plan.warnings if "io_" in w] == [
         "partition web1: resources.io_read_bps, resources.io_write_iops not enforced on this host: %s is on tmpfs without a "
         "block device" % engine.store.root]  # planned before its directory exists: the state directory's
+
+
+def test_others_addresses_look_up_in_place_as_the_merged_dict_did():
+    from ansible_collections.linuxvps.partitions.plugins.module_utils.converge import OthersAddresses
+    recorded = {"10.213.0.2": "web1", "10.213.0.3": "web2", "10.213.0.4": "web3"}
+    claimed = {"10.213.0.4": "web4"}
+    others = OthersAddresses(recorded, claimed, "web2")
+    merged = dict((ip, owner) for ip, owner in list(recorded.items()) + list(claimed.items()) if owner != "web2")
+    for ip in list(recorded) + ["10.213.0.9"]:
+        assert others.get(ip) == merged.get(ip)
+    assert others.get("10.213.0.3") is None and others.get("10.213.0.4") == "web4"
+    claimed["10.213.0.9"] = "web5"  # claimed later in the same call: seen without a new copy
+    assert others.get("10.213.0.9") == "web5"
