@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+from collections import Counter
 from contextlib import nullcontext
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import clones, lxcfs as lxcfs_view
@@ -81,7 +82,7 @@ class Converger:
         for index, name in enumerate(names):
             with naming(index, name):
                 validate_name(name)
-        duplicates = sorted(set(name for name in names if names.count(name) > 1))
+        duplicates = sorted(name for name, times in Counter(names).items() if times > 1)
         if duplicates:
             raise InvalidOption("partitions", ", ".join(duplicates), "each partition may be listed once (%s)" % "; ".join(
                 ", ".join(item_label(index) for index, name in enumerate(names) if name == duplicate) for duplicate in duplicates))
