@@ -629,3 +629,11 @@ def test_others_addresses_look_up_in_place_as_the_merged_dict_did():
     assert others.get("10.213.0.3") is None and others.get("10.213.0.4") == "web4"
     claimed["10.213.0.9"] = "web5"  # claimed later in the same call: seen without a new copy
     assert others.get("10.213.0.9") == "web5"
+
+
+def test_a_list_naming_a_partition_twice_is_refused_naming_the_items(engine):
+    items = [{"name": name, "rootfs": "debian12"} for name in ("web1", "web2", "web1", "web3", "web2")]
+    with pytest.raises(InvalidOption) as caught:
+        Converger(engine).converge_many(items)
+    assert "web1, web2" in caught.value.msg and "partitions[0]" in caught.value.msg and "partitions[4]" in caught.value.msg
+    assert engine.log == [] and engine.store.partition_names() == []  # refused before anything changed
