@@ -627,7 +627,8 @@ def main(argv):
     with open(os.path.join(args.results, stamp + ".json"), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
     text = "Machine: %s\n%s%s%s%s%s%s%s%s" % (
-        json.dumps(report["machine"]), "".join("\nFAILED (an incomplete run): %s\n" % failure for failure in failed), table(results), scale_table(results), lxc_table(compared.get("lxc"), results),
+        json.dumps(report["machine"]), "".join("\nFAILED (an incomplete run): %s\n" % failure for failure in failed),
+        table(results), scale_table(results), lxc_table(compared.get("lxc"), results),
         runtimes_table(compared.get("runtimes")), tenants_table(compared.get("tenants")), inside.table(reached),
         operations.table(operated))
     with open(os.path.join(args.results, stamp + ".md"), "w") as handle:
