@@ -76,6 +76,8 @@ class Converger:
         With keep_going, a partition that fails to apply is reported in its Outcome and the others go on.
         With name_items, every error about one item says which (``partitions[3] (web7): ...``), as the list form shows it.
         """
+        if not items:
+            return []  # an empty list converges nothing (and takes no lock)
         engine = self.engine
         naming = about_item if name_items else (lambda index, name: nullcontext())
         names = [params["name"] for params in items]

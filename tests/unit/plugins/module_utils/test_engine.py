@@ -637,3 +637,8 @@ def test_a_list_naming_a_partition_twice_is_refused_naming_the_items(engine):
         Converger(engine).converge_many(items)
     assert "web1, web2" in caught.value.msg and "partitions[0]" in caught.value.msg and "partitions[4]" in caught.value.msg
     assert engine.log == [] and engine.store.partition_names() == []  # refused before anything changed
+
+
+def test_an_empty_list_converges_nothing(engine):
+    assert Converger(engine).converge_many([]) == [] and Converger(engine.checking()).converge_many([]) == []
+    assert engine.log == [] and not os.path.exists(engine.store.root)
