@@ -280,7 +280,7 @@ class Converger:
         if self.engine.check_mode:
             return [Outcome(plan, _would_be(plan, observed)) for observed, plan in planned]
         if len(planned) > 1:
-            self._signal_stops(planned)
+            self._signal_stops(planned, workers)
         # a removal gives back ID ranges no partition uses: not one another item of this call is about to use
         self.actions.kept_ranges = set(self.engine.tenant_key(plan.spec) for _observed, plan in planned
                                        if plan.spec is not None and not plan.spec.get("privileged"))
@@ -290,15 +290,20 @@ class Converger:
         finally:
             self.actions.kept_ranges = set()
 
-    def _signal_stops(self, planned):
-        """Ask every partition the call stops to shut down at once, so their inits shut down side by side
-        while each is then stopped in turn (which waits, and kills what is left)."""
-        for observed, plan in planned:
-            if observed["status"] == "running" and set(plan.actions) & {"stop", "destroy"}:
-                try:
-                    self.actions.signal_stop(plan.name, observed)
-                except PartitionError:
-                    pass  # the partition's own stop reports what is wrong
+    def _signal_stops(self, planned, workers=1):
+        """Ask every partition the call stops to shut down at once (by up to workers threads: each signal is a runtime
+        command), so their inits shut down side by side while each is then stopped (which waits, and kills what is left)."""
+        stopping = [(observed, plan) for observed, plan in planned
+                    if observed["status"] == "running" and set(plan.actions) & {"stop", "destroy"}]
+
+        def signal(index):
+            observed, plan = stopping[index]
+            try:
+                self.actions.signal_stop(plan.name, observed)
+            except PartitionError:
+                pass  # the partition's own stop reports what is wrong
+
+        run_waves([list(range(len(stopping)))], workers, signal, thread_name="partition-signal")
 
     def _apply(self, observed, plan, keep_going):
         document = observed["document"]
