@@ -34,6 +34,7 @@ class PartitionActions:
     def __init__(self, engine):
         self.engine = engine
         self.launcher = Launcher(engine)
+        self.kept_ranges = set()  # tenant keys whose ID range a removal keeps: the call's other partitions use them
         self.handlers = {
             "destroy": self.destroy,
             "record": self.record,
@@ -249,22 +250,24 @@ class PartitionActions:
         """A tenant nobody declares goes with its last partition: its own counters and, under systemd, its slice (which
         systemd keeps active once made; a declared one's go with its record, the tenant module's absent)."""
         engine = self.engine
-        try:
-            if engine.store.load_tenant(tenant) is not None or members(engine.store.partition_documents(), tenant):
+        with self.launcher.cgroup_tree_lock:  # not while another thread starts a partition of the tenant
+            try:
+                if engine.store.load_tenant(tenant) is not None or members(engine.store.partition_documents(), tenant):
+                    return
+            except CorruptDocument:
                 return
-        except CorruptDocument:
-            return
-        TenantCounters(engine).forget(tenant)
-        if engine.supervisor is not None:
-            SliceManager(engine.supervisor.systemctl).stop(engine.tenant_slice(tenant))
+            TenantCounters(engine).forget(tenant)
+            if engine.supervisor is not None:
+                SliceManager(engine.supervisor.systemctl).stop(engine.tenant_slice(tenant))
 
     def remove_empty_parents(self):
         """Once no partition is left, the state directory's cgroup parents (only those empty: the kernel refuses to
         remove one with processes or children) and, with no network left either, its nft tables."""
         engine = self.engine
-        if engine.store.partition_names():
-            return
-        engine.cgroups.remove_parent(engine.parent)
+        with self.launcher.cgroup_tree_lock:  # a partition another thread starts makes its cgroup below the parent
+            if engine.store.partition_names():
+                return
+            engine.cgroups.remove_parent(engine.parent)
         if not engine.store.network_names():
             firewall.remove_empty_tables(engine.nft_table)
 
@@ -281,6 +284,7 @@ class PartitionActions:
                 return  # a partition whose tenant cannot be read may use any of them: keep them all
             if not document["spec"].get("privileged"):
                 in_use.add(engine.tenant_key(document["spec"]))
+        in_use.update(self.kept_ranges)  # one the call creates may have no document yet (another thread records it)
         for key, base in engine.id_ranges.owned(engine.tenant_key({"name": ""})):
             if key not in in_use:
                 engine.templates.drop_shifted(base)

@@ -25,6 +25,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.intents import IntentJournal, journaled
 from ansible_collections.linuxvps.partitions.plugins.module_utils.interfaces import normalise_interfaces
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import bridge_refusal
+from ansible_collections.linuxvps.partitions.plugins.module_utils.parallel_apply import DEFAULT_ORDER, run_waves, waves
 from ansible_collections.linuxvps.partitions.plugins.module_utils.partition_files import refuse_busy
 from ansible_collections.linuxvps.partitions.plugins.module_utils.plan import plan_counter_reset, plan_partition
 from ansible_collections.linuxvps.partitions.plugins.module_utils.recovery import Recovery
@@ -70,11 +71,12 @@ class Converger:
         (outcome,) = self.converge_many([params], keep_going=False, name_items=False)
         return outcome.plan, outcome.report
 
-    def converge_many(self, items, keep_going=True, name_items=True):
+    def converge_many(self, items, keep_going=True, name_items=True, workers=1):
         """Converge a list of partitions in one lock, sharing the host reads; a list of Outcome, in order.
 
         With keep_going, a partition that fails to apply is reported in its Outcome and the others go on.
         With name_items, every error about one item says which (``partitions[3] (web7): ...``), as the list form shows it.
+        workers: how many plans are applied at once (parallel_apply.py; resolved and checked by the caller).
         """
         if not items:
             return []  # an empty list converges nothing (and takes no lock)
@@ -90,13 +92,13 @@ class Converger:
                 ", ".join(item_label(index) for index, name in enumerate(names) if name == duplicate) for duplicate in duplicates))
         staged = {} if engine.check_mode else self._stage_clones(items, naming)
         try:
-            return self._converge_locked(items, keep_going, name_items, naming, staged)
+            return self._converge_locked(items, keep_going, name_items, naming, staged, workers)
         finally:
             for staging in staged.values():
                 if not isinstance(staging, PartitionError):
                     staging.release()  # what was not moved into a partition (its copy failed to apply, or was not wanted)
 
-    def _converge_locked(self, items, keep_going, name_items, naming, staged):
+    def _converge_locked(self, items, keep_going, name_items, naming, staged, workers):
         engine = self.engine
         with engine.store.lock(create=not engine.check_mode):
             recovered, recovery_changed = self.journal.pending_warnings() if engine.check_mode else self.recovery.run()
@@ -108,7 +110,7 @@ class Converger:
                 plan.clone = staged.get(plan.name) if "clone" in plan.actions else None
             planned[0][1].warnings[:0] = recovered
             planned[0][1].recovered = recovery_changed  # the host changed before any plan (said by the first)
-            outcomes = self._apply_all(planned, keep_going)
+            outcomes = self._apply_all(planned, keep_going, workers)
             for index, outcome in enumerate(outcomes):
                 if outcome.failed and name_items:
                     outcome.error.name_item(index, outcome.plan.name)
@@ -281,23 +283,40 @@ class Converger:
         return warnings
 
     # ---- the one change point ---------------------------------------------------------------------------
-    def _apply_all(self, planned, keep_going):
-        """Carry out every plan's actions in order; in check mode, only say what each would leave."""
+    def _apply_all(self, planned, keep_going, workers=1):
+        """Carry out every plan's actions, up to workers plans at once, starts in waves by autostart_order
+        (parallel_apply.py); the outcomes in input order. In check mode, only say what each would leave.
+
+        The whole call holds the host lock, in this one process: the worker threads share what the host lock
+        protects, and what they share between partitions is serialized where it lives (firewall.py's nft lock,
+        Launcher.cgroup_tree_lock, faults.py's pause file); each thread opens its own netlink sockets (net.py)."""
         if self.engine.check_mode:
             return [Outcome(plan, _would_be(plan, observed)) for observed, plan in planned]
         if len(planned) > 1:
-            self._signal_stops(planned)
-        return [self._apply(observed, plan, keep_going) for observed, plan in planned]
+            self._signal_stops(planned, workers)
+        # a removal gives back ID ranges no partition uses: not one another item of this call is about to use
+        self.actions.kept_ranges = set(self.engine.tenant_key(plan.spec) for _observed, plan in planned
+                                       if plan.spec is not None and not plan.spec.get("privileged"))
+        try:
+            return run_waves(waves([_start_order(plan) for _observed, plan in planned]), workers,
+                             lambda index: self._apply(planned[index][0], planned[index][1], keep_going))
+        finally:
+            self.actions.kept_ranges = set()
 
-    def _signal_stops(self, planned):
-        """Ask every partition the call stops to shut down at once, so their inits shut down side by side
-        while each is then stopped in turn (which waits, and kills what is left)."""
-        for observed, plan in planned:
-            if observed["status"] == "running" and set(plan.actions) & {"stop", "destroy"}:
-                try:
-                    self.actions.signal_stop(plan.name, observed)
-                except PartitionError:
-                    pass  # the partition's own stop reports what is wrong
+    def _signal_stops(self, planned, workers=1):
+        """Ask every partition the call stops to shut down at once (by up to workers threads: each signal is a runtime
+        command), so their inits shut down side by side while each is then stopped (which waits, and kills what is left)."""
+        stopping = [(observed, plan) for observed, plan in planned
+                    if observed["status"] == "running" and set(plan.actions) & {"stop", "destroy"}]
+
+        def signal(index):
+            observed, plan = stopping[index]
+            try:
+                self.actions.signal_stop(plan.name, observed)
+            except PartitionError:
+                pass  # the partition's own stop reports what is wrong
+
+        run_waves([list(range(len(stopping)))], workers, signal, thread_name="partition-signal")
 
     def _apply(self, observed, plan, keep_going):
         document = observed["document"]
@@ -341,6 +360,14 @@ def recover_pending(state_dir, check_mode=False):
     if check_mode:
         return journal.pending_warnings()[0]
     return Converger(PartitionEngine.open(state_dir)).recover()
+
+
+def _start_order(plan):
+    """The autostart_order a plan starts its partition in, or None when it starts nothing."""
+    if "start" not in plan.actions or plan.spec is None:
+        return None
+    order = plan.spec.get("autostart_order")
+    return DEFAULT_ORDER if order is None else order
 
 
 def _would_be(plan, observed):

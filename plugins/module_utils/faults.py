@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import threading
 import time
 
 PAUSE_AT = "LINUXVPS_TEST_PAUSE_AT"
@@ -30,6 +31,10 @@ PAUSE_FILE = "LINUXVPS_TEST_PAUSE_FILE"
 PAUSE_SECONDS = 600
 POINTS = ("shift-copied", "start-created", "stop-runtime-gone", "destroy-wiped", "release-dropped", "destroy-dir-gone",
           "restore-extracted", "clone-copied", "clone-adopted")
+
+# Threads of one bulk converge (parallel_apply.py) reach a point side by side: one at a time writes the PID file
+# (they share its partial file), and each then sleeps until the test kills the process.
+_FILE_LOCK = threading.Lock()
 
 
 def pause_point(name, environ=None, sleep=time.sleep):
@@ -39,10 +44,11 @@ def pause_point(name, environ=None, sleep=time.sleep):
         return False
     path = environ.get(PAUSE_FILE)
     if path:
-        partial = path + ".partial"
-        with open(partial, "w") as handle:
-            handle.write("%d\n" % os.getpid())
-        os.rename(partial, path)  # the test reads a whole PID or none
+        with _FILE_LOCK:
+            partial = path + ".partial"
+            with open(partial, "w") as handle:
+                handle.write("%d\n" % os.getpid())
+            os.rename(partial, path)  # the test reads a whole PID or none
     for _second in range(PAUSE_SECONDS):
         sleep(1)
     return True

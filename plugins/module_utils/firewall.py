@@ -12,16 +12,31 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import hashlib
 import ipaddress
 import json
 import re
+import threading
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import net
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import MissingDependency, NetworkError
 
 _IDENT = re.compile(r"[^A-Za-z0-9_]")
+
+# One change to our tables at a time in this process: a bulk converge guards and unguards interfaces in several threads
+# (parallel_apply.py), and a look-then-change (is the chain there, is the table empty) must not interleave with another
+# thread's change (a table found empty, then deleted with the chain another thread just added to it).
+_NFT_LOCK = threading.RLock()
+
+
+def _serialized(function):
+    @functools.wraps(function)
+    def locked(*args, **kwargs):
+        with _NFT_LOCK:
+            return function(*args, **kwargs)
+    return locked
 
 
 def table_name(cgroup_parent):
@@ -87,6 +102,7 @@ def _marker(rules):
     return "guard " + hashlib.sha1("\n".join(rules).encode()).hexdigest()[:16]
 
 
+@_serialized
 def guard_interface(table, host_ifname, rules):
     chain = "if_" + host_ifname
     lines = [
@@ -120,12 +136,14 @@ def is_guarded(chains, host_ifname, rules):
     return chains.get("if_" + host_ifname) == [_marker(rules)] * len(rules)
 
 
+@_serialized
 def unguard_interface(table, host_ifname):
     chain = "if_" + host_ifname
     if _exists("chain", "netdev", table, chain):
         _nft("delete chain netdev %s %s\n" % (table, chain))
 
 
+@_serialized
 def ensure_nat(table, network, subnet, uplink):
     chain = "nat_" + _IDENT.sub("_", network)
     _nft("\n".join([
@@ -140,11 +158,13 @@ def nat_exists(table, network):
     return _exists("chain", "ip", table, "nat_" + _IDENT.sub("_", network))
 
 
+@_serialized
 def remove_nat(table, network):
     if nat_exists(table, network):
         _nft("delete chain ip %s nat_%s\n" % (table, _IDENT.sub("_", network)))
 
 
+@_serialized
 def remove_empty_tables(table):
     """Drop our tables once no chain is left in them, so teardown leaves nothing."""
     for family in ("netdev", "ip"):

@@ -64,9 +64,12 @@ class HostLock:
         """Let the unit commands of partition name run on the lock this process holds (until it lets go)."""
         try:
             if not os.path.isdir(self.handover_dir):
-                os.mkdir(self.handover_dir, 0o700)
+                try:
+                    os.mkdir(self.handover_dir, 0o700)
+                except FileExistsError:
+                    pass  # another thread of this run made it (parallel_apply.py)
             path = os.path.join(self.handover_dir, name)
-            staging = "%s.%d.tmp" % (path, os.getpid())
+            staging = "%s.%d.tmp" % (path, os.getpid())  # one thread per partition: unique
             with open(staging, "w") as handle:
                 handle.write("%d\n" % os.getpid())
             os.rename(staging, path)

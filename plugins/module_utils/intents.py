@@ -48,7 +48,7 @@ class IntentJournal:
         before (so recovery can tell a start that finished from one that did not)."""
         if not os.path.isdir(self.base):
             try:
-                os.makedirs(self.base, 0o700)
+                os.makedirs(self.base, 0o700, exist_ok=True)  # threads of one bulk run record side by side
             except OSError as exc:
                 raise PartitionError("cannot make %s: %s" % (self.base, exc.strerror), path=self.base, errno=exc.errno)
         write_json_atomic(self.path(name), {"partition": name, "actions": list(actions), "spec": spec,

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import threading
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import cgroups, console as consoles, firewall, lxcfs, net, networks, oci
@@ -42,6 +43,11 @@ class Launcher:
 
     def __init__(self, engine):
         self.engine = engine
+        # Held while the cgroups partitions share (the state directory's parent, a tenant's) are made or removed, and
+        # the tenants' counter ledgers are read and rewritten: a bulk converge starts and stops partitions in several
+        # threads (parallel_apply.py), and a partition's cgroup made in a tenant cgroup that another thread's stop is
+        # sweeping away would fail, as would two rewrites of one ledger.
+        self.cgroup_tree_lock = threading.RLock()
 
     def launch(self, document, console, unit_cgroup=None):
         """Make the partition run; return its document with ``running`` recorded (with the cgroup it runs in).
@@ -83,10 +89,11 @@ class Launcher:
                                       lxcfs_mounts=lxcfs.bind_mounts() if view else ())
             write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
             tenant = spec.get("tenant") or name
-            TenantCounters(engine).begin(tenant, engine.tenant_cgroup(tenant))  # a tenant's life a reboot ended
-            if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
-                self.ensure_tenant(tenant)
-            cgroup.create(owner=base)
+            with self.cgroup_tree_lock:
+                TenantCounters(engine).begin(tenant, engine.tenant_cgroup(tenant))  # a tenant's life a reboot ended
+                if engine.supervisor is None:  # under systemd the tenant's slice holds its limits
+                    self.ensure_tenant(tenant)
+                cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"], engine.io_devices(spec)[0])  # before init runs: it starts under its limits
             engine.runtime.create(name, disk.bundle, disk.pid_file, console)
             pid = int(read_text(disk.pid_file))  # written by the runtime's create
@@ -170,11 +177,12 @@ class Launcher:
         consoles.retire_pump(self.engine.store.partition_dir(name))  # its console reader ends with the last writer
         disk.unmount()
         cgroup = cgroup or self.engine.cgroup(name)
-        try:
-            cgroup.remove()
-        except CgroupError:
-            pass  # the runtime removes its cgroups; this only sweeps leftovers
-        self.sweep_tenant((spec or {}).get("tenant") or name, cgroup.path)
+        with self.cgroup_tree_lock:
+            try:
+                cgroup.remove()
+            except CgroupError:
+                pass  # the runtime removes its cgroups; this only sweeps leftovers
+            self.sweep_tenant((spec or {}).get("tenant") or name, cgroup.path)
         if refused:
             raise refused[0]
 

@@ -178,12 +178,18 @@ def host_netlink():
         ipr.close()
 
 
+def _own_namespace():
+    """This thread's network namespace (setns moves one thread: a bulk converge enters partitions' from several
+    threads at once, parallel_apply.py); the process's on kernels before 3.17 without /proc/thread-self."""
+    return "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self") else "/proc/self/ns/net"
+
+
 @contextlib.contextmanager
 def _entered(pid, partition):
     """This thread inside the network namespace of process pid, the init of partition, for the with block only;
     yields how to name that namespace."""
     where = "the network namespace of partition %s (pid %d)" % (partition, pid)
-    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    own = os.open(_own_namespace(), os.O_RDONLY)
     try:
         target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
     except OSError as exc:

@@ -119,7 +119,10 @@ WAIT_CHOICES = ["running", "none"]
 DEFAULT_WAIT_TIMEOUT = 120
 WAIT_ARGSPEC = dict(wait=dict(type="str", default="none", choices=WAIT_CHOICES), wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT))
 # The partition module: one partition's options (name optional there) or a list of them.
-PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"), **dict(ENGINE_ARGSPEC, **WAIT_ARGSPEC))
+# How many of the list form's partitions are applied at once (parallel_apply.py): an option of the whole call.
+WORKERS_ARGSPEC = dict(workers=dict(type="int"))
+PARTITION_ARGSPEC = dict(ITEM_ARGSPEC, name=dict(type="str"), partitions=dict(type="list", elements="raw"),
+                         **dict(ENGINE_ARGSPEC, **dict(WAIT_ARGSPEC, **WORKERS_ARGSPEC)))
 
 # What a tenant's limits may bound over all its partitions (tenants.py): a subset of the partition's resources,
 # checked by normalise_resources; a key the partition's spec does not know yet is refused by name.

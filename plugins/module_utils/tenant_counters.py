@@ -72,7 +72,7 @@ class TenantCounters:
     def _save(self, files, ledger):
         directory = os.path.dirname(files.ledger_path)
         if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
+            os.makedirs(directory, 0o700, exist_ok=True)
         files.save_ledger(ledger)
 
     def begin(self, tenant, cgroup):

@@ -67,6 +67,21 @@ options:
       - Mutually exclusive with O(name).
     type: list
     elements: raw
+  workers:
+    description:
+      - With O(partitions), how many partitions are started, stopped, removed or changed at once, each by a thread of
+        the one module run (which holds the host lock throughout). V(1) applies them one after another.
+      - Default two per CPU core the host offers this run, at most 8 (4 on a 2-core host). From 1 to 64; any other value
+        is refused, naming O(workers), before anything changes.
+      - Partitions that start do so in waves by O(autostart_order), lowest first; a wave is completely started (or
+        failed) before the next begins, and partitions with the same order start side by side. Stops, removals and
+        changes to running partitions go in the first wave. Within a wave items are taken in list order.
+      - Every item's result (C(actions), C(changed), its error) is its own and in list order, as with V(1); what all
+        partitions share (address claims, ID ranges, nftables tables, cgroup parents) is decided before any change or
+        changed by one thread at a time.
+      - An option of the whole call, not of one item; ignored without O(partitions).
+    type: int
+    version_added: 0.2.0
   wait:
     description:
       - V(running) waits, after the partitions have been converged, until each one the run leaves running says it is
@@ -684,6 +699,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.converge impor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import PartitionEngine
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import item_label
 from ansible_collections.linuxvps.partitions.plugins.module_utils.module_support import emit_warnings, run_engine
+from ansible_collections.linuxvps.partitions.plugins.module_utils.parallel_apply import resolve_workers
 from ansible_collections.linuxvps.partitions.plugins.module_utils.readiness import await_ready, validate_wait
 from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import ENGINE_ARGSPEC, ITEM_ARGSPEC, PARTITION_ARGSPEC
 
@@ -758,7 +774,8 @@ def converge_one(module, timeout):
 
 def converge_list(module, items, timeout):
     converger = open_converger(module)
-    outcomes = run_engine(module, lambda: converger.converge_many(items))
+    workers = run_engine(module, lambda: resolve_workers(module.params["workers"], converger.engine.host_facts.cpu_count))
+    outcomes = run_engine(module, lambda: converger.converge_many(items, workers=workers))
     emit_warnings(module, [warning for outcome in outcomes for warning in outcome.plan.warnings])
     results = []
     for outcome in outcomes:
