@@ -73,7 +73,7 @@ def test_partition_info_items_are_what_partition_info_documents(reports):
     assert sorted(info) == sorted(documented)
     assert sorted(info["interfaces"][0]) == sorted(documented["interfaces"]["contains"])
     # named in the issue: undocumented once
-    assert {"labels", "tenant", "created", "started", "runtime", "id_base"} <= set(documented)
+    assert {"labels", "tenant", "created", "started", "runtime", "id_base", "template_access"} <= set(documented)
     assert "host_interface" in documented["interfaces"]["contains"]
 
 
