@@ -229,6 +229,18 @@ options:
       - V(true) on a host where lxcfs does not serve fails naming this option before anything changes.
       - Takes effect when init starts again, like O(env).
     type: bool
+  template_access:
+    description:
+      - How a partition in a user namespace takes its template. V(auto) through an idmapped mount of the template
+        shifted to its tenant's ID range where the kernel (5.19+) and the template's filesystem allow it, else through
+        a copy of the template shifted to that range (made once per tenant and template; a warning says why).
+      - V(shifted_copy) always takes the shifted copy (what versions before 0.2.0 did; also how the tests prove that
+        path on hosts that allow idmapped mounts).
+      - Omitted, the recorded value stays; a partition that never set it has V(auto). The result's
+        RV(partition.template_access) says what it uses. Takes effect when init starts again, like O(env).
+    type: str
+    choices: [auto, shifted_copy]
+    version_added: 0.2.0
   recreate:
     description:
       - V(never) never stops a running partition to change a setting; a setting that cannot change live is
@@ -536,6 +548,11 @@ partition:
       description:
         - The O(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
       type: bool
+    template_access:
+      description:
+        - The O(template_access) setting; only present when it is V(shifted_copy).
+      type: str
+      version_added: 0.2.0
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list

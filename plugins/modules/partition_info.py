@@ -112,6 +112,11 @@ partitions:
       description:
         - The C(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
       type: bool
+    template_access:
+      description:
+        - The C(template_access) setting; only present when it is V(shifted_copy).
+      type: str
+      version_added: 0.2.0
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list
