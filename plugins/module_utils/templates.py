@@ -263,8 +263,8 @@ class TemplateStore:
         target = self.idmapped_path(name, base)
         with self._idmap_lock():
             found = mount_at(target)
-            if found is not None and "idmapped" in found.options:
-                return target
+            if found is not None and "idmapped" in found.options and _same_tree(target, self.root(name)):
+                return target  # (not the tree of a template rebuilt since: a killed run may have left that one)
             self._private_holder()
             if found is not None:
                 umount(target, lazy=True)  # something else was put there: never a lower layer
@@ -403,6 +403,15 @@ def _sync(path, filesystem=False):
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _same_tree(one, other):
+    """Whether two paths are the same directory (an idmapped mount's root and the tree it shows)."""
+    try:
+        first, second = os.stat(one), os.stat(other)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _mounted_as_lower(tree):
