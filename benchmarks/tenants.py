@@ -5,8 +5,8 @@ each partition created and started by one run of the partition module (a command
 what the template's access adds shows), timed one by one; and the template's disk use per tenant (the growth of
 du -sxb of the state directory's rootfs/, divided by COUNT). Both ways a tenant can take the template:
 
-  idmapped      template_access=auto on a host that allows idmapped mounts: one idmapped mount per tenant
-  shifted_copy  template_access=shifted_copy: a copy of the template shifted to each tenant's range
+  idmapped      idmapped_template=true (the default) on a host that allows idmapped mounts: one idmapped mount per tenant
+  shifted_copy  idmapped_template=false: a copy of the template shifted to each tenant's range
 
 Targets (issue 18): a first partition <= 1.3x a next one's time, <= 1 MiB of template per tenant.
 
@@ -80,7 +80,7 @@ def run_mode(collection_path, mode, count, state, template, workdir, log):
             for name, times in ((one, first), (two, following)):
                 args = {"name": name, "tenant": tenant, "rootfs": template, "state_dir": state, "state": "started",
                         "command": ["sleep", "infinity"], "stop_timeout": 1,
-                        "template_access": "auto" if mode == "idmapped" else "shifted_copy"}
+                        "idmapped_template": mode == "idmapped"}
                 made.append(name)
                 seconds, result = _module(collection_path, args, workdir)
                 times.append(seconds)

@@ -134,7 +134,7 @@ class PartitionEngine:
         root, manifest = self.templates.get(name)
         if base is None:
             return root, manifest
-        if spec.get("template_access") != "shifted_copy" and self.templates.idmapped_refusal(name) is None:
+        if spec.get("idmapped_template", True) and self.templates.idmapped_refusal(name) is None:
             try:
                 root = self.templates.idmapped_root(name, base)
             except OSError as exc:
@@ -155,14 +155,14 @@ class PartitionEngine:
         if running:
             return running.get("template_access", "shifted_copy")  # an earlier version's start: always a shifted copy
         if lower is None:
-            forced = spec.get("template_access") == "shifted_copy"
+            forced = not spec.get("idmapped_template", True)
             return "shifted_copy" if forced or self.templates.idmapped_refusal(spec["rootfs"]) else "idmapped"
         return "idmapped" if self.templates.is_idmapped(lower) else "shifted_copy"
 
     def template_warnings(self, spec, actions):
         """[the warning] when actions take the template (TEMPLATE_ACTIONS) for spec's ID range through a shifted copy,
         saying why (the same text for every partition of the template: one warning per call), else []."""
-        if spec.get("privileged") or spec.get("template_access") == "shifted_copy" or \
+        if spec.get("privileged") or not spec.get("idmapped_template", True) or \
                 not any(action in actions for action in TEMPLATE_ACTIONS):
             return []
         if not self.templates.exists(spec["rootfs"]):

@@ -73,13 +73,13 @@ def test_refused_it_takes_the_shifted_copy_and_one_warning_says_why(engine):
     assert [outcome.report["template_access"] for outcome in outcomes] == ["shifted_copy", "shifted_copy"]
 
 
-def test_template_access_shifted_copy_is_kept_without_a_warning(engine):
-    plan, report = converge(engine, "web1", template_access="shifted_copy")
-    assert report["template_access"] == "shifted_copy" and report["config"]["template_access"] == "shifted_copy"
+def test_idmapped_template_false_keeps_the_shifted_copy_without_a_warning(engine):
+    plan, report = converge(engine, "web1", idmapped_template=False)
+    assert report["template_access"] == "shifted_copy" and report["config"]["idmapped_template"] is False
     assert not [warning for warning in plan.warnings if "idmapped" in warning]
     assert FakeDisk.disks[engine.store.partition_dir("web1")].startswith(engine.templates.root + "/debian12@")
-    plan, report = converge(engine, "web1", template_access="auto")  # a restart setting: recorded, taken at the next start
-    assert "template_access" not in report["config"] and plan.changed
+    plan, report = converge(engine, "web1", idmapped_template=True)  # a restart setting: recorded, taken at the next start
+    assert "idmapped_template" not in report["config"] and plan.changed
 
 
 def test_a_mount_that_fails_falls_back_for_the_rest_of_the_run(engine, monkeypatch):
