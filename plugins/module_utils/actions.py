@@ -238,6 +238,7 @@ class PartitionActions:
             PartitionDisk(engine.store.partition_dir(name), mode).unmount(points)
         disk = engine.disk(spec)
         disk.wipe()  # the files owned by the tenant's range go before the range
+        self._drop_unused_idmapped(name, spec)
         pause_point("destroy-wiped")
         self._release_free_ranges(name)
         disk.destroy()
@@ -270,6 +271,23 @@ class PartitionActions:
             engine.cgroups.remove_parent(engine.parent)
         if not engine.store.network_names():
             firewall.remove_empty_tables(engine.nft_table)
+
+    def _drop_unused_idmapped(self, name, spec):
+        """The idmapped mount of name's template for its range, once no other partition of the tenant takes it (a
+        start makes it again when needed; drop_shifted takes what a killed run left, with the range)."""
+        engine = self.engine
+        base = None if not spec.get("rootfs") else engine.recorded_id_base(spec)
+        if base is None:
+            return
+        key = engine.tenant_key(spec)
+        for other, document, corrupt in engine.store.partition_documents():
+            if other == name:
+                continue
+            if corrupt is not None:
+                return  # it may be one of them: kept
+            if document["spec"].get("rootfs") == spec["rootfs"] and engine.tenant_key(document["spec"]) == key:
+                return
+        engine.templates.drop_idmapped(spec["rootfs"], base)
 
     def _release_free_ranges(self, name):
         """Give back every ID range of this state directory that no partition but name (being destroyed) uses, each

@@ -211,6 +211,7 @@ class Converger:
             plan.warnings.append(UNBOUNDED_WARNING)  # the same text for every partition: one warning per call
         if plan.spec is not None:
             plan.warnings.extend(self._unsupported_warnings(plan.spec))
+            plan.warnings.extend(engine.template_warnings(plan.spec, plan.actions))
             if plan.spec.get("privileged"):
                 plan.warnings.append("partition %s is privileged: its root is the host's root (no user namespace); "
                                      "give it only to someone you would give the host" % plan.name)

@@ -22,7 +22,7 @@ __metaclass__ = type
 import binascii
 import os
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev, cgroups, firewall, net, slices, supervisor
+from ansible_collections.linuxvps.partitions.plugins.module_utils import blockdev, cgroups, firewall, idmapped, net, slices, supervisor
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.console import CONSOLE_FILE
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument
@@ -33,6 +33,9 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.spec import IO
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, StateStore
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import PartitionDisk
 from ansible_collections.linuxvps.partitions.plugins.module_utils.templates import TemplateStore
+
+
+TEMPLATE_ACTIONS = ("prepare", "clone", "reset_disk", "start")  # the plan actions that take the template (lower_root)
 
 
 class PartitionEngine:
@@ -125,11 +128,50 @@ class PartitionEngine:
         return None if spec.get("privileged") else self.id_ranges.lookup(self.tenant_key(spec))
 
     def lower_root(self, spec, base):
-        """(tree, manifest) the partition's disk is made from: the template, shifted to the ID range when it has one."""
-        root, manifest = self.templates.get(spec["rootfs"])
-        if base is not None:
-            root = self.templates.shifted_root(spec["rootfs"], base)
-        return root, manifest
+        """(tree, manifest) the partition's disk is made from: the template itself when it has no ID range; else the
+        template through an idmapped mount to the range where this host allows one, or a copy shifted to the range."""
+        name = spec["rootfs"]
+        root, manifest = self.templates.get(name)
+        if base is None:
+            return root, manifest
+        if spec.get("idmapped_template", True) and self.templates.idmapped_refusal(name) is None:
+            try:
+                root = self.templates.idmapped_root(name, base)
+            except OSError as exc:
+                self.templates.refused(name, idmapped.explain(exc, root))  # warned by the next plan; this start goes on
+            else:
+                self.templates.drop_unused_shifted(name, base)  # a partition an earlier start put on it has moved
+                return root, manifest
+        return self.templates.shifted_root(name, base), manifest
+
+    def template_access(self, spec, lower=None, running=None):
+        """How the partition takes its template: 'idmapped', 'shifted_copy', 'direct' (no ID range: privileged), or
+        None when it has none to take (storage copy: its own full copy). lower: the tree a start mounted (default:
+        what a start would use now). running: the partition's running record, which says what its start used."""
+        if (spec.get("storage") or "overlay") != "overlay":
+            return None
+        if spec.get("privileged"):
+            return "direct"
+        if running:
+            return running.get("template_access", "shifted_copy")  # an earlier version's start: always a shifted copy
+        if lower is None:
+            forced = not spec.get("idmapped_template", True)
+            return "shifted_copy" if forced or self.templates.idmapped_refusal(spec["rootfs"]) else "idmapped"
+        return "idmapped" if self.templates.is_idmapped(lower) else "shifted_copy"
+
+    def template_warnings(self, spec, actions):
+        """[the warning] when actions take the template (TEMPLATE_ACTIONS) for spec's ID range through a shifted copy,
+        saying why (the same text for every partition of the template: one warning per call), else []."""
+        if spec.get("privileged") or not spec.get("idmapped_template", True) or \
+                not any(action in actions for action in TEMPLATE_ACTIONS):
+            return []
+        if not self.templates.exists(spec["rootfs"]):
+            return []
+        why = self.templates.idmapped_refusal(spec["rootfs"])
+        if why is None:
+            return []
+        return ["rootfs %s: partitions in user namespaces use a copy of it shifted to each tenant's ID range (the "
+                "template's size on disk per tenant), not an idmapped mount: %s" % (spec["rootfs"], why)]
 
     def disk(self, spec):
         resources = spec.get("resources") or {}

@@ -107,7 +107,8 @@ class Launcher:
             # the host ends by name: a later version's naming still finds (and stops) what this one made
             document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
                                                "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
-                                               "cgroup": cgroup.path, "lxcfs": view})
+                                               "cgroup": cgroup.path, "lxcfs": view,
+                                               "template_access": engine.template_access(spec, template_root)})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)

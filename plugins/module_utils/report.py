@@ -49,6 +49,7 @@ class Reporter:
             console_log=None if engine.supervisor else engine.console_log(name),
             config=spec,
             id_base=engine.recorded_id_base(spec),
+            template_access=engine.template_access(spec, running=None if stopped else running),
             interfaces=self._interfaces(name, document, spec, stopped),
         )
         if usage:

@@ -61,7 +61,7 @@ MIB = 1024 * 1024
 KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 # Settings that take effect only when the partition's init starts.
-RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "secret_env", "mounts", "lxcfs")
+RESTART_SETTINGS = ("rootfs", "storage", "hostname", "command", "env", "secret_env", "mounts", "lxcfs", "idmapped_template")
 SECRET_ROUNDS = 100000  # PBKDF2 rounds of a secret's fingerprint: it sits in documents and diffs
 # "interfaces" is split: addresses, gateways, rates and DNS change live, the rest needs a restart.
 
@@ -104,6 +104,7 @@ ITEM_ARGSPEC = dict(
     authorized_keys=dict(type="list", elements="str", no_log=False),
     stop_timeout=dict(type="int"),
     lxcfs=dict(type="bool"),  # None: on where the host runs lxcfs (lxcfs.py)
+    idmapped_template=dict(type="bool"),  # None: true, an idmapped mount where the host allows (engine.lower_root)
     recreate=dict(type="str", choices=["never", "options-changed"]),
     reset_counters=dict(type="bool"),  # an act of the run, never recorded in the spec
     clone_from=dict(type="str"),  # acts at creation only (clones.py); recorded as the document's cloned_from, not in the spec
@@ -393,6 +394,8 @@ def normalise_partition(params, host, rootfs_exists, recorded=None, interfaces=N
     lxcfs = given("lxcfs", None)
     if lxcfs is not None:  # absent when left to the host, so documents made before the option compare equal
         spec["lxcfs"] = bool(lxcfs)
+    if given("idmapped_template", True) is False:  # absent when true, so documents made before the option compare equal
+        spec["idmapped_template"] = False
     protected = () if spec["privileged"] else protected_trees(state_dir)
     if params.get("mounts") is None:
         spec["mounts"] = recorded.get("mounts", [])

@@ -20,6 +20,12 @@ API for the rest of the engine (all paths are on the target)::
     ts.converge(params, check_mode) -> (changed, manifest, warnings, diff)   # the module's door, takes the lock
     ts.build(name, builder) / ts.remove(name)         # callers hold the lock (store.lock())
     ts.shifted_root(name, base) / ts.drop_shifted(base)
+    ts.idmapped_refusal(name) -> None or why not      # whether the template can be an idmapped lower layer here
+    ts.idmapped_root(name, base) / ts.drop_idmapped(name=None, base=None)
+
+Where the kernel and the template's filesystem allow it, a tenant's partitions take the template through an idmapped
+mount of it (``rootfs/.idmapped/<name>@<base>``, in a private bind mount of ``rootfs/.idmapped`` so it propagates
+to no other mount namespace) instead of a shifted copy: no byte of the template is copied per tenant.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,16 +43,20 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils import idmapped
 from ansible_collections.linuxvps.partitions.plugins.module_utils.builders import make_builder
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
 from ansible_collections.linuxvps.partitions.plugins.module_utils.diffs import named_diff
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import BuildError, Conflict, InvalidOption, NotFound
 from ansible_collections.linuxvps.partitions.plugins.module_utils.faults import pause_point
 from ansible_collections.linuxvps.partitions.plugins.module_utils.idmap import OVERFLOW_ID, RANGE_SIZE
-from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mounts
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import check, libc, mount, mount_at, mounts, umount
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import write_json_atomic
 from ansible_collections.linuxvps.partitions.plugins.module_utils.storage import remove_tree, tree_size
 
+IDMAPPED_DIR = ".idmapped"
+MS_BIND = 4096
+MS_PRIVATE = 1 << 18
 TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?\Z")  # \Z: $ would let a final newline through
 
 # Each partition must make its own SSH host keys: sshd on Debian refuses to start without them.
@@ -76,6 +86,7 @@ class TemplateStore:
     def __init__(self, store, run_command=run):
         self.store = store
         self.run_command = run_command
+        self._refusals = {}  # template name: why it cannot be an idmapped lower layer (None: it can), probed once
 
     def manifest(self, name):
         """The template's manifest, or None when it does not exist."""
@@ -217,7 +228,9 @@ class TemplateStore:
         return final
 
     def drop_shifted(self, base):
-        """Remove every template's copy shifted to this ID range: its marker first, so no half is ever used."""
+        """Remove every template's copy shifted to this ID range (its marker first, so no half is ever used) and its
+        idmapped mounts for the range."""
+        self.drop_idmapped(base=base)
         for name in self.store.rootfs_names():
             final, marker = self._shifted_paths(name, base)
             with self._shift_lock(name):
@@ -226,6 +239,97 @@ class TemplateStore:
                     os.unlink(marker)
                     _sync(os.path.dirname(marker))
                 self._discard(name, final)
+
+    def idmapped_refusal(self, name):
+        """Why the template cannot be an idmapped lower layer on this host (None: it can); probed once per process."""
+        if name not in self._refusals:
+            self._refusals[name] = idmapped.refusal(self.root(name))
+        return self._refusals[name]
+
+    def refused(self, name, why):
+        """Remember that an idmapped mount of the template failed (why): this process uses shifted copies of it."""
+        self._refusals[name] = why
+
+    def idmapped_path(self, name, base):
+        return os.path.join(self.store.rootfs_base, IDMAPPED_DIR, "%s@%d" % (name, base))
+
+    def is_idmapped(self, path):
+        """Whether path is one of the idmapped mounts of this store's templates."""
+        return os.path.dirname(path) == os.path.join(self.store.rootfs_base, IDMAPPED_DIR)
+
+    def idmapped_root(self, name, base):
+        """The template seen through an idmapped mount where ID n is base + n, made when missing (a host reboot or
+        drop_idmapped took it); OSError when the kernel refuses. Shared by every partition of that range."""
+        target = self.idmapped_path(name, base)
+        with self._idmap_lock():
+            found = mount_at(target)
+            if found is not None and "idmapped" in found.options and _same_tree(target, self.root(name)):
+                return target  # (not the tree of a template rebuilt since: a killed run may have left that one)
+            self._private_holder()
+            if found is not None:
+                umount(target, lazy=True)  # something else was put there: never a lower layer
+            if not os.path.isdir(target):
+                os.mkdir(target, 0o755)
+            fd = idmapped.idmapped_clone(self.root(name), base, RANGE_SIZE)
+            try:
+                idmapped.attach(fd, target)
+            finally:
+                os.close(fd)
+        return target
+
+    def drop_idmapped(self, name=None, base=None):
+        """Unmount the idmapped mounts of the template name (all when None) for the range base (all when None); the
+        private holder goes with the last. A mounted overlay keeps its own reference to its lower layer."""
+        holder = os.path.join(self.store.rootfs_base, IDMAPPED_DIR)
+        if not os.path.isdir(holder):
+            return
+        with self._idmap_lock():
+            for entry in os.listdir(holder):
+                entry_name, _sep, entry_base = entry.rpartition("@")
+                if (name is None or entry_name == name) and (base is None or entry_base == str(base)):
+                    path = os.path.join(holder, entry)
+                    while mount_at(path) is not None:
+                        umount(path, lazy=True)
+                    os.rmdir(path)
+            if not os.listdir(holder):
+                while mount_at(holder) is not None:
+                    umount(holder, lazy=True)
+                os.rmdir(holder)
+
+    def drop_unused_shifted(self, name, base):
+        """Remove the template's copy shifted to base once no mounted overlay has it as its lower layer (its range's
+        partitions moved to the idmapped mount as they started again)."""
+        final, marker = self._shifted_paths(name, base)
+        if not os.path.lexists(final) and not os.path.exists(marker):
+            return
+        with self._shift_lock(name):
+            if _mounted_as_lower(final):
+                return
+            if os.path.exists(marker):
+                os.unlink(marker)
+                _sync(os.path.dirname(marker))
+            self._discard(name, final)
+
+    def _private_holder(self):
+        """rootfs/.idmapped as a private bind mount of itself (the caller holds the idmap lock): mounts attached
+        below it propagate to no peer or slave mount namespace, whatever the propagation of the filesystem above."""
+        holder = os.path.join(self.store.rootfs_base, IDMAPPED_DIR)
+        if not os.path.isdir(holder):
+            os.mkdir(holder, 0o700)
+        if mount_at(holder) is None:
+            mount(holder, holder, "none", "", MS_BIND)
+        mount("none", holder, "none", "", MS_PRIVATE)
+        return holder
+
+    @contextmanager
+    def _idmap_lock(self):
+        """Held while idmapped mounts are made or dropped: a systemd unit's start makes them without the host lock."""
+        fd = os.open(os.path.join(self.store.rootfs_base, IDMAPPED_DIR + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _shifted_paths(self, name, base):
         """(copy, completion marker) of the template's copy shifted to base."""
@@ -270,6 +374,7 @@ class TemplateStore:
             remove_tree(trash)
 
     def remove(self, name):
+        self.drop_idmapped(name)  # none is in use: refuse_if_used found no partition of it
         self.sweep()
         final = self.store.rootfs_dir(name)
         if os.path.exists(final):
@@ -298,6 +403,15 @@ def _sync(path, filesystem=False):
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _same_tree(one, other):
+    """Whether two paths are the same directory (an idmapped mount's root and the tree it shows)."""
+    try:
+        first, second = os.stat(one), os.stat(other)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _mounted_as_lower(tree):

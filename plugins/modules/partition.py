@@ -244,6 +244,17 @@ options:
       - V(true) on a host where lxcfs does not serve fails naming this option before anything changes.
       - Takes effect when init starts again, like O(env).
     type: bool
+  idmapped_template:
+    description:
+      - Whether a partition in a user namespace may take its template through an idmapped mount of it shifted to its
+        tenant's ID range (where the kernel, 5.19+, and the template's filesystem allow it). Elsewhere, or with
+        V(false), it takes a copy of the template shifted to that range, made once per tenant and template (where the
+        host refuses, a warning says why).
+      - V(false) is how the tests prove the shifted copy on hosts that allow idmapped mounts.
+      - Omitted, the recorded value stays; a partition that never set it has V(true). The result's
+        RV(partition.template_access) says what it uses. Takes effect when init starts again, like O(env).
+    type: bool
+    version_added: 0.2.0
   recreate:
     description:
       - V(never) never stops a running partition to change a setting; a setting that cannot change live is
@@ -551,6 +562,11 @@ partition:
       description:
         - The O(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
       type: bool
+    idmapped_template:
+      description:
+        - The O(idmapped_template) setting; only present when it is V(false).
+      type: bool
+      version_added: 0.2.0
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list
@@ -668,6 +684,20 @@ partition:
       description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
       type: int
       sample: 1065536
+    template_access:
+      description:
+        - How the partition takes its rootfs template.
+        - C(idmapped) through an idmapped mount of the template shifted to its tenant's ID range (kernel 5.19+ and a
+          template filesystem that allows idmapped mounts; no byte of the template is copied per tenant).
+        - C(shifted_copy) through a copy of the template whose owners are shifted to that range, made once per tenant
+          and template where the host refuses idmapped mounts (a warning says why) or O(idmapped_template=false).
+        - C(direct) the template itself (a privileged partition, in no user namespace).
+        - Null when it takes none (O(storage=copy) makes its own full copy).
+        - For a running partition what its start used; for a stopped one what a start would use now.
+      type: str
+      choices: [idmapped, shifted_copy, direct]
+      sample: idmapped
+      version_added: 0.2.0
     ready:
       description:
         - Whether the partition said it is up within O(wait_timeout) (see O(wait)); false makes the task fail.

@@ -112,6 +112,11 @@ partitions:
       description:
         - The C(lxcfs) setting; only present when it was set (absent means where the host runs lxcfs).
       type: bool
+    idmapped_template:
+      description:
+        - The C(idmapped_template) setting; only present when it is V(false).
+      type: bool
+      version_added: 0.2.0
     command:
       description: The init command, null for the template's C(/sbin/init).
       type: list
@@ -227,6 +232,20 @@ partitions:
       description: Host ID the partition's root maps to (its tenant's range starts there); null when privileged.
       type: int
       sample: 1065536
+    template_access:
+      description:
+        - How the partition takes its rootfs template.
+        - C(idmapped) through an idmapped mount of the template shifted to its tenant's ID range (kernel 5.19+ and a
+          template filesystem that allows idmapped mounts; no byte of the template is copied per tenant).
+        - C(shifted_copy) through a copy of the template whose owners are shifted to that range, made once per tenant
+          and template where the host refuses idmapped mounts (a warning says why) or C(idmapped_template=false).
+        - C(direct) the template itself (a privileged partition, in no user namespace).
+        - Null when it takes none (C(storage=copy) makes its own full copy).
+        - For a running partition what its start used; for a stopped one what a start would use now.
+      type: str
+      choices: [idmapped, shifted_copy, direct]
+      sample: idmapped
+      version_added: 0.2.0
     usage:
       description:
         - Counters read from the partition's cgroups; empty for cgroup counters when the partition is stopped.

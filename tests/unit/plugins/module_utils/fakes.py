@@ -181,6 +181,31 @@ class FakeTemplates:
     def sweep(self):
         self.log.append(("sweep",))
 
+    # idmapped mounts: refused unless a test sets refusal = None (then the mount is a name, logged when made or dropped)
+    refusal = "the fake host makes no idmapped mounts"
+
+    def idmapped_refusal(self, name):
+        return self.refusal
+
+    def refused(self, name, why):
+        self.refusal = why
+
+    def idmapped_path(self, name, base):
+        return os.path.join(self.root, ".idmapped", "%s@%d" % (name, base))
+
+    def is_idmapped(self, path):
+        return os.path.dirname(path) == os.path.join(self.root, ".idmapped")
+
+    def idmapped_root(self, name, base):
+        self.log.append(("idmapped_root", name, base))
+        return self.idmapped_path(name, base)
+
+    def drop_idmapped(self, name=None, base=None):
+        self.log.append(("drop_idmapped", name, base))
+
+    def drop_unused_shifted(self, name, base):
+        self.log.append(("drop_unused_shifted", name, base))
+
 
 class FakeDisk:
     """A partition's disk: a plain directory tree standing for the mounted root; remembers its lower layer."""
@@ -363,8 +388,10 @@ class FakeEngine(PartitionEngine):
 
 
 def use_real_templates(engine, monkeypatch, name="debian12"):
-    """Give engine the real TemplateStore over a one-directory template (shifting made a no-op); its directory."""
+    """Give engine the real TemplateStore over a one-directory template (shifting made a no-op, idmapped mounts
+    refused: a unit test mounts nothing); its directory."""
     monkeypatch.setattr(templates, "shift_ownership", lambda tree, base: None)
+    monkeypatch.setattr(templates.idmapped, "refusal", lambda tree: "unit tests make no idmapped mounts")
     engine.templates = templates.TemplateStore(engine.store)
     engine.store.ensure_layout()
     directory = engine.store.rootfs_dir(name)

@@ -44,7 +44,7 @@ def reports(tmp_path, monkeypatch):
     mount.mkdir()
     _plan, report = Converger(engine).converge({
         "name": "web1", "rootfs": "debian12", "resources": {"memory": "256M"}, "labels": {"tenant": "acme"},
-        "env": {"A": "1"}, "secret_env": {"TOKEN": "s3cret"}, "command": ["/sbin/init"], "lxcfs": False,
+        "env": {"A": "1"}, "secret_env": {"TOKEN": "s3cret"}, "command": ["/sbin/init"], "lxcfs": False, "idmapped_template": False,
         "mounts": [{"source": str(mount), "target": "/data"}],
         "interfaces": [{"network": "lvbr0", "addresses": ["10.213.0.2"], "rate": "10mbit", "dns": {"nameservers": ["10.213.0.1"]}}],
     })
@@ -73,7 +73,7 @@ def test_partition_info_items_are_what_partition_info_documents(reports):
     assert sorted(info) == sorted(documented)
     assert sorted(info["interfaces"][0]) == sorted(documented["interfaces"]["contains"])
     # named in the issue: undocumented once
-    assert {"labels", "tenant", "created", "started", "runtime", "id_base"} <= set(documented)
+    assert {"labels", "tenant", "created", "started", "runtime", "id_base", "template_access"} <= set(documented)
     assert "host_interface" in documented["interfaces"]["contains"]
 
 
