@@ -159,12 +159,16 @@ class Lxc:
                 subprocess.call(["umount", rootfs])
             if not os.path.ismount(rootfs):
                 shutil.rmtree(os.path.join(LXCPATH, name), ignore_errors=True)
-        for directory in sorted(glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup), reverse=True):
-            for top, _dirs, _files in os.walk(directory, topdown=False):
-                try:
-                    os.rmdir(top)
-                except OSError:
-                    pass
+        for _attempt in range(20):  # a container's monitor leaves its cgroup a moment after lxc-stop returns
+            for directory in glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup):
+                for top, _dirs, _files in os.walk(directory, topdown=False):
+                    try:
+                        os.rmdir(top)
+                    except OSError:
+                        pass
+            if not glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup):
+                break
+            time.sleep(0.5)
 
     def leftovers(self, names):
         found = ["container " + name for name in names if os.path.isdir(os.path.join(LXCPATH, name))]
