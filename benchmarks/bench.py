@@ -236,7 +236,7 @@ def run_collection(count, collection, cgroup_parent, profile_dir=None):
                        "tenant": TENANT, "state_dir": STATE}
         result["rerun_module"] = readpaths.rerun(module_args, collection.workdir, count, profile_dir)
         result["update"], changed = collection.playbook("converge.yml", collection.partitions(count, MEMORY_UPDATED, 200))
-        sample = "/sys/fs/cgroup/memory/%s/%s/memory.limit_in_bytes" % (cgroup_parent, names[-1])
+        sample = "/sys/fs/cgroup/memory/%s/%s.tenant/%s/memory.limit_in_bytes" % (cgroup_parent, TENANT, names[-1])
         with open(sample) as handle:
             if not changed or int(handle.read()) != MEMORY_UPDATED:
                 raise RuntimeError("the live limit change did not reach %s" % sample)

@@ -4,10 +4,12 @@
 same template tree the bare floor uses (the bench tenant's shifted copy, as an overlay lower layer), in the same user
 namespace range, with the same address on the same bridge and the same limits (memory, pids, cpu shares).
 
-  converge   lxc-start -d of every container, its config written just before (what lxc-copy -s -B overlay leaves)
+  converge   per container: its overlay mounted by root (as the bare floor does: LXC 5 mounts an overlay rootfs
+             inside the user namespace, where the kernel refuses it here with "Permission denied"), its config
+             written, lxc-start -d
   running    until every container's init reports running or degraded (systemctl is-system-running by lxc-attach)
-  teardown   lxc-stop (init's clean shutdown, as the collection asks) and lxc-destroy of each, then a check that nothing
-             is left (containers, mounts, links, cgroups)
+  teardown   lxc-stop (init's clean shutdown, as the collection asks) of each, its overlay unmounted and its directory
+             removed (lxc-destroy would empty the mounted tree file by file), then a check that nothing is left
 
 Run by bench.py (`--lxc N`); unavailable() says why LXC cannot run here, when it cannot.
 """
@@ -26,7 +28,7 @@ CONFIG = """lxc.include = /usr/share/lxc/config/common.conf
 lxc.include = /usr/share/lxc/config/userns.conf
 lxc.arch = linux64
 lxc.uts.name = {name}
-lxc.rootfs.path = overlay:{lower}:{upper}
+lxc.rootfs.path = dir:{rootfs}
 lxc.idmap = u 0 {base} {ids}
 lxc.idmap = g 0 {base} {ids}
 lxc.apparmor.profile = unconfined
@@ -86,8 +88,9 @@ class Lxc:
 
     def create(self, name, address):
         directory = os.path.join(LXCPATH, name)
-        upper = os.path.join(directory, "delta0")
-        os.makedirs(upper)
+        upper, work, rootfs = (os.path.join(directory, part) for part in ("upper", "work", "rootfs"))
+        for path in (upper, work, rootfs):
+            os.makedirs(path)
         os.chown(upper, self.base, self.base)
         os.chmod(directory, 0o711)
         etc = os.path.join(upper, "etc")
@@ -96,8 +99,10 @@ class Lxc:
         with open(os.path.join(etc, "hostname"), "w") as handle:
             handle.write(name + "\n")
         os.chown(os.path.join(etc, "hostname"), self.base, self.base)
+        subprocess.check_call(["mount", "-t", "overlay", "overlay", "-o",
+                               "lowerdir=%s,upperdir=%s,workdir=%s" % (self.lower, upper, work), rootfs])
         with open(os.path.join(directory, "config"), "w") as handle:
-            handle.write(CONFIG.format(name=name, lower=self.lower, upper=upper, base=self.base, ids=IDS, bridge=self.bridge,
+            handle.write(CONFIG.format(name=name, rootfs=rootfs, base=self.base, ids=IDS, bridge=self.bridge,
                                        host="lxb" + name, address=address, prefix=self.prefix, gateway=self.gateway,
                                        limits=limits(self.memory, self.pids), cgroup=self.cgroup,
                                        log=os.path.join(directory, "lxc.log")))
@@ -149,15 +154,21 @@ class Lxc:
             self._lxc("lxc-stop", name, "--nowait", check=False)
         for name in names:
             self._lxc("lxc-stop", name, "-t", "30", check=False)
-            self._lxc("lxc-destroy", name, check=False)
-            if os.path.isdir(os.path.join(LXCPATH, name)):
-                shutil.rmtree(os.path.join(LXCPATH, name))
-        for directory in sorted(glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup), reverse=True):
-            for top, _dirs, _files in os.walk(directory, topdown=False):
-                try:
-                    os.rmdir(top)
-                except OSError:
-                    pass
+            rootfs = os.path.join(LXCPATH, name, "rootfs")
+            if os.path.ismount(rootfs):
+                subprocess.call(["umount", rootfs])
+            if not os.path.ismount(rootfs):
+                shutil.rmtree(os.path.join(LXCPATH, name), ignore_errors=True)
+        for _attempt in range(20):  # a container's monitor leaves its cgroup a moment after lxc-stop returns
+            for directory in glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup):
+                for top, _dirs, _files in os.walk(directory, topdown=False):
+                    try:
+                        os.rmdir(top)
+                    except OSError:
+                        pass
+            if not glob.glob("/sys/fs/cgroup/*/%s" % self.cgroup):
+                break
+            time.sleep(0.5)
 
     def leftovers(self, names):
         found = ["container " + name for name in names if os.path.isdir(os.path.join(LXCPATH, name))]
