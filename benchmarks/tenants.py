@@ -3,7 +3,7 @@
 """What a new tenant costs: COUNT tenants, each given a first partition and then a next one from the same template,
 each partition created and started by one run of the partition module (a command partition: the module's own work,
 what the template's access adds shows), timed one by one; and the template's disk use per tenant (the growth of
-du -sxb of the state directory's rootfs/, divided by COUNT). Both ways a tenant can take the template:
+the state directory's rootfs/, its idmapped mounts' directories counted but not what shows through them, / COUNT). Both ways a tenant can take the template:
 
   idmapped      idmapped_template=true (the default) on a host that allows idmapped mounts: one idmapped mount per tenant
   shifted_copy  idmapped_template=false: a copy of the template shifted to each tenant's range
@@ -51,10 +51,14 @@ def _module(collection_path, args, workdir):
     return elapsed, result
 
 
-def _du(path):
-    """Bytes below path on its own filesystem (mounts below it, such as idmapped ones, not counted)."""
-    out = subprocess.run(["du", "-sxb", path], stdout=subprocess.PIPE, check=True).stdout.decode()
-    return int(out.split()[0])
+def _du(rootfs):
+    """Bytes of the templates' directory: du -sxb, but not through the idmapped mounts in rootfs/.idmapped (the same
+    filesystem as the template, so -x enters them and counts the template again per mount), whose mount point
+    directories are counted instead."""
+    out = subprocess.run(["du", "-sxb", "--exclude=.idmapped", rootfs], stdout=subprocess.PIPE, check=True).stdout.decode()
+    holder = os.path.join(rootfs, ".idmapped")
+    points = [os.path.join(holder, entry) for entry in os.listdir(holder)] if os.path.isdir(holder) else []
+    return int(out.split()[0]) + sum(os.lstat(path).st_size for path in [holder] * bool(points) + points)
 
 
 def _median(values):
