@@ -100,9 +100,10 @@ class Launcher:
             pause_point("start-created")
             runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
-            document = dict(document, runtime=runtime.name, running={"spec": spec, "started": utc_now(), "runtime": runtime.name,
-                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
-                                               "cgroup": cgroup.path, "lxcfs": view})
+            document = dict(document, runtime=runtime.name,
+                            running={"spec": spec, "started": utc_now(), "runtime": runtime.name,
+                                     "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
+                                     "cgroup": cgroup.path, "lxcfs": view})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)

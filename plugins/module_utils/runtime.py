@@ -80,8 +80,8 @@ def _root(state_root, name):
 
 
 def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
-    """Whether binary runs a container on this host: /usr/bin/true in its own namespaces on a read-only view
-    of /usr. Asked once per boot and binary (the answer is kept in cache_dir, a tmpfs that a reboot empties;
+    """Whether binary runs a container on this host: /usr/bin/true in its own namespaces and cgroup on a
+    read-only view of /usr (tens of milliseconds). Asked once per boot and binary (the answer is kept in cache_dir, a tmpfs that a reboot empties;
     the key names the boot too, for a cache_dir that is not one)."""
     try:
         with open(boot_id_file) as handle:
@@ -89,7 +89,8 @@ def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
         info = os.stat(binary)
     except (IOError, OSError):
         return False
-    key = hashlib.sha256(repr((boot_id, os.path.realpath(binary), info.st_size, info.st_mtime)).encode()).hexdigest()[:16]
+    facts = (boot_id, os.path.realpath(binary), info.st_size, info.st_mtime, probe_config(""))  # a changed probe asks again
+    key = hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
     cached = os.path.join(cache_dir, "runtime-probe-%s" % key)
     try:
         with open(cached) as handle:
@@ -100,16 +101,17 @@ def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
     try:
         if not os.path.isdir(cache_dir):
             os.makedirs(cache_dir, 0o755)
-        with open(cached + ".tmp", "w") as handle:
+        partial = "%s.%d" % (cached, os.getpid())  # runs probing at once each write their own
+        with open(partial, "w") as handle:
             handle.write("works\n" if works else "fails\n")
-        os.rename(cached + ".tmp", cached)
+        os.rename(partial, cached)
     except (IOError, OSError):
         pass  # not cached: asked again next time
     return works
 
 
 def probe_config(cgroup):
-    """The probe container's config.json: nothing but /usr (read-only) and /proc, no network namespace."""
+    """The probe container's config.json: nothing but /usr (read-only), /proc and /dev, no network namespace."""
     return {
         "ociVersion": "1.0.2",
         "process": {"user": {"uid": 0, "gid": 0}, "args": ["/usr/bin/true"], "cwd": "/", "env": ["PATH=/usr/bin"],
@@ -117,6 +119,8 @@ def probe_config(cgroup):
         "root": {"path": "rootfs", "readonly": True},
         "hostname": "probe",
         "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                   # the runtime makes /dev/null and the other default devices in it (crun needs /dev to exist)
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "mode=755", "size=64k"]},
                    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro", "nosuid", "nodev"]}],
         "linux": {"namespaces": [{"type": name} for name in ("pid", "mount", "ipc", "uts", "cgroup")],
                   "cgroupsPath": cgroup},
@@ -128,7 +132,7 @@ def _run_probe(binary):
     name = "linuxvps-probe-%d" % os.getpid()
     try:
         rootfs = os.path.join(directory, "rootfs")
-        for sub in ("proc", "usr"):
+        for sub in ("proc", "dev", "usr"):
             os.makedirs(os.path.join(rootfs, sub))
         for link in ("bin", "lib", "lib64", "sbin"):  # merged /usr: the loader's path goes through these
             os.symlink("usr/" + link, os.path.join(rootfs, link))
