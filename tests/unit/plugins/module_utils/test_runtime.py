@@ -184,3 +184,36 @@ def test_boot_time_reads_btime(tmp_path):
     empty.write_text(u"cpu 1\n")
     with pytest.raises(PartitionError):
         runtime.boot_time(str(empty))
+
+
+FAKE_LISTER = """#!/bin/sh
+# list: the containers whose directories are in --root, as the runtime's JSON
+root=$2
+shift 2
+[ "$1" = list ] || exit 1
+printf '['
+sep=
+for dir in "$root"/*/; do
+  [ -d "$dir" ] || continue
+  printf '%s{"id": "%s", "status": "running", "pid": 1}' "$sep" "$(basename "$dir")"
+  sep=,
+done
+printf ']'
+"""
+
+
+def test_one_listing_holds_every_runtime_s_containers_each_named_by_its_runtime(monkeypatch, tmp_path):
+    for name in ("runc", "crun"):
+        program = tmp_path / "bin" / name
+        program.parent.mkdir(exist_ok=True)
+        program.write_text(FAKE_LISTER)
+        program.chmod(0o755)
+    monkeypatch.setattr(runtime, "find_program", lambda name: str(tmp_path / "bin" / name))
+    state = tmp_path / "state"
+    runtimes = runtime.select_runtime("runc", str(state))
+    assert runtimes.list() == {}, "no root yet: no runtime is asked"
+    (state / "runc" / "old").mkdir(parents=True)
+    (state / "crun" / "new").mkdir(parents=True)
+    listed = runtimes.list()
+    assert sorted(listed) == ["new", "old"]
+    assert (listed["old"]["runtime"], listed["new"]["runtime"]) == ("runc", "crun")
