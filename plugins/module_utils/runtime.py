@@ -244,9 +244,19 @@ class OciRuntime:
     def list(self):
         """{id: state} for every container under this root, in one call (for bulk reads)."""
         rc, out, err = run(self._cmd("list", "--format", "json"), check=False)
-        if rc != 0:
+        if rc == 0:
+            return dict((item["id"], item) for item in (json.loads(out or "null") or []))
+        if not self.root or not os.path.isdir(self.root):
             raise CommandFailed(self._cmd("list", "--format", "json"), rc, out, err)
-        return dict((item["id"], item) for item in (json.loads(out or "null") or []))
+        # One container's torn state (a power loss) fails crun's whole listing: then each container is asked on
+        # its own, so one torn before this boot is stale (absent) and one torn since is the error it is.
+        listed = {}
+        for container_id in sorted(os.listdir(self.root)):
+            if os.path.isdir(os.path.join(self.root, container_id)):
+                state = self.state(container_id)
+                if state is not None:
+                    listed[container_id] = state
+        return listed
 
     def create(self, container_id, bundle, pid_file, console):
         """Create the container with init's stdio on console's sink (console.py), never on our pipes.

@@ -217,3 +217,35 @@ def test_one_listing_holds_every_runtime_s_containers_each_named_by_its_runtime(
     listed = runtimes.list()
     assert sorted(listed) == ["new", "old"]
     assert (listed["old"]["runtime"], listed["new"]["runtime"]) == ("runc", "crun")
+
+
+FAKE_CRUN = """#!/bin/sh
+# a crun whose listing fails on one torn status file, as crun 1.21 does; state of the others answers
+root=$2
+shift 2
+case "$1" in
+  list) echo "cannot parse status file: parse error: premature EOF" >&2; exit 1 ;;
+  state) [ -s "$root/$2/status" ] || { echo "cannot parse status file" >&2; exit 1; }
+         printf '{"id": "%s", "status": "running", "pid": 7}' "$2" ;;
+  delete) exit 0 ;;
+esac
+"""
+
+
+def test_a_listing_that_one_torn_state_fails_asks_each_container(tmp_path):
+    binary = tmp_path / "crun"
+    binary.write_text(FAKE_CRUN)
+    binary.chmod(0o755)
+    root = tmp_path / "root"
+    for name, content in (("torn", u""), ("web1", u"{}")):
+        (root / name).mkdir(parents=True)
+        (root / name / "status").write_text(content)
+    os.utime(str(root / "torn" / "status"), (1000, 1000))
+    stat = tmp_path / "stat"
+    stat.write_text(u"btime 2000\n")
+    crun = runtime.OciRuntime(str(binary), str(root), stat_file=str(stat))
+    assert crun.list() == {"web1": {"id": "web1", "status": "running", "pid": 7}}
+    assert crun.stale == set(["torn"])
+    os.utime(str(root / "torn" / "status"), (3000, 3000))  # torn during this boot: an error, not absent
+    with pytest.raises(CommandFailed):
+        crun.list()
