@@ -34,7 +34,6 @@ from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 RUNTIMES = ("auto", "runc", "crun")
-DEFAULT_RUNTIME = "runc"
 CHUNK = 1 << 20
 # How much of a command's stderr a copy keeps for its error message (the rest is read and dropped, so a
 # chatty or hostile command cannot block the copy or fill the controller's memory).
