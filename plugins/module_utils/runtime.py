@@ -81,8 +81,8 @@ def _root(state_root, name):
 
 def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
     """Whether binary runs a container on this host: /usr/bin/true in its own namespaces and cgroup on a
-    read-only view of /usr (tens of milliseconds). Asked once per boot and binary (the answer is kept in cache_dir, a tmpfs that a reboot empties;
-    the key names the boot too, for a cache_dir that is not one)."""
+    read-only view of /usr (tens of milliseconds). Asked once per boot and binary: the answer is kept in
+    cache_dir, a tmpfs that a reboot empties (the key names the boot too, for a cache_dir that is not one)."""
     try:
         with open(boot_id_file) as handle:
             boot_id = handle.read().strip()
