@@ -42,6 +42,8 @@ STDERR_TAIL = 64 * 1024
 RUNTIME_FAILED = 255
 RUNTIME_ERROR_MARK = b"level=error"
 PUT_SCRIPT = 'cat > "$1"'
+# Through the partition's shell, as put: crun's exec with --env runs a bare program name without the config's PATH.
+FETCH_SCRIPT = 'exec cat -- "$1"'
 # What a command run inside gets besides the partition's configured environment (runc takes PATH from there).
 EXEC_ENV = {"HOME": "/root"}
 # The failure path's one call: the runtime's state, and whether the partition exists at all (its state
@@ -257,7 +259,7 @@ class PartitionRunner:
 
     def fetch(self, remote_path, local_path):
         """Stream remote_path inside the partition to the controller's file local_path."""
-        proc = self.popen(["cat", "--", remote_path], stdin=subprocess.DEVNULL)
+        proc = self.popen(["/bin/sh", "-c", FETCH_SCRIPT, "sh", remote_path], stdin=subprocess.DEVNULL)
         tail = _Tail(proc.stderr)
         try:
             with open(local_path, "wb") as target:
