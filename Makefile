@@ -5,6 +5,7 @@
 #   TARGETS=partition      run a subset of the integration targets
 #   TEST_PYTHON=3.11       run sanity and unit tests on one Python instead of every one found
 #   BUILD=/some/dir        where the collection is mirrored (must be outside this work tree)
+#   VM_SUITE=bookworm      the systemd VM's Debian: trixie (13, the default) or bookworm (12)
 
 # Ansible and the test tools run from a virtual environment inside the checkout (.venv, ignored by git):
 # a stock Debian's python3 refuses `pip install` (PEP 668) and may not even have pip. Nothing goes into the
@@ -40,10 +41,12 @@ DEMO_APT_PACKAGES := python3 python3-venv rsync ca-certificates
 # (e2fsprogs), losetup/mount (mount), ssh into partitions, ping; shellcheck for sanity's shellcheck test
 # (skipped with only a warning when missing); qemu for the systemd VM; lxcfs for the partitions' own view of /proc
 # (its package starts nothing: the lxcfs target starts it through the host role); chromium-headless-shell opens the
-# report playbook's HTML. sshd runs inside partitions, from their rootfs, so the host needs no openssh-server.
+# report playbook's HTML; crun, which runtime auto must not pick on this cgroup v1 hybrid machine (the partition target
+# checks that it picks runc, and that crun refuses the host). sshd runs inside partitions, from their rootfs, so the
+# host needs no openssh-server.
 TEST_APT_PACKAGES := runc apache2-utils debootstrap debian-archive-keyring python3-pyroute2 nftables iproute2 iputils-ping \
                      openssh-client util-linux mount e2fsprogs xfsprogs tar zstd git shellcheck qemu-system-x86 qemu-utils \
-                     lxcfs chromium-headless-shell
+                     lxcfs chromium-headless-shell crun
 
 .PHONY: test deps demo-deps venv get-pip-standin pythons collection sanity units integration vm-test vm-image \
         vm-start vm-stop awx-test lint demo demo-destroy stock-test bench clean
@@ -109,10 +112,13 @@ integration: collection
 	cd $(COLLECTION) && ansible-test integration --local --python $(PY_VERSION) --allow-destructive \
 	  --color no $(TARGETS)
 
-# The systemd + cgroup v2 host: a Debian 12 VM under qemu (TCG), built once and cached in /var/tmp/linuxvps-vm,
+# The systemd + cgroup v2 host: a Debian 13 VM (VM_SUITE=bookworm: Debian 12) under qemu (TCG), built once per suite
+# and cached in /var/tmp/linuxvps-vm/<suite>-<hash> (both suites' images coexist; a cold build takes 2-3 minutes),
 # booted on qcow2 overlays in its run directory (the cache never changes; a hard power-off keeps the guest's
-# disks), driven over SSH by tests/vm/site/scenario.sh, always powered off at the end.
-VM := $(PYTHON) tests/vm/testvm.py
+# disks), driven over SSH by tests/vm/site/scenario.sh, always powered off at the end. It has runc and crun:
+# runtime auto picks crun there, and the scenario checks it and times both.
+VM_SUITE ?= trixie
+VM := VM_SUITE=$(VM_SUITE) $(PYTHON) tests/vm/testvm.py
 vm-test: collection
 	$(VM) start
 	INVENTORY=/var/tmp/linuxvps-vm/run/inventory.yml ANSIBLE_COLLECTIONS_PATH=$(BUILD) tests/vm/site/scenario.sh; \

@@ -102,7 +102,8 @@ options:
   linuxvps_runtime:
     description:
       - The runtime program that runs the partition. V(auto) takes the one the partition's state document recorded
-        when the VPS host is this machine, else V(runc).
+        when the VPS host is this machine, else the VPS host picks, in the same command, the runtime whose state
+        directory (C(crun/) or C(runc/) in the state directory) holds the partition's container.
     type: str
     choices: [auto, runc, crun]
     default: auto

@@ -14,9 +14,14 @@ class ModuleDocFragment(object):
 options:
   runtime:
     description:
-      - The OCI runtime that runs partitions.
-      - V(auto) uses C(runc) when it is installed, else C(crun).
-        C(crun) 1.8 refuses cgroup v1 hybrid hosts, so V(auto) prefers C(runc).
+      - The OCI runtime that runs partitions started from now on; each runtime keeps its containers' state in a
+        directory of its own in O(state_dir) (C(runc/), C(crun/)).
+      - V(auto) uses C(crun) where it is installed, the host is pure cgroup v2 (the unified hierarchy mounted at
+        C(/sys/fs/cgroup)) and a probe container of it runs (asked once per boot); else C(runc), and C(crun) only
+        where C(runc) is missing. C(crun) refuses cgroup v1 and hybrid hosts.
+      - A partition keeps the runtime that made it. While a container of it exists (running, frozen or left by a crash)
+        it is always driven by that runtime, whatever this option says. With V(auto) a stopped partition starts again
+        with the runtime its document recorded (while installed); a runtime named here applies from its next start.
     type: str
     choices: [auto, runc, crun]
     default: auto

@@ -63,7 +63,7 @@ class PartitionEngine:
         store = StateStore(state_dir)
         cgroup_host = cgroups.detect()
         unit_supervisor, notice = supervisor.detect(cgroup_host.version)
-        return cls(store, select_runtime(runtime, store.runtime_root), cgroup_host, check_mode,
+        return cls(store, select_runtime(runtime, store.root), cgroup_host, check_mode,
                    unit_supervisor, [notice] if notice else [],
                    console_pump=None if unit_supervisor else find_program("rotatelogs"))
 
@@ -306,7 +306,7 @@ class HostReads:
     def __init__(self, engine, runtime=None):
         self._engine = engine
         self.runtime = runtime if runtime is not None else (
-            engine.runtime.list() if os.path.isdir(engine.store.runtime_root) else {})
+            engine.runtime.list())  # only the runtimes' roots there are
         self._read = {}
 
     def _once(self, key, read):

@@ -68,6 +68,8 @@ class Launcher:
         PartitionCounters(engine).fold_ended(name, document)  # a life that ended without a stop (a crash, a reboot)
         if engine.runtime.state(name) is not None:
             engine.runtime.delete(name)  # stale container left by a killed run or a host reboot
+        # the runtime that made the partition keeps it (runtime.Runtimes.for_start); a new one gets the preferred one
+        runtime = engine.runtime.for_start(name, document.get("runtime"))
         hosts = dict((iface["name"], engine.host_ifname(name, iface["name"])) for iface in spec.get("interfaces") or [])
         if unit_cgroup is not None:
             cgroup = engine.cgroups.partition(unit_cgroup.rstrip("/") + "/" + LIMITS_LEAF)
@@ -95,7 +97,7 @@ class Launcher:
                     self.ensure_tenant(tenant)
                 cgroup.create(owner=base)
             cgroup.apply_limits(spec["resources"], engine.io_devices(spec)[0])  # before init runs: it starts under its limits
-            engine.runtime.create(name, disk.bundle, disk.pid_file, console)
+            runtime.create(name, disk.bundle, disk.pid_file, console)
             pid = int(read_text(disk.pid_file))  # written by the runtime's create
             for iface in spec.get("interfaces") or []:
                 network = iface.get("network")
@@ -103,12 +105,13 @@ class Launcher:
                            bridge_unmarked_ok=network is not None and networks.claims_unmarked(engine.store.load_network(network)))
                 self.guard(name, iface, hosts[iface["name"]])
             pause_point("start-created")
-            engine.runtime.start(name)
+            runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
-            document = dict(document, running={"spec": spec, "started": utc_now(), "runtime": engine.runtime.name,
-                                               "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
-                                               "cgroup": cgroup.path, "lxcfs": view,
-                                               "template_access": engine.template_access(spec, template_root)})
+            document = dict(document, runtime=runtime.name,
+                            running={"spec": spec, "started": utc_now(), "runtime": runtime.name,
+                                     "stop_signal": oci.stop_signal(spec, init), "host_interfaces": hosts,
+                                     "cgroup": cgroup.path, "lxcfs": view,
+                                     "template_access": engine.template_access(spec, template_root)})
             # recorded before it counts as started: a document that cannot be saved (a full disk) takes the
             # container down, so the host never runs what the document says is stopped
             engine.store.save_partition(name, document)

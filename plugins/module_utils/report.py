@@ -43,7 +43,7 @@ class Reporter:
             created=document.get("created"),
             cloned_from=document.get("cloned_from"),
             started=None if stopped else running.get("started"),
-            runtime=running.get("runtime") or engine.runtime.name,
+            runtime=running.get("runtime") or (document or {}).get("runtime") or engine.runtime.name,
             cgroup=engine.cgroup(name).path,
             unit=engine.unit(name),
             console_log=None if engine.supervisor else engine.console_log(name),

@@ -7,10 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
@@ -20,25 +22,132 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
     MissingDependency,
     PartitionError,
 )
+from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import MOUNTINFO, mount_at
 
 SIGKILL = 9
 STAT_FILE = "/proc/stat"
 INSTALL_HINT = "Install it with 'apt-get install runc' (Debian/Ubuntu) or 'dnf install runc' (RPM family)."
+RUNTIME_NAMES = ("runc", "crun")
+UNIFIED_ROOT = "/sys/fs/cgroup"
+# The crun probe's answer, once per boot (a tmpfs) and binary.
+PROBE_CACHE_DIR = "/run/linuxvps"
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+# Where each runtime keeps a container's state in its root (torn by a power loss: see OciRuntime).
+STATE_FILES = ("state.json", "status")
+# What the runtimes say when the container is not there or no longer runs (runc's and crun's words).
+GONE = ("does not exist", "No such file", "not exist")
+NOT_RUNNING = ("not running", "process already finished", "No such process") + GONE
 
 
-def select_runtime(choice="auto", root=None):
-    """Return an OciRuntime for runtime option 'auto', 'runc' or 'crun'.
+def runtime_root(state_root, name):
+    """Each runtime's own --root in the state directory (runc/ as ever, crun/): neither reads the other's state."""
+    return os.path.join(state_root, name)
 
-    auto prefers runc: crun refuses cgroup v1 hybrid hosts, and runc runs everywhere we test.
+
+def pure_unified(mountinfo=MOUNTINFO, root=UNIFIED_ROOT):
+    """Whether root is the cgroup2 filesystem itself (a pure v2 host), not the tmpfs of a v1 or hybrid host."""
+    try:
+        found = mount_at(os.path.normpath(root), mountinfo)
+    except (IOError, OSError):
+        return False
+    return found is not None and found.fstype == "cgroup2"
+
+
+def select_runtime(choice="auto", state_root=None, mountinfo=MOUNTINFO, probe=None):
+    """Return the Runtimes of a state directory, whose new containers use the runtime option's choice.
+
+    auto: crun where it is installed, the host is pure cgroup v2 and a container of it runs (probe_works, once
+    per boot); else runc (crun refuses cgroup v1 and hybrid hosts), and crun only where runc is missing.
     """
-    if choice not in ("auto", "runc", "crun"):
+    if choice not in ("auto",) + RUNTIME_NAMES:
         raise InvalidOption("runtime", choice, "must be one of auto, runc, crun")
-    names = ["runc", "crun"] if choice == "auto" else [choice]
-    for name in names:
-        path = find_program(name)
+    if choice != "auto":
+        path = find_program(choice)
+        if not path:
+            raise MissingDependency(choice, INSTALL_HINT)
+        return Runtimes(OciRuntime(path, _root(state_root, choice)), state_root, explicit=True)
+    crun, runc = find_program("crun"), find_program("runc")
+    if crun and pure_unified(mountinfo) and (probe or probe_works)(crun):
+        return Runtimes(OciRuntime(crun, _root(state_root, "crun")), state_root)
+    for path, name in ((runc, "runc"), (crun, "crun")):
         if path:
-            return OciRuntime(path, root)
-    raise MissingDependency(" or ".join(names), INSTALL_HINT)
+            return Runtimes(OciRuntime(path, _root(state_root, name)), state_root)
+    raise MissingDependency("runc or crun", INSTALL_HINT)
+
+
+def _root(state_root, name):
+    return runtime_root(state_root, name) if state_root else None
+
+
+def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
+    """Whether binary runs a container on this host: /usr/bin/true in its own namespaces and cgroup on a
+    read-only view of /usr (tens of milliseconds). Asked once per boot and binary: the answer is kept in
+    cache_dir, a tmpfs that a reboot empties (the key names the boot too, for a cache_dir that is not one)."""
+    try:
+        with open(boot_id_file) as handle:
+            boot_id = handle.read().strip()
+        info = os.stat(binary)
+    except (IOError, OSError):
+        return False
+    facts = (boot_id, os.path.realpath(binary), info.st_size, info.st_mtime, probe_config(""))  # a changed probe asks again
+    key = hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
+    cached = os.path.join(cache_dir, "runtime-probe-%s" % key)
+    try:
+        with open(cached) as handle:
+            return handle.read().strip() == "works"
+    except (IOError, OSError):
+        pass
+    works = _run_probe(binary)
+    try:
+        if not os.path.isdir(cache_dir):
+            os.makedirs(cache_dir, 0o755)
+        partial = "%s.%d" % (cached, os.getpid())  # runs probing at once each write their own
+        with open(partial, "w") as handle:
+            handle.write("works\n" if works else "fails\n")
+        os.rename(partial, cached)
+    except (IOError, OSError):
+        pass  # not cached: asked again next time
+    return works
+
+
+def probe_config(cgroup):
+    """The probe container's config.json: nothing but /usr (read-only), /proc and /dev, no network namespace."""
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["/usr/bin/true"], "cwd": "/", "env": ["PATH=/usr/bin"],
+                    "noNewPrivileges": True},
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "probe",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                   # the runtime makes /dev/null and the other default devices in it (crun needs /dev to exist)
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "mode=755", "size=64k"]},
+                   {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro", "nosuid", "nodev"]}],
+        "linux": {"namespaces": [{"type": name} for name in ("pid", "mount", "ipc", "uts", "cgroup")],
+                  "cgroupsPath": cgroup},
+    }
+
+
+def _run_probe(binary):
+    directory = tempfile.mkdtemp(prefix="linuxvps-runtime-probe-")
+    name = "linuxvps-probe-%d" % os.getpid()
+    try:
+        rootfs = os.path.join(directory, "rootfs")
+        for sub in ("proc", "dev", "usr"):
+            os.makedirs(os.path.join(rootfs, sub))
+        for link in ("bin", "lib", "lib64", "sbin"):  # merged /usr: the loader's path goes through these
+            os.symlink("usr/" + link, os.path.join(rootfs, link))
+        with open(os.path.join(directory, "config.json"), "w") as handle:
+            json.dump(probe_config("/" + name), handle)
+        state = os.path.join(directory, "state")
+        try:
+            rc = run([binary, "--root", state, "run", "--bundle", directory, name], check=False)[0]
+        finally:
+            run([binary, "--root", state, "delete", "--force", name], check=False)
+        return rc == 0
+    except (IOError, OSError, PartitionError):
+        return False
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def exec_argv(binary, root, container_id, argv, cwd=None, env=None):
@@ -52,7 +161,12 @@ def exec_argv(binary, root, container_id, argv, cwd=None, env=None):
     cmd = [binary]
     if root:
         cmd += ["--root", root]
-    cmd.append("exec")
+    return cmd + exec_args(container_id, argv, cwd, env)
+
+
+def exec_args(container_id, argv, cwd=None, env=None):
+    """exec_argv after the runtime's global options (the same for runc and crun)."""
+    cmd = ["exec"]
     if cwd:
         cmd += ["--cwd", cwd]
     for key in sorted(env or {}):
@@ -101,7 +215,7 @@ class OciRuntime:
         """The runtime's state dict (status created|running|paused|stopped, pid), or None if unknown."""
         rc, out, err = run(self._cmd("state", container_id), check=False)
         if rc != 0:
-            if "does not exist" in err or "not exist" in out or "No such file" in err:
+            if any(word in err for word in GONE) or "not exist" in out:
                 return None
             if self._from_earlier_boot(container_id):
                 self.stale.add(container_id)
@@ -114,7 +228,7 @@ class OciRuntime:
         if not self.root:
             return False
         directory = os.path.join(self.root, container_id)
-        for path in (os.path.join(directory, "state.json"), directory):
+        for path in [os.path.join(directory, state) for state in STATE_FILES] + [directory]:
             try:
                 return os.stat(path).st_mtime < boot_time(self.stat_file)
             except FileNotFoundError:
@@ -130,9 +244,19 @@ class OciRuntime:
     def list(self):
         """{id: state} for every container under this root, in one call (for bulk reads)."""
         rc, out, err = run(self._cmd("list", "--format", "json"), check=False)
-        if rc != 0:
+        if rc == 0:
+            return dict((item["id"], item) for item in (json.loads(out or "null") or []))
+        if not self.root or not os.path.isdir(self.root):
             raise CommandFailed(self._cmd("list", "--format", "json"), rc, out, err)
-        return dict((item["id"], item) for item in (json.loads(out or "null") or []))
+        # One container's torn state (a power loss) fails crun's whole listing: then each container is asked on
+        # its own, so one torn before this boot is stale (absent) and one torn since is the error it is.
+        listed = {}
+        for container_id in sorted(os.listdir(self.root)):
+            if os.path.isdir(os.path.join(self.root, container_id)):
+                state = self.state(container_id)
+                if state is not None:
+                    listed[container_id] = state
+        return listed
 
     def create(self, container_id, bundle, pid_file, console):
         """Create the container with init's stdio on console's sink (console.py), never on our pipes.
@@ -164,13 +288,13 @@ class OciRuntime:
     def kill(self, container_id, signal):
         rc, out, err = run(self._cmd("kill", container_id, str(signal)), check=False)
         # A container that stopped meanwhile is not an error for a caller that wants it stopped.
-        if rc != 0 and "not running" not in err and "process already finished" not in err and "does not exist" not in err:
+        if rc != 0 and not any(word in err for word in NOT_RUNNING):
             raise CommandFailed(self._cmd("kill", container_id, str(signal)), rc, out, err)
 
     def delete(self, container_id):
         self._forget_stale(container_id)
         rc, out, err = run(self._cmd("delete", "--force", container_id), check=False)
-        if rc != 0 and "does not exist" not in err:
+        if rc != 0 and not any(word in err for word in GONE):
             raise CommandFailed(self._cmd("delete", "--force", container_id), rc, out, err)
 
     def pause(self, container_id):
@@ -204,3 +328,124 @@ class OciRuntime:
                 if not self.wait_stopped(container_id, 10):
                     raise PartitionError("partition %s did not stop after SIGKILL" % container_id)
         self.delete(container_id)
+
+
+class Runtimes:
+    """A state directory's runtimes: a container is always driven by the runtime whose root holds it, so a
+    partition never changes runtime while a container of it exists; new ones use the preferred runtime (the
+    runtime option's choice), or under auto the runtime the partition's document recorded (for_start).
+
+    OciRuntime's calls by container ID are here too, dispatched that way.
+    """
+
+    def __init__(self, preferred, state_root, explicit=False):
+        self.preferred = preferred
+        self.state_root = state_root
+        self.explicit = explicit  # the runtime option named it: it also applies to a stopped partition's next start
+        self._runtimes = {preferred.name: preferred}
+
+    @property
+    def name(self):
+        return self.preferred.name
+
+    @property
+    def binary(self):
+        return self.preferred.binary
+
+    @property
+    def root(self):
+        return self.preferred.root
+
+    def named(self, name):
+        """The OciRuntime called name with its root in the state directory; None when it is not installed."""
+        if name not in self._runtimes:
+            path = find_program(name) if name in RUNTIME_NAMES else None
+            self._runtimes[name] = OciRuntime(path, _root(self.state_root, name)) if path else None
+        return self._runtimes[name]
+
+    def _names(self):
+        return [self.preferred.name] + [name for name in RUNTIME_NAMES if name != self.preferred.name]
+
+    def owner(self, container_id):
+        """The runtime whose root holds the container, or None when none does. Its root holding it while the
+        runtime is gone from the host is an error that names it."""
+        if not self.state_root:
+            return self.preferred
+        for name in self._names():
+            if os.path.isdir(os.path.join(runtime_root(self.state_root, name), container_id)):
+                found = self.named(name)
+                if found is None:
+                    raise MissingDependency(name, "The container %s was made by %s; install it again to drive it."
+                                            % (container_id, name))
+                return found
+        return None
+
+    def of(self, container_id):
+        """The runtime that drives the container: its owner, else the preferred one."""
+        return self.owner(container_id) or self.preferred
+
+    def for_start(self, container_id, recorded=None):
+        """The runtime that makes the partition's next container: the one holding a container of it (stale or
+        not); else, unless the option named a runtime, the one its document recorded when still installed; else
+        the preferred one."""
+        found = self.owner(container_id)
+        if found is not None:
+            return found
+        if not self.explicit and recorded in RUNTIME_NAMES and self.named(recorded) is not None:
+            return self.named(recorded)
+        return self.preferred
+
+    def exec_argv(self, container_id, argv, cwd=None, env=None):
+        return self.of(container_id).exec_argv(container_id, argv, cwd, env)
+
+    def state(self, container_id):
+        found = self.owner(container_id)
+        return found.state(container_id) if found is not None else None
+
+    def list(self):
+        """{id: state} of every container in every runtime's root there is, in one call per runtime; each state
+        names its runtime."""
+        listed = {}
+        for name in self._names():
+            root = runtime_root(self.state_root, name) if self.state_root else None
+            if root and not os.path.isdir(root):
+                continue
+            found = self.named(name) if root else self.preferred
+            if found is None:
+                continue
+            for container_id, state in found.list().items():
+                listed.setdefault(container_id, dict(state, runtime=name))
+            if not root:
+                break
+        return listed
+
+    def create(self, container_id, bundle, pid_file, console, recorded=None):
+        self.for_start(container_id, recorded).create(container_id, bundle, pid_file, console)
+
+    def start(self, container_id):
+        self.of(container_id).start(container_id)
+
+    def kill(self, container_id, signal):
+        found = self.owner(container_id)
+        if found is not None:
+            found.kill(container_id, signal)
+
+    def delete(self, container_id):
+        found = self.owner(container_id)
+        if found is not None:
+            found.delete(container_id)
+
+    def pause(self, container_id):
+        self.of(container_id).pause(container_id)
+
+    def resume(self, container_id):
+        self.of(container_id).resume(container_id)
+
+    def wait_stopped(self, container_id, timeout, interval=0.1):
+        found = self.owner(container_id)
+        return True if found is None else found.wait_stopped(container_id, timeout, interval)
+
+    def stop(self, container_id, signal, timeout):
+        found = self.owner(container_id)
+        if found is not None:
+            found.stop(container_id, signal, timeout)

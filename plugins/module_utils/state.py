@@ -16,7 +16,7 @@ Layout under the state directory (default /var/lib/linuxvps)::
     partitions/<name>/console.*   the partition's stdio without systemd (console.py)
     networks/<name>.json          a host network (bridge, gateway addresses, NAT)
     tenants/<name>.json           a tenant's limits over all its partitions (tenants.py)
-    runc/                         the runtime's own state (--root)
+    runc/, crun/                  each runtime's own state (its --root)
 """
 
 from __future__ import absolute_import, division, print_function

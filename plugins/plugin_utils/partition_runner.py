@@ -26,7 +26,7 @@ import re
 import subprocess
 import threading
 
-from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import exec_argv
+from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import exec_args, exec_argv
 from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport import HostTransportError
 
 # spec.NAME_PATTERN, repeated: importing spec.py would load pyroute2 (through net.py), 200 ms on every task's
@@ -34,7 +34,6 @@ from ansible_collections.linuxvps.partitions.plugins.plugin_utils.host_transport
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 RUNTIMES = ("auto", "runc", "crun")
-DEFAULT_RUNTIME = "runc"
 CHUNK = 1 << 20
 # How much of a command's stderr a copy keeps for its error message (the rest is read and dropped, so a
 # chatty or hostile command cannot block the copy or fill the controller's memory).
@@ -43,12 +42,17 @@ STDERR_TAIL = 64 * 1024
 RUNTIME_FAILED = 255
 RUNTIME_ERROR_MARK = b"level=error"
 PUT_SCRIPT = 'cat > "$1"'
+# Through the partition's shell, as put: crun's exec with --env runs a bare program name without the config's PATH.
+FETCH_SCRIPT = 'exec cat -- "$1"'
 # What a command run inside gets besides the partition's configured environment (runc takes PATH from there).
 EXEC_ENV = {"HOME": "/root"}
 # The failure path's one call: the runtime's state, and whether the partition exists at all (its state
 # document), since a stopped partition is unknown to the runtime.
 NO_DOCUMENT = "linuxvps: no partition document"
 STATE_SCRIPT = 'doc=$1; shift; "$@"; rc=$?; [ -e "$doc" ] || echo "%s" >&2; exit $rc' % NO_DOCUMENT
+# With auto and no document to read (a remote host): the runtime whose root holds the container, chosen on the
+# VPS host in the same command (runtime.Runtimes: each runtime has its own root in the state directory).
+PICK_SCRIPT = 'd=$1; n=$2; shift 2; if [ -d "$d/crun/$n" ]; then exec crun --root "$d/crun" "$@"; fi; exec runc --root "$d/runc" "$@"'
 
 
 class PartitionUnreachable(HostTransportError):
@@ -69,7 +73,8 @@ def check_name(name):
 
 def runtime_of(choice, transport, state_dir, name):
     """The runtime program that runs the partition: the choice, or with 'auto' the one its state document
-    recorded at start when that document is on this machine (a read, no process), else runc."""
+    recorded at start when that document is on this machine (a read, no process), else None: the VPS host
+    picks it by the runtime root that holds the container (PICK_SCRIPT)."""
     if choice not in RUNTIMES:
         raise HostTransportError("linuxvps_runtime: invalid value %r: must be one of %s" % (choice, ", ".join(RUNTIMES)))
     if choice != "auto":
@@ -82,7 +87,7 @@ def runtime_of(choice, transport, state_dir, name):
                 return running["runtime"]
         except (OSError, ValueError, AttributeError):
             pass  # absent or unreadable: the exec's failure will say what is wrong
-    return DEFAULT_RUNTIME
+    return None
 
 
 def text(data):
@@ -183,8 +188,14 @@ class PartitionRunner:
         self.transport = transport
         self.name = check_name(name)
         self.state_dir = state_dir
-        self.root = os.path.join(state_dir, "runc")
         self.runtime = runtime_of(runtime, transport, state_dir, self.name)
+        self.root = os.path.join(state_dir, self.runtime) if self.runtime else None
+
+    def _runtime_argv(self):
+        """The runtime with its root, or the VPS host's pick of it, before its command."""
+        if self.runtime:
+            return [self.runtime, "--root", self.root]
+        return ["/bin/sh", "-c", PICK_SCRIPT, "sh", self.state_dir, self.name]
 
     @property
     def label(self):
@@ -193,14 +204,16 @@ class PartitionRunner:
 
     def argv(self, inner):
         """The command line on the VPS host that runs inner inside the partition."""
-        return exec_argv(self.runtime, self.root, self.name, inner, env=EXEC_ENV)
+        if self.runtime:
+            return exec_argv(self.runtime, self.root, self.name, inner, env=EXEC_ENV)
+        return self._runtime_argv() + exec_args(self.name, inner, env=EXEC_ENV)
 
     def popen(self, inner, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
         return self.transport.popen(self.argv(inner), stdin=stdin, stdout=stdout, stderr=stderr)
 
     def state_argv(self):
         document = os.path.join(self.state_dir, "partitions", self.name, "partition.json")
-        return ["/bin/sh", "-c", STATE_SCRIPT, "sh", document, self.runtime, "--root", self.root, "state", self.name]
+        return ["/bin/sh", "-c", STATE_SCRIPT, "sh", document] + self._runtime_argv() + ["state", self.name]
 
     def check_failure(self, rc, stderr):
         """After a command inside ended with rc and stderr: raise if it never ran because the host or the
@@ -208,9 +221,11 @@ class PartitionRunner:
         if self.transport.unreachable(rc, stderr):
             raise HostTransportError("cannot reach %s for %s over ssh: %s"
                                      % (self.transport.label, self.label, text(stderr).strip()))
-        if not self.transport.local and rc == 127 and self.runtime.encode() in (stderr or b""):
+        names = [self.runtime] if self.runtime else RUNTIMES[1:]
+        missing = [name for name in names if name.encode() in (stderr or b"")]
+        if not self.transport.local and rc == 127 and missing:
             raise PartitionUnreachable("%s: the runtime %s is not installed on %s"
-                                       % (self.label, self.runtime, self.transport.label))
+                                       % (self.label, missing[0], self.transport.label))
         if not runtime_failed(rc, stderr):
             return
         state_rc, out, err = self.transport.run(self.state_argv(), timeout=60)
@@ -244,7 +259,7 @@ class PartitionRunner:
 
     def fetch(self, remote_path, local_path):
         """Stream remote_path inside the partition to the controller's file local_path."""
-        proc = self.popen(["cat", "--", remote_path], stdin=subprocess.DEVNULL)
+        proc = self.popen(["/bin/sh", "-c", FETCH_SCRIPT, "sh", remote_path], stdin=subprocess.DEVNULL)
         tail = _Tail(proc.stderr)
         try:
             with open(local_path, "wb") as target:

@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A Debian 12 test host with systemd as PID 1 and the unified cgroup v2 hierarchy, under qemu (TCG: the CI
+"""A Debian 13 (trixie; VM_SUITE=bookworm for Debian 12) test host with systemd as PID 1 and the unified cgroup v2 hierarchy, under qemu (TCG: the CI
 machine has no usable KVM), reached over SSH on a loopback port.
 
   testvm.py build     debootstrap the VM's disk (kernel, systemd, sshd, what the host role would install),
                       an empty XFS disk for /var/lib/linuxvps (mounted with prjquota), and a partition
-                      template tarball; cached under /var/tmp/linuxvps-vm/<hash of what builds it>
+                      template tarball; cached under /var/tmp/linuxvps-vm/<suite>-<hash of what builds it>
+                      (one image per suite, so Debian 12 and 13 images coexist)
   testvm.py start     boot it on copy-on-write overlays in the run directory (the cached disks never change),
                       wait for SSH, write the inventory
   testvm.py ssh CMD   run a command in the VM
@@ -32,10 +33,15 @@ import time
 CACHE = os.environ.get("LINUXVPS_VM_CACHE", "/var/tmp/linuxvps-vm")
 RUN = os.path.join(CACHE, "run")
 MIRROR = "http://deb.debian.org/debian"
-SUITE = "bookworm"
+# The VM host's Debian: trixie (13) by default, bookworm (12) still selectable (VM_SUITE=bookworm).
+SUITES = ("trixie", "bookworm")
+SUITE = os.environ.get("VM_SUITE") or "trixie"
+# The partitions' template stays Debian 12 whatever the host: operations.sh moves a partition between the CI box
+# (whose template is debian-12) and the VM, and the template is the partitions' userland, not the host's.
+TEMPLATE_SUITE = "bookworm"
 # What the collection's host role would install, so the guest needs no package download during tests.
 VM_PACKAGES = ["linux-image-amd64", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "procps",
-               "runc", "debootstrap", "python3-pyroute2", "nftables", "iproute2", "util-linux", "tar",
+               "runc", "crun", "debootstrap", "python3-pyroute2", "nftables", "iproute2", "util-linux", "tar",
                "xfsprogs", "e2fsprogs", "iputils-ping", "netcat-openbsd", "ca-certificates", "kmod", "lxcfs"]
 # python3: the scenario runs modules inside partitions through the connection plugin (inside.yml).
 TEMPLATE_PACKAGES = ["systemd-sysv", "dbus", "iproute2", "iputils-ping", "openssh-server", "netcat-openbsd", "python3"]
@@ -71,9 +77,17 @@ def sh(cmd, **kwargs):
 
 def cache_dir():
     """The image's cache, keyed on what builds it: changes to how the VM is run reuse the image."""
-    inputs = [MIRROR, SUITE, VM_PACKAGES, TEMPLATE_PACKAGES, TEMPLATE_TARBALL, ROOT_SIZE, DATA_SIZE, FSTAB, NETWORK,
-              inspect.getsource(build), inspect.getsource(configure_guest)]
-    return os.path.join(CACHE, hashlib.sha1(repr(inputs).encode()).hexdigest()[:12])
+    inputs = [MIRROR, SUITE, TEMPLATE_SUITE, VM_PACKAGES, TEMPLATE_PACKAGES, TEMPLATE_TARBALL, ROOT_SIZE, DATA_SIZE,
+              FSTAB, NETWORK, inspect.getsource(build), inspect.getsource(configure_guest)]
+    return os.path.join(CACHE, "%s-%s" % (SUITE, hashlib.sha1(repr(inputs).encode()).hexdigest()[:12]))
+
+
+def stale_build(name, target):
+    """Another build of this suite, or one from before images were keyed by suite (a bare hash): not the others'."""
+    if os.path.join(CACHE, name) == target or name == "run":
+        return False
+    prefix = name.split("-", 1)[0]
+    return prefix == SUITE or (prefix not in SUITES and "-" not in name.replace(".build", ""))
 
 
 def write(path, content, mode=0o644):
@@ -103,7 +117,8 @@ def build():
     sh(["debootstrap", "--include=" + ",".join(VM_PACKAGES), SUITE, root, MIRROR])
     configure_guest(root, staging)
     log("debootstrap of the partition template")
-    sh(["debootstrap", "--variant=minbase", "--include=" + ",".join(TEMPLATE_PACKAGES), SUITE, template, MIRROR])
+    sh(["debootstrap", "--variant=minbase", "--include=" + ",".join(TEMPLATE_PACKAGES), TEMPLATE_SUITE, template,
+        MIRROR])
     tarball = os.path.join(root, TEMPLATE_TARBALL)
     os.makedirs(os.path.dirname(tarball))
     sh(["tar", "-C", template, "--numeric-owner", "-czf", tarball, "."])
@@ -126,9 +141,9 @@ def build():
     if os.path.exists(target):
         shutil.rmtree(target)
     os.rename(staging, target)
-    for entry in os.listdir(CACHE):  # keep only this build
+    for entry in os.listdir(CACHE):  # keep only this build of this suite
         path = os.path.join(CACHE, entry)
-        if path not in (target, RUN) and os.path.isdir(path):
+        if stale_build(entry, target) and os.path.isdir(path):
             shutil.rmtree(path)
     log("image built in %.0f s" % (time.monotonic() - started))
     return target
@@ -140,6 +155,8 @@ def configure_guest(root, staging):
     write(os.path.join(root, "etc/fstab"), FSTAB)
     os.makedirs(os.path.join(root, "var/lib/linuxvps"), exist_ok=True)
     write(os.path.join(root, "etc/systemd/network/50-dhcp.network"), NETWORK)
+    if not os.path.exists(os.path.join(root, "lib/systemd/system/systemd-networkd.service")):
+        raise SystemExit("testvm: %s has no systemd-networkd.service" % SUITE)
     os.symlink("/lib/systemd/system/systemd-networkd.service",
                os.path.join(root, "etc/systemd/system/multi-user.target.wants/systemd-networkd.service"))
     resolv = os.path.join(root, "etc/resolv.conf")
@@ -302,6 +319,9 @@ def stop(quiet=False):
 
 
 def main(argv):
+    if SUITE not in SUITES:
+        sys.stderr.write("testvm: VM_SUITE=%s: one of %s\n" % (SUITE, ", ".join(SUITES)))
+        return 2
     if not argv or argv[0] not in ("build", "start", "ssh", "reboot", "powercut", "stop"):
         sys.stderr.write(__doc__)
         return 2

@@ -21,6 +21,11 @@ export ANSIBLE_PIPELINING=True
 export ANSIBLE_HOST_KEY_CHECKING=False
 play=(ansible-playbook -i "$INVENTORY" -e "@$here/vars.yml")
 parts=(acme-db acme-web globex-app)
+# runtime: auto picks crun on the VM (installed, pure cgroup v2, its probe passes); the checks drive it directly
+vm_runtime=crun
+vm_rt=("$vm_runtime" --root "/var/lib/linuxvps/$vm_runtime")
+# partitions per runtime in the crun / runc comparison (printed, never asserted on time)
+RUNTIME_COUNT=${RUNTIME_COUNT:-3}
 
 close_sessions() {
   for socket in "$control_dir"/*; do
@@ -60,7 +65,7 @@ main_pid() { on_vm systemctl show -p MainPID --value "$(unit_of "$1")"; }
 wait_booted() {
   local state
   for _ in $(seq 120); do
-    state=$(on_vm runc --root /var/lib/linuxvps/runc exec "$1" systemctl is-system-running 2>/dev/null || true)
+    state=$(on_vm "${vm_rt[@]}" exec "$1" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running|degraded) return 0 ;; esac
     sleep 1
   done
@@ -94,6 +99,28 @@ for part in "${parts[@]}"; do
   expect "$part unit" "$(on_vm systemctl is-active "$(unit_of "$part")")" active
   wait_booted "$part"
 done
+
+echo "== runtime: auto chose $vm_runtime (pure cgroup v2, installed, its probe passed) and records it"
+# partition_info's view of one partition, one field (a Python expression on it)
+info_field() {
+  ansible -i "$INVENTORY" lvvm -m linuxvps.partitions.partition_info -a "name=$1" -o 2>/dev/null | sed 's/^[^{]*//' \
+    | python3 -c "import json, sys; p = json.load(sys.stdin)['partitions'][0]; print($2)"
+}
+for part in "${parts[@]}"; do
+  expect "$part's runtime" "$(info_field "$part" "p['runtime']")" "$vm_runtime"
+  on_vm test -d "/var/lib/linuxvps/$vm_runtime/$part" || fail "$part is not in $vm_runtime's root"
+  on_vm test ! -e "/var/lib/linuxvps/runc/$part" || fail "$part is also in runc's root"
+done
+# The tenants' partitions use the template through an idmapped mount (issue 18; branch idmap adds the key):
+# where partition_info has no template_access yet, this is skipped and says so. LVP_VM_REQUIRE_IDMAPPED=1 fails then.
+access=$(info_field acme-web "p.get('template_access', 'no key')")
+if [ "$access" = "no key" ] && [ "${LVP_VM_REQUIRE_IDMAPPED:-0}" != 1 ]; then
+  echo "   (template_access not reported by this version: the idmapped check is skipped)"
+else
+  for part in "${parts[@]}"; do
+    expect "$part's template_access" "$(info_field "$part" "p.get('template_access')")" idmapped
+  done
+fi
 
 echo "== site.yml again: nothing changes"
 run linuxvps.partitions.site
@@ -133,7 +160,7 @@ case "$(on_vm systemctl show -p ExecStart --value lxcfs.service)" in
   *"/usr/bin/lxcfs -l --enable-cfs /var/lib/lxcfs"*) ;;
   *) fail "lxcfs runs without the role's flags: $(on_vm systemctl show -p ExecStart --value lxcfs.service)" ;;
 esac
-free_inside() { on_vm runc --root /var/lib/linuxvps/runc exec "$1" free -b | awk '/^Mem:/ {print $2}'; }
+free_inside() { on_vm "${vm_rt[@]}" exec "$1" free -b | awk '/^Mem:/ {print $2}'; }
 expect "free -b inside acme-web" "$(free_inside acme-web)" "$(cgroup_file acme-web memory.max)"
 
 echo "== the unit's journal holds the partition's lifecycle (systemd as init keeps its own log inside)"
@@ -142,7 +169,7 @@ on_vm journalctl -u "$(unit_of acme-web)" --no-pager -o cat | grep -q "Started $
 echo "== addresses answer from the VM host and between partitions"
 on_vm ping -c 1 -W 5 10.213.50.11 >/dev/null || fail "acme-web does not answer"
 on_vm ping -c 1 -W 5 fd42:213:0:50::11 >/dev/null || fail "acme-web does not answer on IPv6"
-on_vm runc --root /var/lib/linuxvps/runc exec acme-db ping -c 1 -W 5 10.213.50.21 >/dev/null || fail "acme-db cannot reach globex-app"
+on_vm "${vm_rt[@]}" exec acme-db ping -c 1 -W 5 10.213.50.21 >/dev/null || fail "acme-db cannot reach globex-app"
 
 echo "== acme moves to the large profile: limits change live, init keeps its PID"
 before=$(main_pid acme-web)
@@ -152,10 +179,10 @@ expect "acme-web cpu.max after the move" "$(cgroup_file acme-web cpu.max)" "1000
 expect "acme-web init PID" "$(main_pid acme-web)" "$before"
 
 echo "== disk quota: an XFS project quota on the state directory, grown live to the large profile's 2G"
-out=$(on_vm runc --root /var/lib/linuxvps/runc exec acme-web fallocate -l 3G /var/tmp/big 2>&1) && fail "3G fit in a 2G quota"
+out=$(on_vm "${vm_rt[@]}" exec acme-web fallocate -l 3G /var/tmp/big 2>&1) && fail "3G fit in a 2G quota"
 case "$out" in *"quota exceeded"*|*"No space left"*) ;; *) fail "writing past the quota said: $out" ;; esac
-on_vm runc --root /var/lib/linuxvps/runc exec acme-web fallocate -l 1G /var/tmp/big || fail "1G did not fit in 2G"
-on_vm runc --root /var/lib/linuxvps/runc exec acme-web rm -f /var/tmp/big
+on_vm "${vm_rt[@]}" exec acme-web fallocate -l 1G /var/tmp/big || fail "1G did not fit in 2G"
+on_vm "${vm_rt[@]}" exec acme-web rm -f /var/tmp/big
 on_vm xfs_quota -x -c "report -p -n" /var/lib/linuxvps | grep -qw 2097152 || fail "no 2G project quota on the state directory"
 
 echo "== partitions outlive the SSH sessions that started them"
@@ -174,8 +201,8 @@ on_vm systemd-run --quiet --collect --unit=lvtest-hold-lock flock /var/lib/linux
 on_vm kill -9 "$(main_pid acme-web)"
 sleep 18
 expect "acme-web's unit while the lock is held" "$(on_vm systemctl is-active "$(unit_of acme-web)" || true)" deactivating
-[ "$(on_vm runc --root /var/lib/linuxvps/runc list --quiet | grep -cx acme-web)" = 0 ] \
-  || [ "$(on_vm runc --root /var/lib/linuxvps/runc state acme-web | grep -c '"status": "running"')" = 0 ] \
+[ "$(on_vm "${vm_rt[@]}" list --quiet | grep -cx acme-web)" = 0 ] \
+  || [ "$(on_vm "${vm_rt[@]}" state acme-web | grep -cE '"status" ?: ?"running"')" = 0 ] \
   || fail "acme-web runs again while another run holds the host lock"
 for _ in $(seq 60); do
   pid=$(main_pid acme-web)
@@ -187,7 +214,7 @@ wait_booted acme-web
 expect "acme-web memory.max after the restart" "$(cgroup_file acme-web memory.max)" 335544320
 on_vm ping -c 1 -W 5 10.213.50.11 >/dev/null || fail "acme-web does not answer after its restart"
 restarts=$(on_vm systemctl show -p NRestarts --value "$(unit_of globex-app)")
-on_vm runc --root /var/lib/linuxvps/runc exec globex-app systemctl poweroff || true
+on_vm "${vm_rt[@]}" exec globex-app systemctl poweroff || true
 stopped_at=$SECONDS
 # Wait for a settled state: the stop commands run after init exits (deactivating), seconds under TCG.
 # A restart would pass through activating back to active and never settle here.
@@ -211,7 +238,7 @@ counter() {
 }
 # one string: ssh hands the VM's shell the words joined, so the Perl program is quoted for that shell
 # shellcheck disable=SC2016
-hog='runc --root /var/lib/linuxvps/runc exec acme-web perl -e '\''$x = "a" x (400 * 1024 * 1024); sleep 1'\'
+hog="${vm_rt[*]}"' exec acme-web perl -e '\''$x = "a" x (400 * 1024 * 1024); sleep 1'\'
 on_vm "$hog" && fail "a 400M hog lived in acme-web's 320M"
 oom_before=$(counter acme-web "c['oom_kills']")
 [ "$oom_before" -ge 1 ] || fail "acme-web's OOM kill was not counted ($oom_before)"
@@ -231,7 +258,9 @@ oom_rebooted=$(counter acme-web "c['oom_kills']")  # the units' stop at shutdown
 
 echo "== hard power-off just after the autostart wrote the runtime's state: all come back, with limits and addresses"
 # acme-web's runtime state as a power loss can leave it (written, never flushed: empty); the others as the kill does
-on_vm sh -c ': > /var/lib/linuxvps/runc/acme-web/state.json && sync'
+# (crun keeps it in status, runc in state.json)
+state_file=$([ "$vm_runtime" = crun ] && echo status || echo state.json)
+on_vm sh -c ": > /var/lib/linuxvps/$vm_runtime/acme-web/$state_file && sync"
 close_sessions
 "${vm[@]}" powercut
 all_active "the power cut"
@@ -300,10 +329,10 @@ ansible-playbook -i "$inside_dir/vm.linuxvps.yml" "$here/inside.yml" -e "inside_
 grep -E '^(acme|globex)-[a-z]+ +:' "$log"
 echo "   ($((SECONDS - started)) s)"
 for part in "${parts[@]}"; do
-  expect "$part: the user made through the plugin, seen by runc exec" \
-    "$(on_vm runc --root /var/lib/linuxvps/runc exec "$part" getent passwd lvci | cut -d: -f1)" lvci
+  expect "$part: the user made through the plugin, seen by the runtime's exec" \
+    "$(on_vm "${vm_rt[@]}" exec "$part" getent passwd lvci | cut -d: -f1)" lvci
 done
-expect "the rendered file in globex-app" "$(on_vm runc --root /var/lib/linuxvps/runc exec globex-app cat /etc/inside.conf)" \
+expect "the rendered file in globex-app" "$(on_vm "${vm_rt[@]}" exec globex-app cat /etc/inside.conf)" \
   "partition globex-app of tenant globex"
 # the control: none of it happened on the VM host itself
 on_vm getent passwd lvci >/dev/null && fail "the user was made on the VM host"
@@ -311,12 +340,22 @@ expect "files on the VM host after the play" "$(host_files)" "$host_files_before
 
 "$here/operations.sh"  # move.yml between the CI box and the VM, a backup restored here, a snapshot round trip
 
+echo "== crun next to runc: $RUNTIME_COUNT partitions started, then stopped and removed, with each (seconds, not asserted)"
+for rt in crun runc crun runc; do  # twice each, alternating: the first round also warms the caches
+  started=$SECONDS
+  "${play[@]}" "$here/runtimes.yml" -e "runtime_choice=$rt runtime_count=$RUNTIME_COUNT" > "$log" 2>&1 \
+    || { cat "$log"; fail "runtimes.yml with $rt"; }
+  grep -o 'RUNTIME [^"]*' "$log" | sed 's/^/   /'
+done
+
 echo "== destroy.yml leaves nothing"
 run linuxvps.partitions.destroy -e linuxvps_destroy_confirm=destroy-all-partitions
 left=$(on_vm systemctl list-units --all --no-legend --plain 'linuxvps-*' | grep -vE 'autostart|metrics' || true)
 expect "units left (${left//$'\n'/; })" "$(grep -c . <<<"$left" || true)" 0
 expect "tenant slice unit files left" "$(on_vm sh -c 'ls /etc/systemd/system/linuxvps-*.slice 2>/dev/null | wc -l')" 0
 expect "cgroups left" "$(on_vm find /sys/fs/cgroup/linuxvps.slice -mindepth 1 -type d 2>/dev/null | wc -l)" 0
-expect "containers left" "$(on_vm runc --root /var/lib/linuxvps/runc list -q | wc -l)" 0
+for rt in crun runc; do
+  expect "$rt containers left" "$(on_vm "$rt" --root "/var/lib/linuxvps/$rt" list -q 2>/dev/null | wc -l)" 0
+done
 expect "overlay mounts left" "$(on_vm grep -c ' overlay ' /proc/mounts || true)" 0
 echo "VM scenario passed"

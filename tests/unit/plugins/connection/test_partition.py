@@ -29,7 +29,7 @@ def test_defaults_reach_the_partition_named_like_the_host_on_this_machine():
     assert conn.has_pipelining
     runner = conn.runner
     assert runner.name == "web1" and runner.transport.local
-    assert runner.root == "/var/lib/linuxvps/runc" and runner.runtime == "runc"
+    assert runner.runtime is None and runner.state_dir == "/var/lib/linuxvps"  # the host picks it
     assert runner.label == "partition web1 on this host"
 
 
@@ -39,7 +39,7 @@ def test_ansible_host_names_the_partition_and_host_options_make_the_transport():
                       linuxvps_host_ssh_args="-o ProxyJump=bastion", linuxvps_state_dir="/srv/vps",
                       linuxvps_runtime="crun")._connect()
     runner = conn.runner
-    assert runner.name == "db1" and runner.runtime == "crun" and runner.root == "/srv/vps/runc"
+    assert runner.name == "db1" and runner.runtime == "crun" and runner.root == "/srv/vps/crun"
     transport = runner.transport
     assert (transport.host, transport.user, transport.port, transport.private_key_file) == ("vps1.example", "ops", 2222, "/keys/id")
     assert transport.ssh_args == ["-o", "ProxyJump=bastion"]

@@ -31,6 +31,10 @@ class FakeRuntime:
         self.fail_create = set(fail_create)
         self.next_pid = 1000
 
+    def for_start(self, name, recorded=None):
+        """One fake runtime makes every container (runtime.Runtimes picks among real ones)."""
+        return self
+
     def state(self, name):
         return self.containers.get(name)
 

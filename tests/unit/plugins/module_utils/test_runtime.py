@@ -13,24 +13,122 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils import runtime
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed, InvalidOption, MissingDependency, PartitionError
 
 
-def test_auto_prefers_runc(monkeypatch):
-    monkeypatch.setattr(runtime, "find_program", lambda name: "/usr/bin/" + name)
-    assert runtime.select_runtime("auto", "/state/runc").name == "runc"
-    assert runtime.select_runtime("crun", "/state/runc").name == "crun"
+# The cgroup mounts of this CI box (v1 hybrid: a tmpfs at /sys/fs/cgroup, cgroup2 at unified/), of a pure v2 host
+# (Debian 12 and 13 with systemd) and of a pure v1 host.
+HYBRID = """\
+25 18 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
+27 25 0:24 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
+30 25 0:27 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory
+"""
+UNIFIED = """\
+25 18 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
+"""
+V1 = """\
+25 18 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec shared:9 - tmpfs tmpfs rw,mode=755
+30 25 0:27 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory
+"""
 
 
-def test_auto_falls_back_to_crun(monkeypatch):
-    monkeypatch.setattr(runtime, "find_program", lambda name: "/usr/bin/crun" if name == "crun" else None)
-    assert runtime.select_runtime("auto", None).name == "crun"
+@pytest.fixture
+def hosts(tmp_path):
+    def write(name, text):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return dict((name, write(name, text)) for name, text in (("hybrid", HYBRID), ("unified", UNIFIED), ("v1", V1)))
 
 
-def test_missing_runtime_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(runtime, "find_program", lambda name: None)
+def installed(monkeypatch, *names):
+    monkeypatch.setattr(runtime, "find_program", lambda name: "/usr/bin/" + name if name in names else None)
+
+
+def test_the_unified_hierarchy_is_cgroup2_mounted_at_the_root(hosts, tmp_path):
+    assert runtime.pure_unified(hosts["unified"])
+    assert not runtime.pure_unified(hosts["hybrid"])
+    assert not runtime.pure_unified(hosts["v1"])
+    assert not runtime.pure_unified(str(tmp_path / "no-such-mountinfo"))
+
+
+def test_auto_chooses_crun_on_a_pure_v2_host_where_it_works(monkeypatch, hosts):
+    installed(monkeypatch, "runc", "crun")
+    probed = []
+    chosen = runtime.select_runtime("auto", "/state", hosts["unified"], probe=lambda binary: probed.append(binary) or True)
+    assert (chosen.name, chosen.root, probed) == ("crun", "/state/crun", ["/usr/bin/crun"])
+    installed(monkeypatch, "crun")
+    assert runtime.select_runtime("auto", "/state", hosts["unified"], probe=lambda binary: True).name == "crun"
+
+
+def test_auto_keeps_runc_where_crun_fails_its_probe_or_the_host_is_not_pure_v2(monkeypatch, hosts):
+    installed(monkeypatch, "runc", "crun")
+    assert runtime.select_runtime("auto", "/state", hosts["unified"], probe=lambda binary: False).root == "/state/runc"
+    for host in ("hybrid", "v1"):  # crun refuses them: not even probed
+        chosen = runtime.select_runtime("auto", "/state", hosts[host], probe=lambda binary: pytest.fail("probed"))
+        assert (chosen.name, chosen.root) == ("runc", "/state/runc")
+    installed(monkeypatch, "runc")
+    assert runtime.select_runtime("auto", "/state", hosts["unified"], probe=lambda binary: pytest.fail("probed")).name == "runc"
+
+
+def test_auto_falls_back_to_crun_where_runc_is_missing(monkeypatch, hosts):
+    installed(monkeypatch, "crun")
+    assert runtime.select_runtime("auto", None, hosts["hybrid"]).name == "crun"
+
+
+def test_a_named_runtime_is_used_as_named(monkeypatch, hosts):
+    installed(monkeypatch, "runc", "crun")
+    chosen = runtime.select_runtime("crun", "/state", hosts["hybrid"])
+    assert (chosen.name, chosen.root, chosen.explicit) == ("crun", "/state/crun", True)
+    assert runtime.select_runtime("runc", "/state", hosts["unified"], probe=lambda binary: True).name == "runc"
+
+
+def test_missing_runtime_says_what_to_install(monkeypatch, hosts):
+    installed(monkeypatch)
     with pytest.raises(MissingDependency) as info:
-        runtime.select_runtime("auto", None)
+        runtime.select_runtime("auto", None, hosts["unified"])
     assert "apt-get install runc" in info.value.msg
+    with pytest.raises(MissingDependency):
+        runtime.select_runtime("crun", None)
     with pytest.raises(InvalidOption):
         runtime.select_runtime("docker", None)
+
+
+def test_the_probe_is_asked_once_per_boot_and_binary(monkeypatch, tmp_path):
+    runs = []
+    monkeypatch.setattr(runtime, "_run_probe", lambda binary: runs.append(binary) or True)
+    boot = tmp_path / "boot_id"
+    boot.write_text(u"one\n")
+    binary = tmp_path / "crun"
+    binary.write_text(u"")
+    cache = str(tmp_path / "cache")
+    assert runtime.probe_works(str(binary), cache, str(boot)) and runtime.probe_works(str(binary), cache, str(boot))
+    assert len(runs) == 1
+    boot.write_text(u"two\n")
+    assert runtime.probe_works(str(binary), cache, str(boot)) and len(runs) == 2
+    monkeypatch.setattr(runtime, "_run_probe", lambda binary: False)
+    binary.write_text(u"another build")
+    assert not runtime.probe_works(str(binary), cache, str(boot))
+    assert not runtime.probe_works(str(tmp_path / "missing"), cache, str(boot))
+
+
+def test_a_container_stays_with_the_runtime_whose_root_holds_it(monkeypatch, tmp_path):
+    installed(monkeypatch, "runc", "crun")
+    state = tmp_path / "state"
+    (state / "runc" / "old").mkdir(parents=True)
+    monkeypatch.setattr(runtime, "pure_unified", lambda mountinfo: True)
+    runtimes = runtime.select_runtime("auto", str(state), probe=lambda binary: True)
+    assert runtimes.name == "crun"
+    assert runtimes.owner("old").name == "runc" and runtimes.for_start("old", "crun").name == "runc"
+    assert runtimes.exec_argv("old", ["id"])[:3] == ["/usr/bin/runc", "--root", str(state / "runc")]
+    assert runtimes.owner("new") is None and runtimes.state("new") is None
+    assert runtimes.for_start("new").name == "crun"
+    assert runtimes.for_start("new", "runc").name == "runc", "auto keeps the runtime the document recorded"
+    explicit = runtime.select_runtime("crun", str(state))
+    assert explicit.for_start("new", "runc").name == "crun", "a named runtime applies at the next start"
+    assert explicit.for_start("old", "crun").name == "runc", "never under an existing container"
+    installed(monkeypatch, "crun")
+    with pytest.raises(MissingDependency) as info:
+        runtime.select_runtime("crun", str(state)).owner("old")
+    assert "made by runc" in info.value.msg
 
 
 def test_commands_use_the_state_root():
@@ -86,3 +184,68 @@ def test_boot_time_reads_btime(tmp_path):
     empty.write_text(u"cpu 1\n")
     with pytest.raises(PartitionError):
         runtime.boot_time(str(empty))
+
+
+FAKE_LISTER = """#!/bin/sh
+# list: the containers whose directories are in --root, as the runtime's JSON
+root=$2
+shift 2
+[ "$1" = list ] || exit 1
+printf '['
+sep=
+for dir in "$root"/*/; do
+  [ -d "$dir" ] || continue
+  printf '%s{"id": "%s", "status": "running", "pid": 1}' "$sep" "$(basename "$dir")"
+  sep=,
+done
+printf ']'
+"""
+
+
+def test_one_listing_holds_every_runtime_s_containers_each_named_by_its_runtime(monkeypatch, tmp_path):
+    for name in ("runc", "crun"):
+        program = tmp_path / "bin" / name
+        program.parent.mkdir(exist_ok=True)
+        program.write_text(FAKE_LISTER)
+        program.chmod(0o755)
+    monkeypatch.setattr(runtime, "find_program", lambda name: str(tmp_path / "bin" / name))
+    state = tmp_path / "state"
+    runtimes = runtime.select_runtime("runc", str(state))
+    assert runtimes.list() == {}, "no root yet: no runtime is asked"
+    (state / "runc" / "old").mkdir(parents=True)
+    (state / "crun" / "new").mkdir(parents=True)
+    listed = runtimes.list()
+    assert sorted(listed) == ["new", "old"]
+    assert (listed["old"]["runtime"], listed["new"]["runtime"]) == ("runc", "crun")
+
+
+FAKE_CRUN = """#!/bin/sh
+# a crun whose listing fails on one torn status file, as crun 1.21 does; state of the others answers
+root=$2
+shift 2
+case "$1" in
+  list) echo "cannot parse status file: parse error: premature EOF" >&2; exit 1 ;;
+  state) [ -s "$root/$2/status" ] || { echo "cannot parse status file" >&2; exit 1; }
+         printf '{"id": "%s", "status": "running", "pid": 7}' "$2" ;;
+  delete) exit 0 ;;
+esac
+"""
+
+
+def test_a_listing_that_one_torn_state_fails_asks_each_container(tmp_path):
+    binary = tmp_path / "crun"
+    binary.write_text(FAKE_CRUN)
+    binary.chmod(0o755)
+    root = tmp_path / "root"
+    for name, content in (("torn", u""), ("web1", u"{}")):
+        (root / name).mkdir(parents=True)
+        (root / name / "status").write_text(content)
+    os.utime(str(root / "torn" / "status"), (1000, 1000))
+    stat = tmp_path / "stat"
+    stat.write_text(u"btime 2000\n")
+    crun = runtime.OciRuntime(str(binary), str(root), stat_file=str(stat))
+    assert crun.list() == {"web1": {"id": "web1", "status": "running", "pid": 7}}
+    assert crun.stale == set(["torn"])
+    os.utime(str(root / "torn" / "status"), (3000, 3000))  # torn during this boot: an error, not absent
+    with pytest.raises(CommandFailed):
+        crun.list()

@@ -8,6 +8,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -95,19 +96,39 @@ def test_exec_argv_runs_inside_with_home_set():
     assert runner.label == "partition web1 on host vps1"
 
 
+def picked(tmp_path, argv):
+    return subprocess.run(argv, stdout=subprocess.PIPE, env=dict(os.environ, PATH=str(tmp_path / "bin")),
+                          check=True).stdout.decode().split()
+
+
+def test_without_a_recorded_runtime_the_host_picks_the_root_that_holds_the_container(tmp_path):
+    (tmp_path / "bin").mkdir()
+    for name in ("runc", "crun"):
+        program = tmp_path / "bin" / name
+        program.write_text(u'#!/bin/sh\necho %s "$@"\n' % name)
+        program.chmod(0o755)
+    runner = PartitionRunner(HostTransport("vps1"), "web1", str(tmp_path))
+    assert runner.runtime is None
+    assert picked(tmp_path, runner.argv(["id"])) == ["runc", "--root", str(tmp_path / "runc"), "exec", "--env",
+                                                     "HOME=/root", "--", "web1", "id"]
+    (tmp_path / "crun" / "web1").mkdir(parents=True)
+    assert picked(tmp_path, runner.argv(["id"]))[:3] == ["crun", "--root", str(tmp_path / "crun")]
+    assert picked(tmp_path, runner.state_argv()) == ["crun", "--root", str(tmp_path / "crun"), "state", "web1"]
+
+
 def test_auto_runtime_reads_the_local_document(tmp_path):
     doc = tmp_path / "partitions" / "web1" / "partition.json"
     doc.parent.mkdir(parents=True)
     doc.write_text(json.dumps({"name": "web1", "running": {"runtime": "crun"}}))
     assert PartitionRunner(HostTransport(), "web1", str(tmp_path)).runtime == "crun"
     assert PartitionRunner(HostTransport(), "web1", str(tmp_path), "runc").runtime == "runc"
-    assert PartitionRunner(HostTransport(), "web2", str(tmp_path)).runtime == "runc"  # no document
+    # No document, stopped, unreadable, remote (no extra round trip to read it): the VPS host picks it.
+    assert PartitionRunner(HostTransport(), "web2", str(tmp_path)).runtime is None
     doc.write_text(json.dumps({"name": "web1", "running": None}))
-    assert PartitionRunner(HostTransport(), "web1", str(tmp_path)).runtime == "runc"  # stopped
+    assert PartitionRunner(HostTransport(), "web1", str(tmp_path)).runtime is None
     doc.write_text("{not json")
-    assert PartitionRunner(HostTransport(), "web1", str(tmp_path)).runtime == "runc"
-    # Remote: no extra round trip to read it.
-    assert PartitionRunner(HostTransport("vps1"), "web1", str(tmp_path)).runtime == "runc"
+    assert PartitionRunner(HostTransport(), "web1", str(tmp_path)).runtime is None
+    assert PartitionRunner(HostTransport("vps1"), "web1", str(tmp_path)).runtime is None
     with pytest.raises(HostTransportError) as info:
         PartitionRunner(HostTransport(), "web1", str(tmp_path), "docker")
     assert "linuxvps_runtime" in info.value.msg
@@ -180,6 +201,10 @@ def test_missing_runtime_on_the_remote_host():
     with pytest.raises(PartitionUnreachable) as info:
         runner.check_failure(127, b"sh: 1: runc: not found\n")
     assert "runc is not installed on host vps1" in info.value.msg
+    picking = PartitionRunner(RecordingTransport("running"), "web1", "/srv/vps")
+    with pytest.raises(PartitionUnreachable) as info:
+        picking.check_failure(127, b"sh: 1: exec: crun: not found\n")
+    assert "crun is not installed on host vps1" in info.value.msg
 
 
 def test_put_and_fetch_stream_binary_files(fake_runc, tmp_path):
