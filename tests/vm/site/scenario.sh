@@ -111,16 +111,11 @@ for part in "${parts[@]}"; do
   on_vm test -d "/var/lib/linuxvps/$vm_runtime/$part" || fail "$part is not in $vm_runtime's root"
   on_vm test ! -e "/var/lib/linuxvps/runc/$part" || fail "$part is also in runc's root"
 done
-# The tenants' partitions use the template through an idmapped mount (issue 18; branch idmap adds the key):
-# where partition_info has no template_access yet, this is skipped and says so. LVP_VM_REQUIRE_IDMAPPED=1 fails then.
-access=$(info_field acme-web "p.get('template_access', 'no key')")
-if [ "$access" = "no key" ] && [ "${LVP_VM_REQUIRE_IDMAPPED:-0}" != 1 ]; then
-  echo "   (template_access not reported by this version: the idmapped check is skipped)"
-else
-  for part in "${parts[@]}"; do
-    expect "$part's template_access" "$(info_field "$part" "p.get('template_access')")" idmapped
-  done
-fi
+# The tenants' partitions use the template through an idmapped mount (kernel >= 5.19, XFS allows it): no shifted copy.
+for part in "${parts[@]}"; do
+  expect "$part's template_access" "$(info_field "$part" "p.get('template_access')")" idmapped
+done
+on_vm '! ls -d /var/lib/linuxvps/rootfs/*/shifted-* 2>/dev/null' || fail "a shifted template copy was made on the VM"
 
 echo "== site.yml again: nothing changes"
 run linuxvps.partitions.site
