@@ -35,6 +35,7 @@ class PartitionActions:
         self.engine = engine
         self.launcher = Launcher(engine)
         self.kept_ranges = set()  # tenant keys whose ID range a removal keeps: the call's other partitions use them
+        self.kept_templates = set()  # (tenant key, template) whose idmapped mount a removal keeps, likewise
         self.handlers = {
             "destroy": self.destroy,
             "record": self.record,
@@ -280,6 +281,8 @@ class PartitionActions:
         if base is None:
             return
         key = engine.tenant_key(spec)
+        if (key, spec["rootfs"]) in self.kept_templates:
+            return  # another item of this call starts a partition on it (another thread; no document yet)
         for other, document, corrupt in engine.store.partition_documents():
             if other == name:
                 continue

@@ -295,14 +295,17 @@ class Converger:
             return [Outcome(plan, _would_be(plan, observed)) for observed, plan in planned]
         if len(planned) > 1:
             self._signal_stops(planned, workers)
-        # a removal gives back ID ranges no partition uses: not one another item of this call is about to use
-        self.actions.kept_ranges = set(self.engine.tenant_key(plan.spec) for _observed, plan in planned
-                                       if plan.spec is not None and not plan.spec.get("privileged"))
+        # a removal gives back ID ranges and idmapped template mounts no partition uses: not those another item of
+        # this call is about to use (its document may not be written yet when the removal looks)
+        kept = [plan.spec for _observed, plan in planned if plan.spec is not None and not plan.spec.get("privileged")]
+        self.actions.kept_ranges = set(self.engine.tenant_key(spec) for spec in kept)
+        self.actions.kept_templates = set((self.engine.tenant_key(spec), spec.get("rootfs")) for spec in kept)
         try:
             return run_waves(waves([_start_order(plan) for _observed, plan in planned]), workers,
                              lambda index: self._apply(planned[index][0], planned[index][1], keep_going))
         finally:
             self.actions.kept_ranges = set()
+            self.actions.kept_templates = set()
 
     def _signal_stops(self, planned, workers=1):
         """Ask every partition the call stops to shut down at once (by up to workers threads: each signal is a runtime

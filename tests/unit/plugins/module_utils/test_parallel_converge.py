@@ -80,3 +80,19 @@ def test_a_removal_keeps_the_range_another_item_of_the_call_is_about_to_use(engi
     assert ("release", key) not in engine.log and engine.templates.dropped == []
     assert engine.id_ranges.lookup(key) == base and engine.store.partition_names() == ["new"]
     assert Converger(engine).actions.kept_ranges == set()
+
+
+def test_a_removal_keeps_the_idmapped_mount_another_item_of_the_call_starts_on(engine):
+    engine.templates.refusal = None  # the host makes idmapped mounts
+    Converger(engine).converge({"name": "old", "rootfs": "debian12", "tenant": "shop"})
+    Converger(engine).converge({"name": "gone", "rootfs": "debian12", "tenant": "solo"})
+    del engine.templates.log[:]
+    outcomes = Converger(engine).converge_many([{"name": "old", "state": "absent"}, {"name": "gone", "state": "absent"},
+                                                {"name": "new", "rootfs": "debian12", "tenant": "shop"}], workers=3)
+    assert not any(outcome.failed for outcome in outcomes)
+    dropped = [entry for entry in engine.templates.log if entry[0] == "drop_idmapped"]
+    # shop's mount stays for new (control: solo's, which no item of the call uses, goes)
+    solo_base = [entry[2] for entry in dropped]
+    assert len(dropped) == 1 and dropped[0][1] == "debian12"
+    assert engine.id_ranges.lookup(engine.tenant_key({"name": "new", "tenant": "shop"})) not in solo_base
+    assert Converger(engine).actions.kept_templates == set()
