@@ -37,6 +37,10 @@ STATE_FILES = ("state.json", "status")
 # What the runtimes say when the container is not there or no longer runs (runc's and crun's words).
 GONE = ("does not exist", "No such file", "not exist")
 NOT_RUNNING = ("not running", "process already finished", "No such process") + GONE
+# A freeze the kernel did not finish in time (cgroup v1's freezer, tasks busy forking or in the kernel, as when many
+# partitions start at once): the runtime thaws what it froze and says so; the freeze is tried again a few times.
+NOT_FROZEN = ("unable to freeze", "freezer")
+FREEZE_ATTEMPTS = 5
 
 
 def runtime_root(state_root, name):
@@ -297,8 +301,15 @@ class OciRuntime:
         if rc != 0 and not any(word in err for word in GONE):
             raise CommandFailed(self._cmd("delete", "--force", container_id), rc, out, err)
 
-    def pause(self, container_id):
-        run(self._cmd("pause", container_id))
+    def pause(self, container_id, attempts=FREEZE_ATTEMPTS, delay=0.2):
+        for attempt in range(attempts):
+            try:
+                run(self._cmd("pause", container_id))
+                return
+            except CommandFailed as exc:
+                if attempt + 1 == attempts or not any(word in (exc.stderr or "") for word in NOT_FROZEN):
+                    raise
+                time.sleep(delay * (attempt + 1))
 
     def resume(self, container_id):
         run(self._cmd("resume", container_id))

@@ -249,3 +249,45 @@ def test_a_listing_that_one_torn_state_fails_asks_each_container(tmp_path):
     os.utime(str(root / "torn" / "status"), (3000, 3000))  # torn during this boot: an error, not absent
     with pytest.raises(CommandFailed):
         crun.list()
+
+
+FREEZE_RUNC = u"""#!/bin/sh
+# fails to freeze as long as the count file has lines left (one is taken per attempt)
+count=%s
+if [ -s "$count" ]; then
+  sed -i 1d "$count"
+  echo 'level=error msg="unable to freeze"' >&2
+  exit 1
+fi
+echo "$@" >> %s
+"""
+
+
+def _freezing_runtime(tmp_path, failures, message=None):
+    count, calls = tmp_path / "count", tmp_path / "calls"
+    count.write_text(u"x\n" * failures)
+    script = FREEZE_RUNC % (count, calls)
+    if message:
+        script = script.replace("unable to freeze", message)
+    binary = tmp_path / "runc"
+    binary.write_text(script)
+    binary.chmod(0o755)
+    return runtime.OciRuntime(str(binary), None), count, calls
+
+
+def test_a_freeze_the_kernel_did_not_finish_is_tried_again(tmp_path):
+    rt, count, calls = _freezing_runtime(tmp_path, 2)
+    rt.pause("web1", delay=0)
+    assert calls.read_text() == u"pause web1\n" and count.read_text() == u""
+
+
+def test_a_freeze_that_keeps_failing_or_fails_otherwise_is_raised(tmp_path):
+    rt, count, calls = _freezing_runtime(tmp_path, 9)
+    with pytest.raises(CommandFailed, match="unable to freeze"):
+        rt.pause("web1", delay=0)
+    assert count.read_text() == u"x\n" * 4  # five attempts, then given up
+    (tmp_path / "other").mkdir()
+    other, count, calls = _freezing_runtime(tmp_path / "other", 1, message="container does not exist")
+    with pytest.raises(CommandFailed, match="does not exist"):
+        other.pause("web1", delay=0)
+    assert count.read_text() == u""  # one attempt: only a freeze not finished is tried again
