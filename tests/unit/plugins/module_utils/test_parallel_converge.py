@@ -64,7 +64,9 @@ def test_stops_and_removals_go_side_by_side_and_leave_nothing(engine):
     assert [outcome.plan.actions for outcome in outcomes] == [["destroy"]] * len(ITEMS)
     assert [entry for entry in engine.log if entry[0] == "kill"][:len(ITEMS)] == engine.log[:len(ITEMS)]  # all signalled first
     assert engine.runtime.containers == {} and engine.store.partition_names() == []
-    assert engine.cgroups.removed_parents == [engine.parent]  # by the last removal only, once nothing is left
+    # by the removals that found nothing left: two threads finishing together may both find it so (an rmdir of a
+    # parent already gone is nothing)
+    assert set(engine.cgroups.removed_parents) == {engine.parent}
     assert engine.id_ranges.ranges == {}
 
 
