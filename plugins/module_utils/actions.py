@@ -126,6 +126,10 @@ class PartitionActions:
         error_file = engine.start_error_file(plan.name)
         if os.path.exists(error_file):
             os.unlink(error_file)
+        chosen = engine.runtime.for_start(plan.name, document.get("runtime")).name
+        if document.get("runtime") != chosen:  # the unit's start command (runtime auto) takes the one recorded
+            document = dict(document, runtime=chosen)
+            engine.store.save_partition(plan.name, document)
         engine.store.hand_over(plan.name)  # the unit's start command runs on this run's lock
         try:
             engine.supervisor.start(unit, engine.store.root, plan.name, engine.disk(document["spec"]).pid_file,

@@ -338,3 +338,11 @@ def test_a_units_start_command_launches_in_its_units_cgroup_from_the_supervisor_
     monkeypatch.setattr(supervisor, "leave_unit_root", lambda: unit + "/supervisor")  # as a restarted start finds itself
     hostcmd.unit_start(engine, "web1")
     assert engine.store.load_partition("web1")["running"]["cgroup"] == unit + "/partition"
+
+
+def test_a_supervised_start_records_the_runtime_the_call_chose_for_the_units_start_command(engine):
+    """The unit's start command opens the engine with runtime auto: it takes the runtime the document records, so the
+    call records the one it chose (runtime: runc named on a host whose auto would pick crun) before the unit starts."""
+    engine.supervisor = FakeSupervisor()
+    partition(engine, "web1")
+    assert engine.supervisor.started and engine.store.load_partition("web1")["runtime"] == engine.runtime.name
