@@ -10,7 +10,7 @@ bare script doing the same work with runc, mount and ip directly (the floor), in
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
 Both sides run the same partitions: the bare script takes its config.json from a partition the collection
-made (same user namespace range, capabilities, seccomp, mounts), the same template copy shifted to that
+made (same user namespace range, capabilities, seccomp, mounts), the same view of the template for that
 range, and limits set by runc from the OCI config. Phases, each timed from its start:
   converge   create and start all N (collection: one playbook run from nothing)
   running    until every partition's init reports running (systemctl is-system-running: running/degraded)
@@ -489,7 +489,7 @@ def run_lxc(count, base):
     if why is not None:
         log("LXC side skipped: %s" % why)
         return dict(figures, skipped=why)
-    side = lxc.Lxc(os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base, BRIDGE, GATEWAY, PREFIX, MEMORY, PIDS)
+    side = lxc.Lxc(template_lower(base), base, BRIDGE, GATEWAY, PREFIX, MEMORY, PIDS)
     try:
         figures.update(lxc.run(count, side, [name_of(i) for i in range(count)], [address(i) for i in range(count)],
                                settle_memory, LXC_RUNNING_TIMEOUT))
@@ -551,6 +551,13 @@ def run_tenant_figures(count):
     return tenants_bench.run_tenants(path, count=count, log=log)
 
 
+def template_lower(base):
+    """The bench tenant's view of the template, as the collection's partitions take it: its idmapped mount (kept
+    while the anchor partition exists) or, where the host refuses those, its shifted copy."""
+    idmapped = os.path.join(STATE, "rootfs", ".idmapped", "%s@%d" % (TEMPLATE, base))
+    return idmapped if os.path.ismount(idmapped) else os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,100,200")
@@ -574,14 +581,14 @@ def main(argv):
     log("load average at the start: %s" % " ".join("%.1f" % load for load in os.getloadavg()))
     workdir = tempfile.mkdtemp(prefix="linuxvps-bench-")
     collection = Collection(workdir)
-    log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's shifted template")
+    log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's view of the template")
     collection.playbook("setup.yml", {"bench_state_dir": STATE})
     if inside_sizes:
         collection.playbook("inside_setup.yml", {"bench_state_dir": STATE})
     cgroup_parent, base = engine_paths()
     with open(os.path.join(STATE, "partitions", ANCHOR, "bundle", "config.json")) as handle:
         config = json.load(handle)
-    bare = Bare(config, os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base), base)
+    bare = Bare(config, template_lower(base), base)
     results, reached, operated, compared, failed = {}, {}, {}, {}, []
     try:
         for count in sizes:
