@@ -555,7 +555,9 @@ def template_lower(base):
     """The bench tenant's view of the template, as the collection's partitions take it: its idmapped mount (kept
     while the anchor partition exists) or, where the host refuses those, its shifted copy."""
     idmapped = os.path.join(STATE, "rootfs", ".idmapped", "%s@%d" % (TEMPLATE, base))
-    return idmapped if os.path.ismount(idmapped) else os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base)
+    with open("/proc/self/mountinfo") as handle:  # os.path.ismount misses a bind mount of the same filesystem
+        mounted = any(line.split()[4] == idmapped for line in handle)
+    return idmapped if mounted else os.path.join(STATE, "rootfs", TEMPLATE, "shifted-%d" % base)
 
 
 def main(argv):
