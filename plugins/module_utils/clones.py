@@ -74,8 +74,7 @@ class CloneStaging:
 
     def claim(self):
         """Hold the staging directory (PartitionBusy when another run does) and clear what a killed run left there."""
-        if not os.path.isdir(self.base):
-            os.makedirs(self.base, 0o700)
+        os.makedirs(self.base, 0o700, exist_ok=True)
         self._fd = _try_lock(self.dir + ".lock")
         if self._fd is None:
             raise PartitionBusy("partition %s: another run is making it as a clone now; try again once it is done" % self.name)

@@ -63,11 +63,10 @@ class IdRanges:
     @contextmanager
     def _locked(self, create):
         directory = os.path.dirname(self.registry)
-        if not os.path.isdir(directory):
-            if not create:
-                yield {"ranges": {}}
-                return
-            os.makedirs(directory, 0o700)
+        if not create and not os.path.isdir(directory):
+            yield {"ranges": {}}
+            return
+        os.makedirs(directory, 0o700, exist_ok=True)  # the workers of one bulk call may make it at once
         with open(os.path.join(directory, "lock"), "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             yield read_json(self.registry) or {"ranges": {}}

@@ -103,8 +103,7 @@ def probe_works(binary, cache_dir=PROBE_CACHE_DIR, boot_id_file=BOOT_ID_FILE):
         pass
     works = _run_probe(binary)
     try:
-        if not os.path.isdir(cache_dir):
-            os.makedirs(cache_dir, 0o755)
+        os.makedirs(cache_dir, 0o755, exist_ok=True)
         partial = "%s.%d" % (cached, os.getpid())  # runs probing at once each write their own
         with open(partial, "w") as handle:
             handle.write("works\n" if works else "fails\n")

@@ -144,8 +144,7 @@ class StateStore:
     def ensure_layout(self):
         """Create the top-level directories and the identity (idempotent)."""
         for path in (self.root, self.rootfs_base, self.partitions_base, self.networks_base, self.runtime_root):
-            if not os.path.isdir(path):
-                os.makedirs(path, 0o711)
+            os.makedirs(path, 0o711, exist_ok=True)  # the workers of one bulk call may make it at once
         if self.identity() is None:
             self._make_identity()
 
@@ -301,8 +300,7 @@ class StateStore:
 
     def save_tenant(self, name, document):
         self.ensure_layout()
-        if not os.path.isdir(self.tenants_base):
-            os.makedirs(self.tenants_base, 0o700)
+        os.makedirs(self.tenants_base, 0o700, exist_ok=True)
         write_json_atomic(self.tenant_document(name), dict(document, version=DOCUMENT_VERSION))
 
     def remove_tenant(self, name):

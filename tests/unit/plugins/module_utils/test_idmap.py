@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import pwd
 
 import pytest
@@ -91,3 +92,20 @@ def test_host_ids_come_from_the_name_service_and_are_avoided(registry, monkeypat
     monkeypatch.setattr(idmap, "host_ids", lambda: [(0, 1), (ldap_user, 1)])
     monkeypatch.setattr(idmap, "subordinate_ranges", lambda: [])
     assert idmap.IdRanges(registry).allocate("a") == FIRST + SIZE
+
+
+def test_a_registry_directory_made_meanwhile_is_used(registry, monkeypatch):
+    """Workers of one bulk call allocate at once on a fresh host: another may make the directory between a
+    look and a make (CI's stock Debian 13 demo failed with FileExistsError there)."""
+    monkeypatch.setattr(os.path, "isdir", racing_isdir(os.path.isdir))
+    assert idmap.IdRanges(registry, reserved=[]).allocate("a") == FIRST
+
+
+def racing_isdir(real_isdir):
+    """os.path.isdir answering as of just before another worker makes the directory."""
+    def isdir(path):
+        if real_isdir(path):
+            return True
+        os.makedirs(path)
+        return False
+    return isdir

@@ -103,6 +103,24 @@ def test_an_identity_made_meanwhile_is_kept(tmp_path, monkeypatch):
     assert store.identity() == "a" * 32
 
 
+def test_directories_made_meanwhile_are_used(tmp_path, monkeypatch):
+    """Workers of one bulk call make the layout at once on a fresh host: another may make a directory between a
+    look and a make."""
+    real_isdir = os.path.isdir
+
+    def racing_isdir(path):  # answers as of just before another worker makes the directory
+        if real_isdir(path):
+            return True
+        os.makedirs(path)
+        return False
+
+    store = StateStore(str(tmp_path / "state"))
+    monkeypatch.setattr(os.path, "isdir", racing_isdir)
+    store.ensure_layout()
+    store.save_tenant("acme", {"limits": {}})
+    assert store.identity() is not None and os.path.isfile(store.tenant_document("acme"))
+
+
 def test_a_damaged_identity_is_a_corrupt_document(tmp_path):
     store = StateStore(str(tmp_path / "state"))
     os.makedirs(store.root)
