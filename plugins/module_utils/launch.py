@@ -103,7 +103,7 @@ class Launcher:
                 network = iface.get("network")
                 net.attach(pid, name, iface, hosts[iface["name"]], engine.owner, network,
                            bridge_unmarked_ok=network is not None and networks.claims_unmarked(engine.store.load_network(network)))
-                self.guard(name, iface, hosts[iface["name"]])
+                self.guard(name, iface, hosts[iface["name"]], fresh=True)
             pause_point("start-created")
             runtime.start(name)
             # the host ends by name: a later version's naming still finds (and stops) what this one made
@@ -205,14 +205,17 @@ class Launcher:
         except CorruptDocument:
             return
         try:  # the tenant's own counters go into its ledger as its cgroup goes
+            if engine.cgroups.has_children(path):
+                return  # another partition of the tenant is in it: it stays, nothing is folded (no walk of its tree)
             TenantCounters(engine).remove_folding(tenant, engine.tenant_cgroup(tenant), lambda: engine.cgroups.remove_parent(path))
         except CgroupError:
             pass  # left for the next stop in the tenant to sweep
 
-    def guard(self, name, iface, host_ifname):
-        """The host end's source guard and upload policer (nftables), and its download shaper (tc)."""
+    def guard(self, name, iface, host_ifname, fresh=False):
+        """The host end's source guard and upload policer (nftables), and its download shaper (tc); fresh: the host
+        end was just made."""
         firewall.guard_interface(self.engine.nft_table, host_ifname, firewall.partition_rules(iface))
-        net.set_download_rate(host_ifname, name, iface["name"], (iface.get("rate") or {}).get("ingress"))
+        net.set_download_rate(host_ifname, name, iface["name"], (iface.get("rate") or {}).get("ingress"), fresh=fresh)
 
     @staticmethod
     def write_resolv_conf(root, spec, owner):

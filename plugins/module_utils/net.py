@@ -253,9 +253,16 @@ def _host_is_gateway(ipr, iface, bridge):
     """Whether the partition routes through the host on iface: routed, or a gateway that is an address of its bridge."""
     if iface["mode"] == "routed":
         return True
-    index = _index(ipr, bridge, "bridge %s" % bridge) if bridge else None
-    own = set(cidr.split("/")[0] for cidr in _addresses(ipr, index, "bridge %s" % bridge)) if index is not None else set()
-    return bool(own & set((iface.get("gateway"), iface.get("gateway6"))))
+    gateways = [(family, iface.get(key)) for family, key in ((socket.AF_INET, "gateway"), (socket.AF_INET6, "gateway6"))
+                if iface.get(key)]
+    index = _index(ipr, bridge, "bridge %s" % bridge) if bridge and gateways else None
+    if index is None:
+        return False
+    for family, gateway in gateways:  # one family each: the IPv6 list holds a link-local address of every host end
+        own = set(cidr.split("/")[0] for cidr in _addresses(ipr, index, "bridge %s" % bridge, family))
+        if gateway in own:
+            return True
+    return False
 
 
 # ---- bridges (host networks) --------------------------------------------------------------------
@@ -281,10 +288,10 @@ def _set_alias(ipr, index, alias, target):
     netlink_call(ipr, "link", "set", index=index, ifalias=alias, target=target)
 
 
-def _addresses(ipr, index, target):
-    """The interface's scope-global addresses as sorted CIDRs."""
+def _addresses(ipr, index, target, family=None):
+    """The interface's scope-global addresses (of one family: AF_INET or AF_INET6) as sorted CIDRs."""
     found = []
-    for msg in netlink_call(ipr, "get_addr", index=index, target=target):
+    for msg in netlink_call(ipr, "get_addr", index=index, target=target, **({} if family is None else {"family": family})):
         if msg["scope"] == 0:
             found.append("%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
     return sorted(found)
@@ -457,15 +464,17 @@ def _sync_routes(ipr, index, iface, target):
             netlink_call(ipr, "route", "del", tolerate=ROUTE_GONE, **default)
 
 
-def set_download_rate(host, partition, ifname, bits_per_second):
-    """Shape what the host sends into the partition (the egress of host, its host end) with tbf; None removes it."""
+def set_download_rate(host, partition, ifname, bits_per_second, fresh=False):
+    """Shape what the host sends into the partition (the egress of host, its host end) with tbf; None removes it.
+    fresh: host was just made (attach), so it has no shaper to remove."""
+    if bits_per_second is None and fresh:
+        return  # no qdisc listing: the kernel dumps every interface's, one per partition on the host
     outside = _host_end(host, partition, ifname)
     with host_netlink() as ipr:
         index = _existing_index(ipr, host, outside)
-        qdiscs = netlink_call(ipr, "get_qdiscs", index=index, target=outside)
-        shaped = any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in qdiscs)
         if bits_per_second is None:
-            if shaped:
+            qdiscs = netlink_call(ipr, "get_qdiscs", index=index, target=outside)
+            if any(qdisc.get_attr("TCA_KIND") == "tbf" for qdisc in qdiscs):
                 # pyroute2 0.9 builds tbf parameters even to delete: give it the ones it asks for
                 netlink_call(ipr, "tc", "del", "tbf", index, TBF_HANDLE, rate="1mbit", burst=32768, latency="50ms",
                              target=outside, tolerate=QDISC_GONE)

@@ -596,6 +596,19 @@ class CgroupHost:
                 return cpus
         return [0]
 
+    def has_children(self, parent):
+        """Whether parent has a cgroup below it on any hierarchy (the kernel would refuse to remove it): stops at the
+        first one found, so a tenant with hundreds of partitions costs about what one with a single partition does."""
+        for mount in self.hierarchies():
+            try:
+                with os.scandir(os.path.join(mount, parent.strip("/"))) as entries:
+                    if any(entry.is_dir(follow_symlinks=False) for entry in entries):
+                        return True
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    raise CgroupError("cannot list cgroup %s: %s" % (parent, exc.strerror)) from exc
+        return False
+
     def remove_parent(self, parent):
         """Remove the shared parent cgroup once no partition is left in it (best effort)."""
         for mount in self.hierarchies():

@@ -151,6 +151,9 @@ class FakeCgroupHost:
     def partition(self, path, payload=True):
         return self.cgroups.setdefault(path, FakeCgroup(self, path))
 
+    def has_children(self, parent):
+        return any(cgroup.made and path.startswith(parent.rstrip("/") + "/") for path, cgroup in self.cgroups.items())
+
     def remove_parent(self, parent):
         (self.swept_tenants if parent.endswith(".tenant") else self.removed_parents).append(parent)
         if parent in self.cgroups:
@@ -314,7 +317,7 @@ class FakeHostNet:
         monkeypatch.setattr(net, "attach", self.attach)
         monkeypatch.setattr(net, "update", lambda pid, partition, old, new, host: self.log.append(("update", partition, new["name"])))
         monkeypatch.setattr(net, "detach", self.detach)
-        monkeypatch.setattr(net, "set_download_rate", lambda host, partition, ifname, rate: None)
+        monkeypatch.setattr(net, "set_download_rate", lambda host, partition, ifname, rate, fresh=False: None)
         monkeypatch.setattr(net, "counters", lambda host: dict.fromkeys(net.COUNTERS, 0))
         monkeypatch.setattr(net, "bridge_state", self.bridge_state)
         return self

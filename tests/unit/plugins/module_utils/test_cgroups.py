@@ -691,6 +691,17 @@ def test_remove_every_hierarchy(tmp_path):
     assert not os.path.exists(str(root / "memory" / "linuxvps"))
 
 
+def test_has_children_looks_at_every_hierarchy(tmp_path):
+    """A tenant's cgroup with a partition below it on any hierarchy stays (the kernel refuses to remove it)."""
+    host, root = v1_host(tmp_path)
+    os.makedirs(str(root / "pids" / "linuxvps" / "shop.tenant"))
+    (root / "pids" / "linuxvps" / "shop.tenant" / "pids.max").write_text("max\n")  # files are no children
+    assert not host.has_children("/linuxvps/shop.tenant")
+    os.makedirs(str(root / "memory" / "linuxvps" / "shop.tenant" / "web1"))
+    assert host.has_children("/linuxvps/shop.tenant") and host.has_children("linuxvps")
+    assert not host.has_children("/linuxvps/absent.tenant")
+
+
 def test_remove_busy_raises(tmp_path, monkeypatch):
     host, _root = v1_host(tmp_path)
 
@@ -839,10 +850,13 @@ def test_real_v1_parent_is_removed_only_once_empty(real_v1):
     host, cg, _children = real_v1
     parent = cg.path.strip("/").split("/")[0]
     cg.create()
+    assert host.has_children(parent)
     host.remove_parent(parent)
     assert all(os.path.isdir(os.path.join(mount, parent, "p1")) for mount in host.hierarchies())
     cg.remove()
+    assert not host.has_children(parent)
     host.remove_parent(parent)
+    assert not host.has_children(parent)  # gone: nothing below it either
     assert [mount for mount in host.hierarchies() if os.path.exists(os.path.join(mount, parent))] == []
 
 

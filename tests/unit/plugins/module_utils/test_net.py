@@ -133,8 +133,10 @@ class FakeIPRoute:
 
     def get_addr(self, **kwargs):
         self._record("get_addr", (), kwargs)
+        family = kwargs.get("family")
         cidrs = [cidr for (namespace, index), found in sorted(self.world.addresses.items())
-                 if namespace == self.namespace and kwargs.get("index") in (None, index) for cidr in found]
+                 if namespace == self.namespace and kwargs.get("index") in (None, index) for cidr in found
+                 if family is None or family == (socket.AF_INET6 if ":" in cidr else socket.AF_INET)]
         return [FakeMessage({"IFA_ADDRESS": cidr.split("/")[0]}, scope=0, prefixlen=int(cidr.split("/")[1])) for cidr in cidrs]
 
     def get_qdiscs(self, **kwargs):
@@ -444,6 +446,19 @@ def test_attach_with_an_address_of_the_bridge_as_either_gateway_refuses_router_i
     assert netlink.inner_sysctls == NO_ROUTER_INPUT
 
 
+def test_the_bridges_addresses_are_listed_only_in_the_gateways_families(netlink):
+    """The host's IPv6 list holds a link-local address of every partition's host end: an IPv4 gateway is looked
+    up among the IPv4 addresses alone, and no gateway at all lists none."""
+    netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24", "fd42:213::1/64"]
+    net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.1"), HOST_END, OWNER, "br0")
+    assert netlink.inner_sysctls == NO_ROUTER_INPUT
+    listed = [call[-1].get("family") for call in netlink.calls if call[:2] == ("host", "get_addr")]
+    assert listed == [socket.AF_INET]
+    del netlink.calls[:]
+    net.attach(os.getpid(), "web2", bridged(gateway=None), HOST_END + "x", OWNER, "br0")
+    assert [call for call in netlink.calls if call[:2] == ("host", "get_addr")] == []
+
+
 def test_a_bridged_partition_whose_gateway_is_not_the_host_keeps_its_sysctls(netlink):
     netlink.addresses[("host", BRIDGE_INDEX)] = ["10.213.0.1/24"]
     net.attach(os.getpid(), "web1", bridged(gateway="10.213.0.254"), HOST_END, OWNER, "br0")
@@ -577,6 +592,16 @@ def test_set_download_rate_adds_replaces_and_removes_tbf(netlink, qdiscs, rate, 
     netlink.qdiscs[10] = qdiscs
     net.set_download_rate(HOST_END, "web1", "eth0", rate)
     assert [call[1:] for call in netlink.changes()] == expected
+
+
+def test_a_fresh_host_end_is_shaped_without_listing_qdiscs(netlink):
+    """A host end attach just made has no shaper: no qdisc list (the kernel's holds every host end's) to remove
+    one, and a rate is set by replace alone."""
+    netlink.links["host"][HOST_END] = 10
+    net.set_download_rate(HOST_END, "web1", "eth0", None, fresh=True)
+    net.set_download_rate(HOST_END, "web1", "eth0", 10 ** 7, fresh=True)
+    net.set_download_rate(HOST_END, "web1", "eth0", 10 ** 7)
+    assert [call[1] for call in netlink.calls if call[1] in ("get_qdiscs", "tc")] == ["tc", "tc"]
 
 
 def test_set_download_rate_names_a_missing_host_end_and_a_refused_qdisc(netlink):

@@ -55,6 +55,21 @@ def ledger(engine, name):
     return read_json(TenantCounters(engine).files(name).ledger_path)
 
 
+def test_a_stop_leaving_partitions_in_the_tenant_reads_no_tenant_counters(engine, monkeypatch):
+    """The tenant's cgroup stays while another partition is in it: nothing to fold, so its tree is not walked (a
+    walk per stop made tearing down a tenant's N partitions cost N squared)."""
+    partition(engine, "web1", tenant="shop")
+    partition(engine, "web2", tenant="shop")
+    tenant = engine.tenant_cgroup("shop")
+    reads = []
+    real = type(tenant).read_counters
+    monkeypatch.setattr(type(tenant), "read_counters", lambda cgroup, local=False: reads.append(cgroup.path) or real(cgroup, local))
+    partition(engine, "web1", state="stopped")
+    assert engine.cgroups.swept_tenants == [] and tenant.path not in reads
+    partition(engine, "web2", state="stopped")
+    assert engine.cgroups.swept_tenants == [tenant.path] and tenant.path in reads
+
+
 def test_an_undeclared_tenants_counters_are_folded_as_its_cgroup_is_swept(engine):
     partition(engine, "web1", tenant="shop")
     assert ledger(engine, "shop")["since"]  # the start began the ledger
