@@ -5,7 +5,7 @@
 
 * ``linuxvps-autostart [STATE_DIR]``: the boot service; finishes or rolls back what a run killed by the power
   loss left (recovery.py), restores the recorded host networks, then converges every ``autostart`` partition to
-  started, by autostart_order then name.
+  started, side by side in waves by autostart_order (a lower order wholly started before a higher one begins).
 * ``linuxvps-partition {start|stop|cleanup} STATE_DIR NAME``: what a partition's systemd unit runs
   (supervisor.py): its start command, ExecStop and ExecStopPost. They take the host lock like any run, so a
   restart by systemd or the clean-up after a ``poweroff`` inside never races a run; when the run holding the
@@ -31,6 +31,7 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.engine import 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import NotFound, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.launch import Launcher
 from ansible_collections.linuxvps.partitions.plugins.module_utils.networks import NetworkStore
+from ansible_collections.linuxvps.partitions.plugins.module_utils.parallel_apply import default_workers
 from ansible_collections.linuxvps.partitions.plugins.module_utils.report import Reporter
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import DEFAULT_STATE_DIR, write_text_atomic
 
@@ -56,12 +57,20 @@ def start_autostart(engine):
     results += [(name, "failed", corrupt.msg) for name, _document, corrupt in documents if corrupt is not None]
     chosen = sorted((doc["spec"] for _name, doc, _corrupt in documents if doc and doc["spec"].get("autostart")),
                     key=lambda spec: (spec.get("autostart_order", 100), spec["name"]))
-    for spec in chosen:
+    items = [{"name": spec["name"], "state": "started"} for spec in chosen]
+    try:  # side by side, in waves by autostart_order, as the partition module's list form starts them
+        outcomes = converger.converge_many(items, keep_going=True, name_items=False, workers=default_workers())
+    except PartitionError:
+        outcomes = None  # one partition cannot even be planned (its template gone, say): each on its own then
+    if outcomes is not None:
+        return results + [(outcome.plan.name, "failed" if outcome.failed else "started" if outcome.plan.changed else "running",
+                           outcome.error.msg if outcome.failed else None) for outcome in outcomes]
+    for item in items:
         try:
-            plan, _report = converger.converge({"name": spec["name"], "state": "started"})
-            results.append((spec["name"], "started" if plan.changed else "running", None))
+            plan, _report = converger.converge(item)
+            results.append((item["name"], "started" if plan.changed else "running", None))
         except PartitionError as exc:
-            results.append((spec["name"], "failed", exc.msg))
+            results.append((item["name"], "failed", exc.msg))
     return results
 
 

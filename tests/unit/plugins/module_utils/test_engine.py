@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -248,6 +249,40 @@ def test_autostart_restores_order_and_survives_a_broken_partition(tmp_path):
     assert "container init failed" in results[1][2]
     assert sorted(engine.runtime.containers) == ["a-first", "c-late"]
     assert [name for name, outcome, _error in hostcmd.start_autostart(engine) if outcome == "running"] == ["a-first", "c-late"]
+
+
+def test_autostart_starts_partitions_of_one_order_side_by_side(engine, monkeypatch):
+    """Two partitions of the same autostart_order are created at once: each waits in create() for the other."""
+    Converger(engine).converge_many([{"name": name, "rootfs": "debian12", "state": "present", "autostart": True}
+                                     for name in ("web1", "web2")])
+    both = threading.Barrier(2, timeout=10)
+    real_create = engine.runtime.create
+
+    def create(name, *args):
+        both.wait()  # broken (an error) when the other never comes
+        return real_create(name, *args)
+
+    monkeypatch.setattr(engine.runtime, "create", create)
+    monkeypatch.setattr(hostcmd, "default_workers", lambda: 2)
+    results = hostcmd.start_autostart(engine)
+    assert [(name, outcome) for name, outcome, _error in results] == [("web1", "started"), ("web2", "started")]
+
+
+def test_autostart_starts_the_others_when_one_cannot_be_planned(engine, monkeypatch):
+    """The boot command plans all autostart partitions together; one that cannot be planned fails alone."""
+    Converger(engine).converge_many([{"name": name, "rootfs": "debian12", "state": "present", "autostart": True}
+                                     for name in ("a-web", "b-bad", "c-web")])
+    real_plan = Converger.plan
+
+    def plan(self, params, *args, **kwargs):
+        if params["name"] == "b-bad":
+            raise InvalidOption("rootfs", "gone", "no such template")
+        return real_plan(self, params, *args, **kwargs)
+
+    monkeypatch.setattr(Converger, "plan", plan)
+    results = hostcmd.start_autostart(engine)
+    assert [(name, outcome) for name, outcome, _error in results] == [("a-web", "started"), ("b-bad", "failed"), ("c-web", "started")]
+    assert "no such template" in results[1][2] and sorted(engine.runtime.containers) == ["a-web", "c-web"]
 
 
 def test_the_unit_stop_command_leaves_nothing_running(engine):
