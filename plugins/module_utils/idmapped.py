@@ -19,8 +19,9 @@ import ctypes
 import errno
 import os
 import platform
-import signal
+import subprocess
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import libc
 
 # system call numbers: one table for every architecture but alpha and ia64 since 5.1 (x86_64 and aarch64 alike)
@@ -35,7 +36,6 @@ AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_IDMAP = 0x00100000
 MS_PRIVATE = 1 << 18
-CLONE_NEWUSER = 0x10000000
 OVERLAY_IDMAPPED_LOWER = (5, 19)  # overlayfs takes an idmapped lower layer since 5.19
 
 
@@ -68,37 +68,31 @@ def id_map_line(base, size):
 
 
 def user_namespace(base, size):
-    """An open file of a new user namespace mapping 0..size-1 to base (the caller closes it)."""
-    ready_r, ready_w = os.pipe()
-    hold_r, hold_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: unshare, say so, wait to be ended; never returns into the caller's code
-        code = 1
-        try:
-            os.close(ready_r)
-            os.close(hold_w)
-            code = 0 if libc().unshare(CLONE_NEWUSER) == 0 else 2
-            os.write(ready_w, b"1" if code == 0 else b"0")
-            os.read(hold_r, 1)
-        finally:
-            os._exit(code)
-    os.close(ready_w)
-    os.close(hold_r)
+    """An open file of a new user namespace mapping 0..size-1 to base (the caller closes it).
+
+    Its holder is a short-lived ``unshare --user`` process, spawned (fork and exec in C), not forked from Python: the
+    list form's worker threads may hold locks a forked copy of this process would wait on forever.
+    """
+    program = find_program("unshare")
+    if program is None:
+        raise OSError(errno.ENOENT, "unshare (util-linux) is not installed")
+    holder = subprocess.Popen([program, "--user", "--", "/bin/sh", "-c", "echo ready; read -r done"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
     try:
-        if os.read(ready_r, 1) != b"1":
-            raise OSError(errno.EPERM, "unshare(CLONE_NEWUSER) failed in the helper process")
+        if holder.stdout.readline() != b"ready\n":  # printed from inside the new namespace: unshare went through
+            raise OSError(errno.EPERM, "unshare --user failed in the helper process")
         for kind in ("uid_map", "gid_map"):
-            with open("/proc/%d/%s" % (pid, kind), "w") as handle:
+            with open("/proc/%d/%s" % (holder.pid, kind), "w") as handle:
                 handle.write(id_map_line(base, size))
-        return os.open("/proc/%d/ns/user" % pid, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open("/proc/%d/ns/user" % holder.pid, os.O_RDONLY | os.O_CLOEXEC)
     finally:
-        os.close(ready_r)
-        os.close(hold_w)  # the child's read returns: it exits
+        holder.stdin.close()  # its read returns: it exits
+        holder.stdout.close()
         try:
-            os.kill(pid, signal.SIGKILL)
+            holder.kill()
         except OSError:
             pass
-        os.waitpid(pid, 0)
+        holder.wait()
 
 
 def idmapped_clone(tree, base, size):

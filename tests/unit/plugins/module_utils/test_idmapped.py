@@ -10,6 +10,8 @@ __metaclass__ = type
 
 import errno
 import os
+import threading
+import warnings
 
 import pytest
 
@@ -118,3 +120,38 @@ def test_a_stopped_partition_reports_what_a_start_would_take(engine):
     engine.templates.refusal = "kernel 5.15 is older than 5.19"
     (report,) = Reporter(engine).info()
     assert report["template_access"] == "shifted_copy"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mapping IDs of a user namespace takes root")
+def test_user_namespaces_are_made_from_worker_threads_and_leave_no_process():
+    """The list form's worker threads make them side by side: each a namespace of its own mapped to its range, and
+    no holder process left behind."""
+    made = {}
+
+    def make(base):
+        fd = idmapped.user_namespace(base, 65536)
+        try:
+            made[base] = os.readlink("/proc/self/fd/%d" % fd)
+        finally:
+            os.close(fd)
+
+    workers = [threading.Thread(target=make, args=(base,)) for base in (2 ** 20, 2 * 2 ** 20, 3 * 2 ** 20, 4 * 2 ** 20)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # Python 3.12 on warns of a fork with threads running (it may deadlock)
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+    assert [str(warning.message) for warning in caught if "fork" in str(warning.message)] == []
+    own = os.readlink("/proc/self/ns/user")
+    assert len(set(made.values())) == 4 and all(link.startswith("user:[") and link != own for link in made.values())
+    children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _parent(pid) == os.getpid()]
+    assert children == []
+
+
+def _parent(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (IOError, OSError, ValueError, IndexError):
+        return None
