@@ -292,7 +292,7 @@ class Converger:
         protects, and what they share between partitions is serialized where it lives (firewall.py's nft lock,
         Launcher.cgroup_tree_lock, faults.py's pause file); each thread opens its own netlink sockets (net.py)."""
         if self.engine.check_mode:
-            return [Outcome(plan, _would_be(plan, observed)) for observed, plan in planned]
+            return [Outcome(plan, self._would_be(plan, observed)) for observed, plan in planned]
         if len(planned) > 1:
             self._signal_stops(planned, workers)
         # a removal gives back ID ranges and idmapped template mounts no partition uses: not those another item of
@@ -306,6 +306,16 @@ class Converger:
         finally:
             self.actions.kept_ranges = set()
             self.actions.kept_templates = set()
+
+    def _would_be(self, plan, observed):
+        """Check mode's report: the plan's after-state, with the PID kept where the state stays, and the runtime that
+        runs the partition or would start it (for one not made yet too)."""
+        target = plan.after.get("state")
+        report = dict(plan.after, name=plan.name, pid=observed["pid"] if target == observed["status"] else None)
+        if target not in (None, "absent"):
+            recorded = (observed["document"] or {}).get("runtime")
+            report["runtime"] = self.engine.runtime.for_start(plan.name, recorded).name
+        return report
 
     def _signal_stops(self, planned, workers=1):
         """Ask every partition the call stops to shut down at once (by up to workers threads: each signal is a runtime
@@ -372,12 +382,6 @@ def _start_order(plan):
         return None
     order = plan.spec.get("autostart_order")
     return DEFAULT_ORDER if order is None else order
-
-
-def _would_be(plan, observed):
-    """The report check mode gives: the plan's after-state, with the PID kept where the state stays."""
-    target = plan.after.get("state")
-    return dict(plan.after, name=plan.name, pid=observed["pid"] if target == observed["status"] else None)
 
 
 def _addresses_in_use(exclude, reads, claimed, warnings):

@@ -91,8 +91,10 @@ def test_check_mode_changes_nothing_and_tells_the_state_it_would_leave(engine):
     checking = engine.checking()
     plan, report = Converger(checking).converge({"name": "web1", "rootfs": "debian12"})
     assert plan.actions == ["record", "prepare", "start"]
-    assert report["state"] == "running" and report["pid"] is None
+    assert report["state"] == "running" and report["pid"] is None and report["runtime"] == "runc"  # what would start it
     assert engine.log == [] and engine.store.partition_names() == [] and engine.runtime.containers == {}
+    _plan, report = Converger(checking).converge({"name": "web1", "state": "absent"})
+    assert report["state"] == "absent" and "runtime" not in report
 
 
 def test_check_mode_on_a_running_partition_keeps_its_pid(engine):
