@@ -49,6 +49,13 @@ def test_mount_at_and_filesystem_of(tmp_path):
     assert "/" in lowlevel.mount_points(str(info))
 
 
+def test_mount_at_takes_the_last_mount_on_the_point_and_points_match_the_full_parse(tmp_path):
+    info = tmp_path / "mountinfo"
+    info.write_bytes((MOUNTINFO + "34 33 0:52 / /srv/caf\xc3\xa9 rw - overlay overlay rw,lowerdir=/a\n").encode("latin-1"))
+    assert lowlevel.mount_at(u"/srv/caf\xe9", str(info)).fstype == "overlay"  # mounted over the tmpfs: the visible one
+    assert lowlevel.mount_points(str(info)) == set(entry.mount_point for entry in lowlevel.mounts(str(info)))
+
+
 def test_this_hosts_mount_table_has_its_root():
     assert "/" in lowlevel.mount_points()
 
