@@ -348,6 +348,8 @@ class FakeHostNet:
                 elif words[:3] == ["flush", "chain", "netdev"]:
                     self.chains[words[4]] = []
                 elif words[:3] == ["delete", "chain", "netdev"]:
+                    if words[4] not in self.chains:
+                        return 1, "", "Error: Could not process rule: No such file or directory"
                     self.chains.pop(words[4])
                 elif words[:3] == ["add", "rule", "netdev"]:
                     chain, comment = self.RULE.match(line).groups()

@@ -34,11 +34,19 @@ class FakeNft:
         self.listing = ""
         self.scripts = []
         self.answer = (0, "", "")
+        self.commands = []  # every nft command line, in order
 
     def run(self, cmd, stdin_data=None, check=True):
         assert cmd[0] == "nft" and not check
+        self.commands.append(cmd[1:])
         if cmd[1:3] == ["-f", "-"]:
             self.scripts.append(stdin_data)
+            words = stdin_data.split()
+            if words[:2] == ["delete", "chain"] and self.answer[0] == 0:  # nft refuses to delete what is not there
+                chain = ("chain",) + tuple(words[2:5])
+                if chain not in self.objects:
+                    return 1, "", "Error: Could not process rule: No such file or directory"
+                self.objects.discard(chain)
             return self.answer
         listed = [arg for arg in cmd[1:] if arg != "-j"]  # -j: the listing is JSON
         if listed[0] == "list" and tuple(listed[1:]) in self.objects:
@@ -147,12 +155,19 @@ def test_without_the_table_or_nft_no_chain_is_seen(nft, monkeypatch):
     assert firewall.guard_chains("linuxvps") == {}
 
 
-def test_unguard_deletes_only_a_chain_that_exists(nft):
-    firewall.unguard_interface("linuxvps", "lv0123456789a")
-    assert nft.scripts == []
+def test_unguard_deletes_the_chain_with_one_nft_call_and_a_chain_already_gone_is_no_error(nft):
     nft.objects.add(("chain", "netdev", "linuxvps", "if_lv0123456789a"))
     firewall.unguard_interface("linuxvps", "lv0123456789a")
-    assert nft.scripts == ["delete chain netdev linuxvps if_lv0123456789a\n"]
+    assert nft.commands == [["-f", "-"]] and nft.scripts == ["delete chain netdev linuxvps if_lv0123456789a\n"]
+    assert nft.objects == set()
+    firewall.unguard_interface("linuxvps", "lv0123456789a")  # gone: the refused delete is looked into, no error
+
+
+def test_unguard_raises_when_nft_refuses_to_delete_a_chain_that_is_there(nft):
+    nft.objects.add(("chain", "netdev", "linuxvps", "if_lv0123456789a"))
+    nft.answer = (1, "", "Error: Could not process rule: Device or resource busy")
+    with pytest.raises(NetworkError, match="Device or resource busy"):
+        firewall.unguard_interface("linuxvps", "lv0123456789a")
 
 
 def test_nat_masquerades_the_subnet_on_the_uplink_and_is_removed_by_name(nft):
