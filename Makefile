@@ -163,7 +163,8 @@ stock-test:
 # Density and speed (not part of test): N systemd partitions by the collection and by a bare runc script
 # (N=500 runs on a 2-core, 24 GB box: about 15 minutes with N=25,100,500), with the per-partition cost by size,
 # partition_info and an idempotent re-run of all N (playbook and module process) and host memory per partition;
-# PROFILE=1 writes cProfile tables of both read paths at the largest N next to the results.
+# PROFILE=1 writes cProfile tables of both read paths at the largest N next to the results; WORKERS=W gives the list
+# form W workers (default: the module's own, two per core, at most 8).
 # Then the comparisons: LXC_N partitions by Debian's lxc (default 100), RUNTIMES_N by the collection with crun against
 # runc where both run (default 100; a cgroup v1 host says why not), TENANTS new tenants' first-partition cost and
 # template disk (default 20; needs benchmarks/tenants.py); 0 skips each. lxc (and crun on a cgroup v2 host) are
@@ -182,12 +183,13 @@ LXC_N ?= 100
 RUNTIMES_N ?= 100
 TENANTS ?= 20
 PROFILE ?=
+WORKERS ?=
 BENCH_APT_PACKAGES := lxc $(if $(filter cgroup2fs,$(shell stat -f -c %T /sys/fs/cgroup 2>/dev/null)),crun)
 bench: deps collection
 	@$(call APT_INSTALL,$(BENCH_APT_PACKAGES))
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PYTHONPATH=$(BUILD) $(PYTHON) benchmarks/bench.py --sizes "$(N)" \
 	  --inside-sizes "$(INSIDE_N)" --operations-mib "$(OPS_MIB)" $(if $(OPS_ONLY),--only-operations) \
-	  --lxc "$(LXC_N)" --runtimes "$(RUNTIMES_N)" --tenants "$(TENANTS)" $(if $(PROFILE),--profile)
+	  --lxc "$(LXC_N)" --runtimes "$(RUNTIMES_N)" --tenants "$(TENANTS)" $(if $(PROFILE),--profile) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf $(BUILD) tests/output $(VENV)

@@ -5,7 +5,7 @@ limits, converged by the collection (one ansible-playbook run, the partition mod
 bare script doing the same work with runc, mount and ip directly (the floor), in the same run.
 
     bench.py [--sizes 25,100,200] [--inside-sizes 100] [--operations-mib 1024] [--only-operations] [--results DIR]
-             [--lxc 100] [--runtimes 100] [--tenants 20] [--profile]
+             [--lxc 100] [--runtimes 100] [--tenants 20] [--profile] [--workers W]
 
 Writes DIR/<UTC time>.json and .md (the table, also printed). Run as root; `make bench` does.
 
@@ -121,8 +121,9 @@ def settle_memory():
 
 # ---- the collection ---------------------------------------------------------------------------
 class Collection:
-    def __init__(self, workdir):
+    def __init__(self, workdir, workers=None):
         self.workdir = workdir
+        self.workers = workers  # the list form's workers (None: the module's default)
         self.env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_STDOUT_CALLBACK="default",
                         ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="False")
 
@@ -144,10 +145,10 @@ class Collection:
         return elapsed, any("changed=0" not in line for line in changed)
 
     def partitions(self, count, memory=MEMORY, cpu_weight=100, state="started"):
-        return {"bench_state_dir": STATE, "bench_partitions": [
+        return dict({} if self.workers is None else {"bench_workers": self.workers}, **{"bench_state_dir": STATE, "bench_partitions": [
             {"name": name_of(i), "state": state, "hostname": name_of(i),
              "resources": {"memory": memory, "pids": PIDS, "cpu_weight": cpu_weight},
-             "interfaces": [{"network": BRIDGE, "addresses": [address(i)]}]} for i in range(count)]}
+             "interfaces": [{"network": BRIDGE, "addresses": [address(i)]}]} for i in range(count)]})
 
 
 def engine_paths():
@@ -572,6 +573,7 @@ def main(argv):
     parser.add_argument("--runtimes", type=int, default=100, help="partitions of the crun against runc side (0 skips it)")
     parser.add_argument("--tenants", type=int, default=20, help="new tenants of the tenants' figures (0 skips them)")
     parser.add_argument("--profile", action="store_true", help="cProfile of info and rerun at the largest size")
+    parser.add_argument("--workers", type=int, help="the partition module's workers (default: its own default)")
     args = parser.parse_args(argv)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
     profile_dir = os.path.join(args.results, stamp + "-profile") if args.profile else None
@@ -582,7 +584,7 @@ def main(argv):
             handle.write("1048576\n")
     log("load average at the start: %s" % " ".join("%.1f" % load for load in os.getloadavg()))
     workdir = tempfile.mkdtemp(prefix="linuxvps-bench-")
-    collection = Collection(workdir)
+    collection = Collection(workdir, args.workers)
     log("setup: template, bridge, and a stopped anchor partition that keeps the tenant's view of the template")
     collection.playbook("setup.yml", {"bench_state_dir": STATE})
     if inside_sizes:
