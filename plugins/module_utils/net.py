@@ -43,6 +43,7 @@ ROUTER_INPUT = (("ipv6", "accept_ra"), ("ipv6", "accept_redirects"), ("ipv4", "a
 ADDRESS_PRESENT = (errno.EEXIST,)
 ADDRESS_GONE = (errno.EADDRNOTAVAIL,)
 LINK_GONE = (errno.ENODEV,)
+LOOPBACK_INDEX = 1  # the kernel's LOOPBACK_IFINDEX: lo is the first link of every network namespace
 ROUTE_GONE = (errno.ESRCH, errno.ENOENT)
 QDISC_GONE = (errno.ENOENT,)
 
@@ -249,17 +250,17 @@ def _refuse_router_input(pid, partition, ifname):
             write_sysctl("/proc/sys/net/%s/conf/%s/%s" % (family, ifname, key), 0)
 
 
-def _host_is_gateway(ipr, iface, bridge):
-    """Whether the partition routes through the host on iface: routed, or a gateway that is an address of its bridge."""
+def _host_is_gateway(ipr, iface, bridge_index):
+    """Whether the partition routes through the host on iface: routed, or a gateway that is an address of its bridge
+    (bridge_index: its index; None when it has none)."""
     if iface["mode"] == "routed":
         return True
     gateways = [(family, iface.get(key)) for family, key in ((socket.AF_INET, "gateway"), (socket.AF_INET6, "gateway6"))
                 if iface.get(key)]
-    index = _index(ipr, bridge, "bridge %s" % bridge) if bridge and gateways else None
-    if index is None:
+    if bridge_index is None:
         return False
     for family, gateway in gateways:  # one family each: the IPv6 list holds a link-local address of every host end
-        own = set(cidr.split("/")[0] for cidr in _addresses(ipr, index, "bridge %s" % bridge, family))
+        own = set(cidr.split("/")[0] for cidr in _addresses(ipr, bridge_index, "bridge of %s" % iface["name"], family))
         if gateway in own:
             return True
     return False
@@ -271,17 +272,25 @@ def bridge_state(name):
     None for eth0, lo), owner the state directory identity its alias marks it with (None: unmarked)."""
     target = "bridge %s" % name
     with host_netlink() as ipr:
-        index = _index(ipr, name, target)
-        if index is None:
+        found = _link(ipr, name, target)
+        if found is None:
             return {"exists": False, "kind": None, "alias": None, "owner": None, "addresses": []}
-        kind, alias = _kind_and_alias(ipr, index, target)
+        index, kind, alias = found
         return {"exists": True, "kind": kind, "alias": alias, "owner": Owner.of(alias), "addresses": _addresses(ipr, index, target)}
 
 
-def _kind_and_alias(ipr, index, target):
-    (link,) = netlink_call(ipr, "get_links", index, target=target)
+def _kind_and_alias_of(link):
     info = link.get_attr("IFLA_LINKINFO")
     return (None if info is None else info.get_attr("IFLA_INFO_KIND")), link.get_attr("IFLA_IFALIAS")
+
+
+def _link(ipr, name, target):
+    """(index, kind, alias) of the link called name, in one request; None when there is none."""
+    found = netlink_call(ipr, "link", "get", ifname=name, target=target, tolerate=LINK_GONE)
+    if not found:
+        return None
+    (link,) = found
+    return (link["index"],) + _kind_and_alias_of(link)
 
 
 def _set_alias(ipr, index, alias, target):
@@ -311,10 +320,14 @@ def ensure_bridge(name, addresses, mark):
     else meanwhile fails the creation (EEXIST) instead of being taken."""
     target = "bridge %s" % name
     with host_netlink() as ipr:
-        if _index(ipr, name, target) is None:
+        found = _link(ipr, name, target)
+        if found is None:
             netlink_call(ipr, "link", "add", ifname=name, kind="bridge", target=target)
-        index = _existing_index(ipr, name, target)
-        if _kind_and_alias(ipr, index, target)[1] != mark:
+            found = _link(ipr, name, target)
+            if found is None:
+                raise NetworkError("interface %s is missing" % target)
+        index, _kind, alias = found
+        if alias != mark:
             _set_alias(ipr, index, mark, target)
         netlink_call(ipr, "link", "set", index=index, state="up", target=target)
         _sync_addresses(ipr, index, addresses, target)
@@ -328,10 +341,10 @@ def delete_bridge(name, owner, unmarked_ok=False):
 def _delete_owned(name, target, kind, owner, unmarked_ok):
     """Remove the link name if it is a kind link of owner; gone already is fine, anyone else's is refused."""
     with host_netlink() as ipr:
-        index = _index(ipr, name, target)
-        if index is None:
+        link = _link(ipr, name, target)
+        if link is None:
             return
-        found, alias = _kind_and_alias(ipr, index, target)
+        index, found, alias = link
         refusal = owner.refusal(alias, target, unmarked_ok) if found == kind else "%s is not a %s (%s)" % (target, kind, found or "a device")
         if refusal:
             raise NetworkError("refusing to remove %s: %s" % (name, refusal), link=name)
@@ -344,7 +357,12 @@ def _sync_addresses(ipr, index, wanted, target):
     for cidr in sorted(current - wanted):
         address, prefix = cidr.split("/")
         netlink_call(ipr, "addr", "del", index=index, address=address, prefixlen=int(prefix), target=target, tolerate=ADDRESS_GONE)
-    for cidr in sorted(wanted - current):
+    _add_addresses(ipr, index, wanted - current, target)
+
+
+def _add_addresses(ipr, index, cidrs, target):
+    """Add cidrs to the interface (one that was just made has none to list first)."""
+    for cidr in sorted(cidrs):
         address, prefix = cidr.split("/")
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         kwargs = {"flags": IFA_F_NODAD} if family == socket.AF_INET6 else {}
@@ -361,55 +379,68 @@ def enable_forwarding():
 
 # ---- partition interfaces ---------------------------------------------------------------------
 def attach(pid, partition, iface, host, owner, bridge=None, bridge_unmarked_ok=False):
-    """Create the veth pair host/host+"p" for one interface of a running partition, marked as owner's, and configure
-    both ends. The bridge must be owner's (bridge_unmarked_ok: a record of owner's claims an unmarked one)."""
-    peer = host + "p"
+    """Create the veth pair for one interface of a running partition: host, its host end, marked as owner's, and the
+    partition's end made straight inside the partition's namespace with its name, MAC and MTU; then configure both.
+    The bridge must be owner's (bridge_unmarked_ok: a record of owner's claims an unmarked one).
+
+    The interface is new, so nothing of it is listed first: about ten netlink requests in all, each one costing a
+    start Python time on a host busy booting partitions."""
     outside = _host_end(host, partition, iface["name"])
-    peer_target = "%s (partition end of %s/%s)" % (peer, partition, iface["name"])
+    inside = _inside(iface["name"], partition)
     with host_netlink() as ipr:
         bridge_index = None if bridge is None else _owned_bridge(ipr, bridge, owner, bridge_unmarked_ok)
-        stale = _index(ipr, host, outside)
-        if stale is not None:  # left by a partition that died without us, or by a run killed before marking it
-            _delete_owned(host, outside, "veth", owner, unmarked_ok=True)  # the name derives from owner's identity
-        netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, target=outside)
-        index, peer_index = _existing_index(ipr, host, outside), _existing_index(ipr, peer, peer_target)
+        index = _add_veth(ipr, pid, partition, iface, host, owner, bridge_index)
         _set_alias(ipr, index, owner.mark("partition/%s/%s" % (partition, iface["name"])), outside)
-        if iface.get("mtu"):
-            netlink_call(ipr, "link", "set", index=index, mtu=iface["mtu"], target=outside)
-            netlink_call(ipr, "link", "set", index=peer_index, mtu=iface["mtu"], target=peer_target)
-        if bridge_index is not None:
-            netlink_call(ipr, "link", "set", index=index, master=bridge_index, target=outside)
-        netlink_call(ipr, "link", "set", index=peer_index, net_ns_pid=pid, target=peer_target)
         if iface["mode"] == "routed":
             write_sysctl("/proc/sys/net/ipv4/conf/%s/proxy_arp" % host, 1)
             netlink_call(ipr, "addr", "add", index=index, address=ROUTED_GATEWAY6, prefixlen=64, family=socket.AF_INET6,
                          flags=IFA_F_NODAD, target=outside, tolerate=ADDRESS_PRESENT)
-        netlink_call(ipr, "link", "set", index=index, state="up", target=outside)
-        if iface["mode"] == "routed":
             enable_forwarding()
             _sync_host_routes(ipr, index, [], iface["addresses"], outside)
-        host_gateway = _host_is_gateway(ipr, iface, bridge)
-    inside = _inside(iface["name"], partition)
+        host_gateway = _host_is_gateway(ipr, iface, bridge_index)
     with netns_netlink(pid, partition) as nipr:
         loopback = _inside("lo", partition)
-        netlink_call(nipr, "link", "set", index=_existing_index(nipr, "lo", loopback), state="up", target=loopback)
-        inner = _existing_index(nipr, peer, peer_target)
-        netlink_call(nipr, "link", "set", index=inner, ifname=iface["name"], address=iface["mac"], target=peer_target)
+        netlink_call(nipr, "link", "set", index=LOOPBACK_INDEX, state="up", target=loopback)
+        inner = _existing_index(nipr, iface["name"], inside)
         if host_gateway:  # before the link is up: not one advertisement taken in between
             _refuse_router_input(pid, partition, iface["name"])
         netlink_call(nipr, "link", "set", index=inner, state="up", target=inside)
-        _sync_addresses(nipr, inner, iface["addresses"], inside)
-        _sync_routes(nipr, inner, iface, inside)
+        _add_addresses(nipr, inner, iface["addresses"], inside)
+        _sync_routes(nipr, inner, iface, inside, fresh=True)
     return host
+
+
+def _add_veth(ipr, pid, partition, iface, host, owner, bridge_index):
+    """Make the pair in one request: the host end up (on its bridge, with the MTU), the partition's end down inside the
+    namespace of pid, named and addressed. A host end of that name is one left by a partition that died without us, or
+    by a run killed before marking it (the name derives from owner's identity): it goes, and the pair is made again.
+    The host end's index."""
+    outside = _host_end(host, partition, iface["name"])
+    peer = {"ifname": iface["name"], "net_ns_pid": pid, "address": iface["mac"]}
+    extra = {} if bridge_index is None else {"master": bridge_index}
+    if iface.get("mtu"):
+        peer["mtu"] = extra["mtu"] = iface["mtu"]
+    for attempt in range(2):
+        try:
+            netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, state="up", target=outside, **extra)
+            return _existing_index(ipr, host, outside)
+        except NetworkError as exc:
+            if exc.details.get("errno") != errno.EEXIST:
+                raise
+            if _index(ipr, host, outside) is None:  # the name taken is the partition's end's, inside
+                raise NetworkError("%s already exists" % _inside(iface["name"], partition), errno=errno.EEXIST)
+            if attempt:
+                raise
+        _delete_owned(host, outside, "veth", owner, unmarked_ok=True)
 
 
 def _owned_bridge(ipr, bridge, owner, unmarked_ok):
     """The index of the bridge a partition joins, once it is known to be a bridge of owner's."""
     target = "bridge %s" % bridge
-    index = _index(ipr, bridge, target)
-    if index is None:
+    found = _link(ipr, bridge, target)
+    if found is None:
         raise NetworkError("network bridge %s does not exist; create it with linuxvps.partitions.network" % bridge)
-    kind, alias = _kind_and_alias(ipr, index, target)
+    index, kind, alias = found
     refusal = owner.refusal(alias, target, unmarked_ok) if kind == "bridge" else "%s is not a bridge (%s)" % (target, kind or "a device")
     if refusal:
         raise NetworkError("refusing to join %s: %s" % (bridge, refusal), link=bridge)
@@ -423,7 +454,8 @@ def update(pid, partition, old, new, host):
             outside = _host_end(host, partition, new["name"])
             index = _existing_index(ipr, host, outside)
             _sync_host_routes(ipr, index, old["addresses"], new["addresses"], outside)
-        host_gateway = _host_is_gateway(ipr, new, new.get("network"))
+        bridge = new.get("network") if new["mode"] != "routed" and (new.get("gateway") or new.get("gateway6")) else None
+        host_gateway = _host_is_gateway(ipr, new, bridge and _index(ipr, bridge, "bridge %s" % bridge))
     inside = _inside(new["name"], partition)
     with netns_netlink(pid, partition) as nipr:
         inner = _existing_index(nipr, new["name"], inside)
@@ -448,8 +480,9 @@ def _sync_host_routes(ipr, index, old, new, target):
                      family=socket.AF_INET6 if ":" in ip else socket.AF_INET, target=target)
 
 
-def _sync_routes(ipr, index, iface, target):
-    """Default routes inside the partition: via the gateways, or via the host's veth when routed."""
+def _sync_routes(ipr, index, iface, target, fresh=False):
+    """Default routes inside the partition: via the gateways, or via the host's veth when routed. fresh: index was
+    just made, so no default route of a family without a gateway goes through it to be removed."""
     for family, gateway in ((socket.AF_INET, iface.get("gateway")), (socket.AF_INET6, iface.get("gateway6"))):
         has_family = any((":" in cidr) == (family == socket.AF_INET6) for cidr in iface["addresses"])
         default = {"dst": "::/0" if family == socket.AF_INET6 else "0.0.0.0/0", "oif": index, "family": family, "target": target}
@@ -460,7 +493,7 @@ def _sync_routes(ipr, index, iface, target):
                 netlink_call(ipr, "route", "replace", gateway=ROUTED_GATEWAY6, **default)
         elif has_family and gateway:
             netlink_call(ipr, "route", "replace", gateway=gateway, **default)
-        else:
+        elif not fresh:
             netlink_call(ipr, "route", "del", tolerate=ROUTE_GONE, **default)
 
 

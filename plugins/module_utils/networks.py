@@ -23,7 +23,8 @@ from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import 
 # \Z, not $: $ also matches before a final newline.
 BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}\Z")  # the bridge's own name: IFNAMSIZ allows 15
 IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}\Z")
-# Links of the host a network may never be: its loopback, and the partitions' veth ends (net.host_ifname, its peer + "p").
+# Links of the host a network may never be: its loopback, and the partitions' veth host ends (net.host_ifname; with "p",
+# the partition end as earlier versions made it on the host before moving it in).
 NOT_A_BRIDGE = re.compile(r"^(lo|lv[0-9a-f]{11}p?)\Z")
 
 
