@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.lowlevel import read_text
 from ansible_collections.linuxvps.partitions.plugins.module_utils.state import read_json, write_json_atomic
@@ -43,6 +44,7 @@ ROTATE_BYTES = 1024 * 1024  # without rotatelogs: console.log is rotated at star
 # it: it yields to everything else, and a full pipe then slows the tenant's writes instead.
 PUMP_NICENESS = 19
 PUMP_EXIT_SECONDS = 5  # how long a stop waits for the reader to drain the pipe and end by itself
+PUMP_SPAWN_SECONDS = 10  # the shell that starts the reader returns at once; a hung one fails the start
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 UNBOUNDED_WARNING = ("rotatelogs (Debian package apache2-utils, RPM httpd-tools) is not installed: the console.log of a "
                      "partition started without systemd is bounded only when it starts, not while it runs")
@@ -174,34 +176,56 @@ class RingConsole:
 
     def start_pump(self, read_fd):
         """Start rotatelogs on the pipe's read end, detached: its own session, the child of no process of ours, at
-        the lowest CPU priority.
+        the lowest CPU priority; its pid is recorded so that a stop can wait for it.
 
-        A forked child starts it and exits at once; its pid is recorded so that a stop can wait for it.
+        No Python is forked (this runs in the worker threads of a bulk call, and forking a threaded process of this
+        size copies its page tables and may leave the child a lock another thread held): a shell, spawned in its own
+        session, starts `nice -n PUMP_NICENESS setsid <reader>` in the background and prints its pid. nice and setsid
+        exec in place, so that pid is the reader's: setsid makes it a session leader (it is no group leader in a shell
+        without job control, so setsid does not fork), and once the shell is reaped it is the child of no process of
+        ours. The reader's command line reaches the shell as its arguments, never inside its text. It returns once
+        the reader runs, niced in its own session (or, on a host too loaded to get there in PUMP_SPAWN_SECONDS, is
+        still on its way), and fails when it ended before: an exec in the chain failed.
         """
-        report_r, report_w = os.pipe()
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the forked child only starts the reader and exits
-            status = 1
-            try:
-                os.close(report_r)
-                os.nice(PUMP_NICENESS)  # inherited by the reader
-                pump = subprocess.Popen(self.command, stdin=read_fd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        close_fds=True, start_new_session=True, cwd="/", umask=0o077)
-                os.write(report_w, str(pump.pid).encode())
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(report_w)
+        nice, setsid = find_program("nice"), find_program("setsid")
+        if nice is None or setsid is None:
+            raise PartitionError("cannot start the console reader: nice (coreutils) and setsid (util-linux) are needed")
+        # The pipe is the shell's stdin, moved to fd 3 (a shell names only fds 0-9, read_fd may be any): without job
+        # control a background command's stdin is /dev/null unless redirected explicitly, so it is, from fd 3.
+        script = 'exec 3<&0; "$@" <&3 3<&- >/dev/null 2>&1 & echo $!'
+        argv = ["/bin/sh", "-c", script, "sh", nice, "-n", str(PUMP_NICENESS), setsid] + self.command
+        shell = subprocess.Popen(argv, stdin=read_fd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
+                                 start_new_session=True, cwd="/", umask=0o077)
         try:
-            with os.fdopen(report_r, "rb") as report:
-                pid = report.read().decode()
-        finally:
-            os.waitpid(child, 0)
-        if not pid:
+            pid = shell.communicate(timeout=PUMP_SPAWN_SECONDS)[0].decode().strip()
+        except subprocess.TimeoutExpired:
+            shell.kill()
+            shell.communicate()
+            pid = ""
+        if not pid.isdigit() or not _reader_started(int(pid), self.command, PUMP_SPAWN_SECONDS):
             raise PartitionError("cannot start the console reader %s" % " ".join(self.command))
         pid = int(pid)
         record = {"pid": pid, "start": process_start(pid), "boot": boot_id(), "command": self.command}
         write_json_atomic(os.path.join(self.directory, PUMP_FILE), record)
+
+
+def _reader_started(pid, command, timeout):
+    """Whether process pid came through the exec chain that ends in command: False when it ended before (an exec
+    failed); True once it runs command, or still lives after timeout (a loaded host: it is on its way)."""
+    wanted = b"".join(os.fsencode(arg) + b"\0" for arg in command)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                if handle.read() == wanted:
+                    return True
+        except (IOError, OSError):
+            return False
+        if process_start(pid) is None:
+            return False  # a zombie (its cmdline is empty) or gone
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.002)
 
 
 class _PipeSink:

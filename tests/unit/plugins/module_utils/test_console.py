@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils import console
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program
-from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed
+from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CommandFailed, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils.runtime import OciRuntime
 
 ROTATELOGS = find_program("rotatelogs")
@@ -171,3 +172,66 @@ def test_a_restart_keeps_the_bound_and_waits_for_the_previous_reader(tmp_path, f
     console.retire_pump(directory)
     assert sum(os.path.getsize(path) for path in console.ring_files(directory)) <= console.ring_bound(segment_bytes=256 * 1024)
     assert not (tmp_path / "console.pump").exists()
+
+
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid) as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+@needs_rotatelogs
+def test_the_reader_is_spawned_without_forking_python_detached_niced_and_reading_the_pipe(tmp_path, monkeypatch):
+    def no_fork():
+        raise AssertionError("os.fork called: the reader must be spawned without forking Python")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    directory = tmp_path / "web 1;$(touch pwned) '\""  # the reader's command line is never shell text
+    directory.mkdir()
+    pipe_r, write_fd = os.pipe()
+    read_fd = fcntl.fcntl(pipe_r, fcntl.F_DUPFD_CLOEXEC, 20)  # a shell's redirections name only fds 0-9
+    os.close(pipe_r)
+    pump = None
+    try:
+        console.RingConsole(str(directory), ROTATELOGS).start_pump(read_fd)
+        os.close(read_fd)
+        read_fd = None
+        pump = console.pump_pid(str(directory))
+        assert pump is not None
+        with open("/proc/%d/cmdline" % pump, "rb") as handle:
+            assert handle.read().split(b"\0")[:-1] == [os.fsencode(arg) for arg in console.ring_command(ROTATELOGS, str(directory))]
+        assert parent_of(pump) != os.getpid()  # the child of no process of ours
+        assert os.getsid(pump) == pump != os.getsid(0)  # its own session
+        assert os.getpriority(os.PRIO_PROCESS, pump) == min(os.getpriority(os.PRIO_PROCESS, 0) + console.PUMP_NICENESS, 19)
+        assert os.stat("/proc/%d" % pump).st_uid == os.getuid()
+        assert not os.path.exists(os.path.join(str(tmp_path), "pwned")) and not os.path.exists("/pwned")
+        os.write(write_fd, b"hello from init\n")
+        os.close(write_fd)
+        write_fd = None
+        assert wait_gone(pump)  # end of file: the reader ends by itself
+        with open(str(directory / "console.log"), "rb") as handle:
+            assert handle.read() == b"hello from init\n"
+        assert os.stat(str(directory / "console.ring")).st_mode & 0o777 == 0o600
+    finally:
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                os.close(fd)
+        console.retire_pump(str(directory), timeout=0)  # kills a reader left running
+        if pump is not None:
+            assert wait_gone(pump)
+
+
+@needs_rotatelogs
+def test_a_reader_that_does_not_start_fails_the_start_and_is_not_recorded(tmp_path, monkeypatch):
+    read_fd, write_fd = os.pipe()
+    try:
+        # an exec in the chain fails: the pid the shell printed ends at once
+        monkeypatch.setattr(console, "find_program", lambda name: "/bin/false" if name == "nice" else find_program(name))
+        with pytest.raises(PartitionError, match="cannot start the console reader"):
+            console.RingConsole(str(tmp_path), ROTATELOGS).start_pump(read_fd)
+        monkeypatch.setattr(console, "find_program", lambda name: None if name == "setsid" else find_program(name))
+        with pytest.raises(PartitionError, match="setsid"):
+            console.RingConsole(str(tmp_path), ROTATELOGS).start_pump(read_fd)
+        assert not (tmp_path / "console.pump").exists()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
