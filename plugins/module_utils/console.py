@@ -206,7 +206,7 @@ class RingConsole:
             raise PartitionError("cannot start the console reader %s" % " ".join(self.command))
         pid = int(pid)
         record = {"pid": pid, "start": process_start(pid), "boot": boot_id(), "command": self.command}
-        write_json_atomic(os.path.join(self.directory, PUMP_FILE), record)
+        write_json_atomic(os.path.join(self.directory, PUMP_FILE), record, sync=False)  # a power cut ends the reader too
 
 
 def _reader_started(pid, command, timeout):

@@ -89,7 +89,8 @@ class Launcher:
                                       annotations={"org.linuxvps.partition": name, "org.linuxvps.state_dir": engine.store.root},
                                       machine=os.uname()[4], id_base=base, id_size=RANGE_SIZE,
                                       lxcfs_mounts=lxcfs.bind_mounts() if view else ())
-            write_json_atomic(os.path.join(disk.bundle, "config.json"), config)  # root only: env values, the ID map
+            # root only (env values, the ID map); not synced: every start writes it again and only this start reads it
+            write_json_atomic(os.path.join(disk.bundle, "config.json"), config, sync=False)
             tenant = spec.get("tenant") or name
             with self.cgroup_tree_lock:
                 TenantCounters(engine).begin(tenant, engine.tenant_cgroup(tenant))  # a tenant's life a reboot ended

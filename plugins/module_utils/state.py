@@ -56,9 +56,10 @@ def read_json(path):
         raise CorruptDocument("state document %s is not valid JSON: %s" % (path, exc), path=path)
 
 
-def write_json_atomic(path, data, mode=0o600):
-    """Write data as JSON to path so that readers see the old or the new file, never half."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+def write_json_atomic(path, data, mode=0o600, sync=True):
+    """Write data as JSON to path so that readers see the old or the new file, never half. sync=False: not synced to
+    disk, for a file that no longer matters after a power cut (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode, sync=sync)
 
 
 def write_text_atomic(path, text, mode=0o600, sync=True, prefix=".tmp-"):

@@ -179,9 +179,7 @@ class _Directory:
                 if owner is not None:
                     os.fchown(fd, owner, owner)
                 os.fchmod(fd, mode)
-                handle.write(content.encode("utf-8", "surrogateescape"))
-                handle.flush()
-                os.fsync(fd)
+                handle.write(content.encode("utf-8", "surrogateescape"))  # not synced: each start writes it again
             try:
                 os.rename(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
             except IsADirectoryError:

@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.errors import CorruptDocument, PartitionError
 from ansible_collections.linuxvps.partitions.plugins.module_utils import state
-from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore, write_json_atomic
+from ansible_collections.linuxvps.partitions.plugins.module_utils.state import STATE_DIR_ARGSPEC, StateStore, read_json, write_json_atomic
 
 
 @pytest.fixture
@@ -72,6 +72,16 @@ def test_a_document_that_cannot_be_written_is_a_plain_error_and_leaves_nothing(t
         write_json_atomic(str(tmp_path / "doc.json"), {"a": 1})
     assert "No space left on device" in caught.value.msg and caught.value.details["errno"] == errno.ENOSPC
     assert os.listdir(str(tmp_path)) == ["missing"] or os.listdir(str(tmp_path)) == []
+
+
+def test_a_document_a_power_cut_makes_moot_is_written_whole_without_a_sync(tmp_path, monkeypatch):
+    """An OCI config or a console reader's record is written anew by every start: not worth an fsync on a busy host."""
+    synced = []
+    monkeypatch.setattr(state.os, "fsync", synced.append)
+    write_json_atomic(str(tmp_path / "config.json"), {"a": 1}, sync=False)
+    assert synced == [] and read_json(str(tmp_path / "config.json")) == {"a": 1}
+    write_json_atomic(str(tmp_path / "partition.json"), {"a": 2})
+    assert len(synced) == 1
 
 
 def test_the_identity_is_random_made_once_and_moves_with_the_directory(tmp_path):

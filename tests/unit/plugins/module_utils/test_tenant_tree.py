@@ -69,7 +69,8 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_identity_is_written_and_idempotent(tmp_path, resolution):
+def test_identity_is_written_and_idempotent(tmp_path, resolution, monkeypatch):
+    monkeypatch.setattr(os, "fsync", lambda fd: pytest.fail("every start writes the identity again: no fsync"))
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tbuildhost\n::1\tlocalhost\n")
     tenant_tree.configure_identity(str(tmp_path), "web1")
@@ -304,13 +305,31 @@ def test_tree_size_follows_no_link(tmp_path):
     assert tree_size(str(tmp_path / "missing")) == 0
 
 
-@pytest.mark.parametrize("failing", ["open", "fsync"])
+class _FullDiskFile:
+    """A file being written on a full disk: its write says ENOSPC."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("failing", ["open", "fdopen"])
 def test_a_full_disk_is_said_naming_the_file_in_the_tree(trees, resolution, monkeypatch, failing):
     """ENOSPC (or a read-only overlay) names the file the partition sees, never a temporary name, and leaves no temporary file."""
     real = getattr(os, failing)
 
     def no_space(*args, **kwargs):
-        if failing == "fsync" or str(args[0]).startswith(".hostname."):
+        if failing == "fdopen" and "w" in args[1]:
+            return _FullDiskFile(real(*args, **kwargs))
+        if failing == "open" and str(args[0]).startswith(".hostname."):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(*args, **kwargs)
 
