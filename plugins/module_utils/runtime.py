@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
 import json
 import os
+import select
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 from ansible_collections.linuxvps.partitions.plugins.module_utils.commands import find_program, run
@@ -177,6 +180,66 @@ def exec_args(container_id, argv, cwd=None, env=None):
     return cmd + ["--", container_id] + list(argv)
 
 
+class InitWatch:
+    """Waits for one process (a container's init) to end without running any program: on a pidfd (Linux 5.3+,
+    Python 3.9+), else by looking at /proc/<pid>/stat every interval. Open it right after the runtime named the
+    pid, so that the pid has had no time to be reused; the runtime's word after the end settles it all the same
+    (OciRuntime.wait_stopped)."""
+
+    def __init__(self, pid, proc="/proc"):
+        self.pid = pid
+        self.proc = proc
+        self.fd = None
+        self.ended = False
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is None:
+            return
+        try:
+            self.fd = pidfd_open(pid)
+        except OSError as exc:
+            # ESRCH: gone already; ENOSYS (an older kernel) and the rest: /proc is looked at instead
+            self.ended = exc.errno == errno.ESRCH
+
+    def wait(self, timeout, interval=0.1):
+        """Whether the process ended within timeout (seconds)."""
+        if self.ended:
+            return True
+        if self.fd is not None:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            self.ended = bool(poller.poll(max(0, timeout) * 1000))  # readable once the process has exited
+            return self.ended
+        deadline = time.monotonic() + timeout
+        while not self._gone():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(interval, max(0, deadline - time.monotonic())))
+        self.ended = True
+        return True
+
+    def _gone(self):
+        """Whether the process has exited: no /proc entry, or a zombie not reaped yet (its exit is what counts)."""
+        try:
+            with open("%s/%d/stat" % (self.proc, self.pid), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return True
+        except OSError:  # ESRCH while it goes, or no /proc here: ask the kernel
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+            return False
+        return data[data.rfind(b")") + 2:][:1] in (b"Z", b"X")
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def boot_time(stat_file=STAT_FILE):
     """When this boot began (seconds since the epoch), from the kernel's btime."""
     with open(stat_file) as handle:
@@ -200,6 +263,10 @@ class OciRuntime:
         self.root = root
         self.stat_file = stat_file
         self.stale = set()
+        # {container ID: the signal kill() sent it}: the stop of a container signalled already (a bulk call signals
+        # all it stops first) does not signal it again. Bulk calls kill and stop from worker threads.
+        self._signalled = {}
+        self._signalled_lock = threading.Lock()
 
     @property
     def name(self):
@@ -269,6 +336,7 @@ class OciRuntime:
         runtime's error then is too.
         """
         self._forget_stale(container_id)
+        self._take_signalled(container_id)  # nor has a new container of that name (see delete)
         cmd = self._cmd("create", "--bundle", bundle, "--pid-file", pid_file, container_id)
         if console is None:
             sys.stdout.flush()
@@ -290,12 +358,21 @@ class OciRuntime:
 
     def kill(self, container_id, signal):
         rc, out, err = run(self._cmd("kill", container_id, str(signal)), check=False)
+        if rc == 0:
+            with self._signalled_lock:
+                self._signalled[container_id] = str(signal)
         # A container that stopped meanwhile is not an error for a caller that wants it stopped.
-        if rc != 0 and not any(word in err for word in NOT_RUNNING):
+        elif not any(word in err for word in NOT_RUNNING):
             raise CommandFailed(self._cmd("kill", container_id, str(signal)), rc, out, err)
+
+    def _take_signalled(self, container_id):
+        """The signal kill() last sent the container (None if none), forgotten: it counts for one stop."""
+        with self._signalled_lock:
+            return self._signalled.pop(container_id, None)
 
     def delete(self, container_id):
         self._forget_stale(container_id)
+        self._take_signalled(container_id)  # the next container of that name has not been signalled
         rc, out, err = run(self._cmd("delete", "--force", container_id), check=False)
         if rc != 0 and not any(word in err for word in GONE):
             raise CommandFailed(self._cmd("delete", "--force", container_id), rc, out, err)
@@ -313,9 +390,29 @@ class OciRuntime:
     def resume(self, container_id):
         run(self._cmd("resume", container_id))
 
-    def wait_stopped(self, container_id, timeout, interval=0.1):
-        """Poll until the container has stopped or is gone; True if it did within timeout."""
+    def wait_stopped(self, container_id, timeout, interval=0.1, pid=None):
+        """Wait until the container has stopped or is gone; True if it did within timeout.
+
+        pid: its init's, from a state just read. Then the process itself is waited for (InitWatch), which runs no
+        program, and the runtime is asked once at the end; without it, the runtime is asked every interval.
+        """
+        if not pid:
+            return self._poll_stopped(container_id, time.monotonic() + timeout, interval)
+        watch = InitWatch(pid)
+        try:
+            return self._wait_stopped(container_id, timeout, interval, watch)
+        finally:
+            watch.close()
+
+    def _wait_stopped(self, container_id, timeout, interval, watch):
         deadline = time.monotonic() + timeout
+        if watch is not None:
+            watch.wait(timeout, interval)
+        # The runtime has the last word, once: init's pid may have been reused before the watch was opened (it then
+        # waited on another process). Still running there, the runtime is asked every interval until the deadline.
+        return self._poll_stopped(container_id, deadline, interval)
+
+    def _poll_stopped(self, container_id, deadline, interval):
         while True:
             state = self.state(container_id)
             if state is None or state.get("status") == "stopped":
@@ -324,19 +421,31 @@ class OciRuntime:
                 return False
             time.sleep(interval)
 
-    def stop(self, container_id, signal, timeout):
-        """Ask init to shut down, wait, then kill what is left; finally delete the container."""
+    def stop(self, container_id, signal, timeout, interval=0.1):
+        """Ask init to shut down, wait, then kill what is left; finally delete the container.
+
+        A container kill() sent the same signal already (the pre-signal of a bulk call) is not sent it again.
+        """
+        signalled = self._take_signalled(container_id)
         state = self.state(container_id)
         if state is None:
             return
-        if state.get("status") == "paused":
-            self.resume(container_id)  # frozen tasks would not see any signal
-        if state.get("status") in ("running", "paused"):
-            self.kill(container_id, signal)
-            if not self.wait_stopped(container_id, timeout):
-                self.kill(container_id, SIGKILL)  # PID 1 of a pid namespace takes the rest with it
-                if not self.wait_stopped(container_id, 10):
-                    raise PartitionError("partition %s did not stop after SIGKILL" % container_id)
+        status = state.get("status")
+        # watched from right after the state named init's pid, not to wait on a process that reused it
+        watch = InitWatch(state["pid"]) if status in ("running", "paused") and state.get("pid") else None
+        try:
+            if status == "paused":
+                self.resume(container_id)  # frozen tasks would not see any signal (one sent before is delivered now)
+            if status in ("running", "paused"):
+                if signalled != str(signal):
+                    self.kill(container_id, signal)
+                if not self._wait_stopped(container_id, timeout, interval, watch):
+                    self.kill(container_id, SIGKILL)  # PID 1 of a pid namespace takes the rest with it
+                    if not self._wait_stopped(container_id, 10, interval, watch):
+                        raise PartitionError("partition %s did not stop after SIGKILL" % container_id)
+        finally:
+            if watch is not None:
+                watch.close()
         self.delete(container_id)
 
 
@@ -370,7 +479,8 @@ class Runtimes:
         """The OciRuntime called name with its root in the state directory; None when it is not installed."""
         if name not in self._runtimes:
             path = find_program(name) if name in RUNTIME_NAMES else None
-            self._runtimes[name] = OciRuntime(path, _root(self.state_root, name)) if path else None
+            # setdefault: worker threads asking at once all get the one instance (it remembers what it signalled)
+            return self._runtimes.setdefault(name, OciRuntime(path, _root(self.state_root, name)) if path else None)
         return self._runtimes[name]
 
     def _names(self):
@@ -451,9 +561,9 @@ class Runtimes:
     def resume(self, container_id):
         self.of(container_id).resume(container_id)
 
-    def wait_stopped(self, container_id, timeout, interval=0.1):
+    def wait_stopped(self, container_id, timeout, interval=0.1, pid=None):
         found = self.owner(container_id)
-        return True if found is None else found.wait_stopped(container_id, timeout, interval)
+        return True if found is None else found.wait_stopped(container_id, timeout, interval, pid)
 
     def stop(self, container_id, signal, timeout):
         found = self.owner(container_id)

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -291,3 +293,152 @@ def test_a_freeze_that_keeps_failing_or_fails_otherwise_is_raised(tmp_path):
     with pytest.raises(CommandFailed, match="does not exist"):
         other.pause("web1", delay=0)
     assert count.read_text() == u""  # one attempt: only a freeze not finished is tried again
+
+
+STOPPING_RUNC = u"""#!/bin/sh
+# a runtime whose container's init is a real process of the test (its pid in DIR/pid); each call is logged
+dir=%s
+[ "$1" = --root ] && shift 2
+echo "$*" >> "$dir/calls"
+case "$1" in
+  state) [ -s "$dir/pid" ] || { echo "container does not exist" >&2; exit 1; }
+         pid=$(cat "$dir/pid")
+         if [ -e "$dir/paused" ]; then status=paused
+         elif [ -s "$dir/says-running" ]; then sed -i 1d "$dir/says-running"; status=running
+         else
+           # as runc tells: a zombie or no process is stopped
+           case "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" in ""|Z|X) status=stopped ;; *) status=running ;; esac
+         fi
+         printf '{"id": "%%s", "status": "%%s", "pid": %%s}' "$2" "$status" "$pid" ;;
+  kill) kill -"$3" "$(cat "$dir/pid")" ;;
+  resume) rm -f "$dir/paused" ;;
+  delete) : > "$dir/pid" ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+# an init that shuts down in 0.3 s on SIGTERM and ignores SIGUSR1; an init that touches ready is waited for
+SLOW_INIT = ["sh", "-c", "trap '' USR1; trap 'kill $!; sleep 0.3; exit 0' TERM; touch ready; sleep 30 & wait"]
+
+
+@pytest.fixture
+def stopping(tmp_path):
+    """(runtime binary, its directory, start(argv) -> Popen): the processes started are killed and reaped after."""
+    directory = tmp_path / "fake"
+    directory.mkdir()
+    binary = directory / "runc"
+    binary.write_text(STOPPING_RUNC % directory)
+    binary.chmod(0o755)
+    children = []
+
+    def start(argv):
+        if (directory / "ready").exists():
+            (directory / "ready").unlink()
+        child = subprocess.Popen(argv, cwd=str(directory))
+        children.append(child)
+        (directory / "pid").write_text(u"%d" % child.pid)
+        if "touch ready" in argv[-1]:
+            while not (directory / "ready").exists():
+                time.sleep(0.01)
+        return child
+
+    yield str(binary), directory, start
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+
+def calls(directory):
+    path = directory / "calls"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("status", ["running", "paused"])
+def test_a_stop_after_a_kill_of_the_same_signal_sends_no_second_kill(monkeypatch, tmp_path, stopping, status):
+    binary, directory, start = stopping
+    monkeypatch.setattr(runtime, "find_program", lambda name: binary if name == "runc" else None)
+    state = tmp_path / "state"
+    (state / "runc" / "web1").mkdir(parents=True)
+    runtimes = runtime.select_runtime("runc", str(state))  # the bulk call's pre-signal and the stop go through it
+    start(SLOW_INIT)
+    runtimes.kill("web1", 15)
+    if status == "paused":
+        (directory / "paused").write_text(u"")
+    started = time.monotonic()
+    runtimes.stop("web1", 15, 5)
+    assert time.monotonic() - started < 3
+    root = str(state / "runc")
+    assert [line.replace("--root %s " % root, "") for line in calls(directory)] == (
+        ["kill web1 15", "state web1"] + (["resume web1"] if status == "paused" else []) +
+        ["state web1", "delete --force web1"])
+
+
+def test_a_stop_signals_what_was_not_signalled_with_its_signal(stopping):
+    binary, directory, start = stopping
+    rt = runtime.OciRuntime(binary, None)
+    start(SLOW_INIT)
+    rt.kill("web1", 10)  # another signal: the stop's own is still sent
+    rt.stop("web1", 15, 5)
+    assert calls(directory) == ["kill web1 10", "state web1", "kill web1 15", "state web1", "delete --force web1"]
+    (directory / "calls").unlink()
+    start(SLOW_INIT)
+    rt.stop("web1", 15, 5)  # a kill counts for one stop: the next container is signalled again
+    assert calls(directory) == ["state web1", "kill web1 15", "state web1", "delete --force web1"]
+
+
+def test_a_stop_kills_an_init_that_ignores_its_signal_after_the_timeout(stopping):
+    binary, directory, start = stopping
+    start(["sh", "-c", "trap '' TERM; touch ready; exec sleep 30"])
+    rt = runtime.OciRuntime(binary, None)
+    rt.stop("web1", 15, 0.3)
+    assert calls(directory) == ["state web1", "kill web1 15", "state web1", "kill web1 9", "state web1", "delete --force web1"]
+
+
+def test_waiting_on_init_s_pid_asks_the_runtime_once(stopping):
+    binary, directory, start = stopping
+    child = start(["sleep", "0.3"])
+    rt = runtime.OciRuntime(binary, None)
+    started = time.monotonic()
+    assert rt.wait_stopped("web1", 5, pid=child.pid)
+    assert 0.2 < time.monotonic() - started < 2
+    assert calls(directory) == ["state web1"], "only the runtime's confirmation, no polling"
+
+
+def test_waiting_on_a_live_init_s_pid_times_out(stopping):
+    binary, directory, start = stopping
+    child = start(["sleep", "5"])
+    rt = runtime.OciRuntime(binary, None)
+    started = time.monotonic()
+    assert not rt.wait_stopped("web1", 0.2, pid=child.pid)
+    assert time.monotonic() - started < 1.5
+    assert len(calls(directory)) <= 1 and child.poll() is None
+
+
+def test_without_pidfds_init_s_pid_is_looked_at_in_proc(monkeypatch, stopping):
+    binary, directory, start = stopping
+    monkeypatch.delattr(runtime.os, "pidfd_open", raising=False)
+    rt = runtime.OciRuntime(binary, None)
+    child = start(["sleep", "0.3"])  # not reaped when it ends: a zombie has ended
+    assert rt.wait_stopped("web1", 5, interval=0.02, pid=child.pid)
+    assert calls(directory) == ["state web1"]
+    (directory / "calls").unlink()
+    child = start(["sleep", "5"])
+    assert not rt.wait_stopped("web1", 0.2, interval=0.02, pid=child.pid)
+    assert len(calls(directory)) == 1
+
+
+def test_init_s_pid_reused_meanwhile_falls_back_to_asking_the_runtime(stopping):
+    binary, directory, start = stopping
+    child = start(["true"])
+    child.wait()  # its pid is gone: as if init's had ended, yet the runtime still says running twice
+    (directory / "says-running").write_text(u"x\nx\n")
+    rt = runtime.OciRuntime(binary, None)
+    assert rt.wait_stopped("web1", 5, interval=0.05, pid=child.pid)
+    assert calls(directory) == ["state web1"] * 3
+    (directory / "calls").unlink()
+    (directory / "says-running").write_text(u"x\n" * 100)
+    started = time.monotonic()
+    assert not rt.wait_stopped("web1", 0.3, interval=0.05, pid=child.pid)
+    assert time.monotonic() - started < 2 and len(calls(directory)) > 2
