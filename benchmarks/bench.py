@@ -199,14 +199,11 @@ def tool_cpu():
     return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
 
 
-def cpu_rows(result, count, cpu_start, teardown=False):
-    """The cpu phase's rows (see the module's docstring) from the box's CPU at the phase's start."""
+def running_cpu_rows(result, count, cpu_start):
+    """The machine's CPU per partition from the converge's start until all ran, and how busy its cores were."""
     spent = box_cpu() - cpu_start
-    if teardown:
-        result["teardown_cpu_ms_each"] = spent / count * 1000
-    else:
-        result["cpu_ms_each"] = spent / count * 1000
-        result["busy_pct"] = 100 * spent / (result["running"] * (os.cpu_count() or 1))
+    result["cpu_ms_each"] = spent / count * 1000
+    result["busy_pct"] = 100 * spent / (result["running"] * (os.cpu_count() or 1))
 
 
 def cgroup_usage(parent):
@@ -256,7 +253,7 @@ def run_collection(count, collection, cgroup_parent, profile_dir=None):
         result["converge"], _converged = collection.playbook("converge.yml", collection.partitions(count))
         result["tool_cpu_ms_each"] = (tool_cpu() - tool_start) / count * 1000
         result["running"] = wait_running(os.path.join(STATE, "runc"), names, started)
-        cpu_rows(result, count, cpu_start)
+        running_cpu_rows(result, count, cpu_start)
         time.sleep(3)
         after = settle_memory()
         result["host_mib_each"] = (before - after) / count / 1024 ** 2
@@ -280,7 +277,7 @@ def run_collection(count, collection, cgroup_parent, profile_dir=None):
         raise
     cpu_start = box_cpu()
     result["teardown"], _removed = collection.playbook("converge.yml", collection.partitions(count, state="absent"))
-    cpu_rows(result, count, cpu_start, teardown=True)
+    result["teardown_cpu_ms_each"] = (box_cpu() - cpu_start) / count * 1000
     result["left"] = leftovers(None, cgroup_parent, os.path.join(STATE, "runc"), os.path.join(STATE, "partitions"),
                                keep=(ANCHOR,))
     return result
@@ -379,7 +376,7 @@ def run_bare(count, bare):
         result["converge"] = time.monotonic() - started
         result["tool_cpu_ms_each"] = (tool_cpu() - tool_start) / count * 1000
         result["running"] = wait_running(Bare.root, names, started)
-        cpu_rows(result, count, cpu_start)
+        running_cpu_rows(result, count, cpu_start)
         time.sleep(3)
         after = settle_memory()
         result["host_mib_each"] = (before - after) / count / 1024 ** 2
@@ -390,7 +387,7 @@ def run_bare(count, bare):
     started, cpu_start = time.monotonic(), box_cpu()
     bare.teardown(count)
     result["teardown"] = time.monotonic() - started
-    cpu_rows(result, count, cpu_start, teardown=True)
+    result["teardown_cpu_ms_each"] = (box_cpu() - cpu_start) / count * 1000
     result["left"] = leftovers(["lvbb"], Bare.parent, Bare.root, BARE)
     return result
 

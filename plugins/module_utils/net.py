@@ -260,7 +260,7 @@ def _host_is_gateway(ipr, iface, bridge_index):
     if bridge_index is None:
         return False
     for family, gateway in gateways:  # one family each: the IPv6 list holds a link-local address of every host end
-        own = set(cidr.split("/")[0] for cidr in _addresses(ipr, bridge_index, "bridge of %s" % iface["name"], family))
+        own = set(cidr.split("/")[0] for cidr in _addresses(ipr, bridge_index, "bridge %s" % iface.get("network"), family))
         if gateway in own:
             return True
     return False
@@ -420,18 +420,19 @@ def _add_veth(ipr, pid, partition, iface, host, owner, bridge_index):
     extra = {} if bridge_index is None else {"master": bridge_index}
     if iface.get("mtu"):
         peer["mtu"] = extra["mtu"] = iface["mtu"]
-    for attempt in range(2):
-        try:
-            netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, state="up", target=outside, **extra)
-            return _existing_index(ipr, host, outside)
-        except NetworkError as exc:
-            if exc.details.get("errno") != errno.EEXIST:
-                raise
-            if _index(ipr, host, outside) is None:  # the name taken is the partition's end's, inside
-                raise NetworkError("%s already exists" % _inside(iface["name"], partition), errno=errno.EEXIST)
-            if attempt:
-                raise
+    def make():
+        netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, state="up", target=outside, **extra)
+
+    try:
+        make()
+    except NetworkError as exc:
+        if exc.details.get("errno") != errno.EEXIST:
+            raise
+        if _index(ipr, host, outside) is None:  # the name taken is the partition's end's, inside
+            raise NetworkError("%s already exists" % _inside(iface["name"], partition), errno=errno.EEXIST)
         _delete_owned(host, outside, "veth", owner, unmarked_ok=True)
+        make()
+    return _existing_index(ipr, host, outside)
 
 
 def _owned_bridge(ipr, bridge, owner, unmarked_ok):
@@ -454,8 +455,8 @@ def update(pid, partition, old, new, host):
             outside = _host_end(host, partition, new["name"])
             index = _existing_index(ipr, host, outside)
             _sync_host_routes(ipr, index, old["addresses"], new["addresses"], outside)
-        bridge = new.get("network") if new["mode"] != "routed" and (new.get("gateway") or new.get("gateway6")) else None
-        host_gateway = _host_is_gateway(ipr, new, bridge and _index(ipr, bridge, "bridge %s" % bridge))
+        bridge = new.get("network")
+        host_gateway = _host_is_gateway(ipr, new, _index(ipr, bridge, "bridge %s" % bridge) if bridge else None)
     inside = _inside(new["name"], partition)
     with netns_netlink(pid, partition) as nipr:
         inner = _existing_index(nipr, new["name"], inside)
