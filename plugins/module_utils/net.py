@@ -420,6 +420,7 @@ def _add_veth(ipr, pid, partition, iface, host, owner, bridge_index):
     extra = {} if bridge_index is None else {"master": bridge_index}
     if iface.get("mtu"):
         peer["mtu"] = extra["mtu"] = iface["mtu"]
+
     def make():
         netlink_call(ipr, "link", "add", ifname=host, kind="veth", peer=peer, state="up", target=outside, **extra)
 
